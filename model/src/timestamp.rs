@@ -1,0 +1,160 @@
+//! `Timestamp`: a UTC instant with millisecond precision, stored as `TIMESTAMPTZ(3)` on
+//! PostgreSQL and as fixed-width ISO-8601 text (`2026-01-02T03:04:05.678Z`) on SQLite, so that
+//! text order is time order and SQLite's `strftime('%Y-%m-%dT%H:%M:%fZ')` defaults agree.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDateTime, SubsecRound, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::error::BoxDynError;
+use sqlx::postgres::{PgTypeInfo, PgValueRef};
+use sqlx::sqlite::{SqliteArgumentsBuffer, SqliteTypeInfo, SqliteValueRef};
+use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
+
+/// A UTC instant truncated to milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(DateTime<Utc>);
+
+const SQLITE_FORMAT: &str = "%Y-%m-%dT%H:%M:%S%.3fZ";
+
+impl Timestamp {
+    /// The current time, truncated to milliseconds.
+    pub fn now() -> Self {
+        Self::from(Utc::now())
+    }
+
+    /// The instant as a chrono value.
+    pub fn as_datetime(self) -> DateTime<Utc> {
+        self.0
+    }
+
+    /// Milliseconds since the Unix epoch.
+    pub fn unix_millis(self) -> i64 {
+        self.0.timestamp_millis()
+    }
+
+    /// The instant `millis` milliseconds after the Unix epoch.
+    pub fn from_unix_millis(millis: i64) -> Option<Self> {
+        DateTime::from_timestamp_millis(millis).map(Self)
+    }
+
+    /// This instant moved by `delta` (saturating at the representable range).
+    pub fn plus(self, delta: TimeDelta) -> Self {
+        Self(self.0.checked_add_signed(delta).unwrap_or(self.0))
+    }
+
+    /// This instant moved back by `delta`.
+    pub fn minus(self, delta: TimeDelta) -> Self {
+        Self(self.0.checked_sub_signed(delta).unwrap_or(self.0))
+    }
+
+    /// The SQLite text form.
+    pub fn to_sqlite_text(self) -> String {
+        self.0.format(SQLITE_FORMAT).to_string()
+    }
+
+    /// Parses the forms SQLite may hold: RFC 3339 (any offset) or `YYYY-MM-DD HH:MM:SS[.fff]`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
+            return Ok(Self::from(dt.with_timezone(&Utc)));
+        }
+        for format in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f"] {
+            if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+                return Ok(Self::from(naive.and_utc()));
+            }
+        }
+        Err(format!("`{text}` is not a timestamp"))
+    }
+}
+
+impl From<DateTime<Utc>> for Timestamp {
+    fn from(value: DateTime<Utc>) -> Self {
+        Self(value.trunc_subsecs(3))
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_sqlite_text())
+    }
+}
+
+impl Type<Sqlite> for Timestamp {
+    fn type_info() -> SqliteTypeInfo {
+        <String as Type<Sqlite>>::type_info()
+    }
+}
+
+impl Encode<'_, Sqlite> for Timestamp {
+    fn encode_by_ref(
+        &self,
+        buf: &mut SqliteArgumentsBuffer,
+    ) -> Result<sqlx::encode::IsNull, BoxDynError> {
+        <String as Encode<Sqlite>>::encode(self.to_sqlite_text(), buf)
+    }
+}
+
+impl<'r> Decode<'r, Sqlite> for Timestamp {
+    fn decode(value: SqliteValueRef<'r>) -> Result<Self, BoxDynError> {
+        let text = <&str as Decode<Sqlite>>::decode(value)?;
+        Ok(Self::parse(text)?)
+    }
+}
+
+impl Type<Postgres> for Timestamp {
+    fn type_info() -> PgTypeInfo {
+        <DateTime<Utc> as Type<Postgres>>::type_info()
+    }
+}
+
+impl Encode<'_, Postgres> for Timestamp {
+    fn encode_by_ref(
+        &self,
+        buf: &mut sqlx::postgres::PgArgumentBuffer,
+    ) -> Result<sqlx::encode::IsNull, BoxDynError> {
+        <DateTime<Utc> as Encode<Postgres>>::encode_by_ref(&self.0, buf)
+    }
+}
+
+impl<'r> Decode<'r, Postgres> for Timestamp {
+    fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
+        Ok(Self::from(<DateTime<Utc> as Decode<Postgres>>::decode(value)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_text_is_fixed_width_and_sorts_as_time() {
+        let a = Timestamp::from_unix_millis(1_700_000_000_000).unwrap();
+        let b = a.plus(TimeDelta::milliseconds(5));
+        let c = a.plus(TimeDelta::seconds(1));
+        assert_eq!(a.to_sqlite_text(), "2023-11-14T22:13:20.000Z");
+        assert_eq!(b.to_sqlite_text(), "2023-11-14T22:13:20.005Z");
+        assert!(a.to_sqlite_text() < b.to_sqlite_text());
+        assert!(b.to_sqlite_text() < c.to_sqlite_text());
+    }
+
+    #[test]
+    fn parses_every_form_sqlite_may_hold() {
+        let expected = Timestamp::from_unix_millis(1_700_000_000_123).unwrap();
+        for text in [
+            "2023-11-14T22:13:20.123Z",
+            "2023-11-14T22:13:20.123+00:00",
+            "2023-11-14 22:13:20.123",
+            "2023-11-14T23:13:20.123+01:00",
+        ] {
+            assert_eq!(Timestamp::parse(text).unwrap(), expected, "{text}");
+        }
+        assert!(Timestamp::parse("yesterday").is_err());
+    }
+
+    #[test]
+    fn truncates_to_milliseconds() {
+        let dt = DateTime::from_timestamp(1_700_000_000, 123_456_789).unwrap();
+        assert_eq!(Timestamp::from(dt).unix_millis(), 1_700_000_000_123);
+    }
+}

@@ -1,0 +1,86 @@
+//! Store errors: each says what happened, where, and what to do.
+
+use crate::{DatabaseUrl, SchemaReport};
+
+/// Everything the store can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The URL is not one wfmon understands.
+    #[error("invalid database URL `{url}`: {reason}")]
+    BadUrl { url: String, reason: String },
+
+    /// The database could not be reached or opened.
+    #[error("cannot open database {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A SQLite file that must exist does not.
+    #[error("database file {path} does not exist (run `wfmon db migrate` to create it)")]
+    Missing { path: String },
+
+    /// A write was refused because the database is read-only.
+    #[error("database {url} is read-only: {action} needs write access")]
+    ReadOnly { url: String, action: &'static str },
+
+    /// The database was migrated by a newer wfmon.
+    #[error(
+        "database schema is at version {found}, newer than this wfmon knows (up to {known}); \
+         upgrade wfmon before using this database"
+    )]
+    SchemaTooNew { found: i64, known: i64 },
+
+    /// The live schema does not match the records.
+    #[error("{0}")]
+    Drift(SchemaReport),
+
+    /// A migration failed; nothing of it was applied.
+    #[error("migration {version} ({name}) failed, nothing was changed: {source}")]
+    Migration {
+        version: i64,
+        name: &'static str,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A query failed.
+    #[error("{context}: {source}")]
+    Query {
+        context: String,
+        #[source]
+        source: sqlx::Error,
+    },
+
+    /// A row that must exist does not.
+    #[error("{what} `{key}` not found")]
+    NotFound { what: &'static str, key: String },
+}
+
+impl StoreError {
+    /// Maps a connection-time sqlx error to the clearest variant.
+    pub(crate) fn classify(source: sqlx::Error, url: &DatabaseUrl) -> StoreError {
+        if is_read_only(&source) {
+            return StoreError::ReadOnly { url: url.redacted(), action: "opening" };
+        }
+        StoreError::Connect { url: url.redacted(), source }
+    }
+
+    /// Wraps a query error with what was being done.
+    pub(crate) fn query(context: impl Into<String>) -> impl FnOnce(sqlx::Error) -> StoreError {
+        let context = context.into();
+        move |source| StoreError::Query { context, source }
+    }
+}
+
+/// Whether sqlx reports SQLite's SQLITE_READONLY (code 8 and its extended codes).
+pub(crate) fn is_read_only(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Database(db) => {
+            db.code().and_then(|c| c.parse::<i64>().ok()).is_some_and(|c| c & 0xff == 8)
+                || db.message().contains("readonly database")
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,175 @@
+//! Migrations embedded in the binary, one list per dialect, applied in one transaction under
+//! a lock (PostgreSQL advisory lock, SQLite `BEGIN IMMEDIATE`), so that two instances starting
+//! at once apply each migration exactly once and a failure leaves nothing half-done.
+//!
+//! On PostgreSQL, version 1 lays the legacy bot's six tables (a no-op on a database that has
+//! them) and version 2 upgrades them: fresh and adopted databases take the same path.
+
+use sqlx::Row;
+
+use crate::error::is_read_only;
+use crate::{Backend, Store, StoreError};
+
+/// The table recording which migrations were applied.
+pub const MIGRATIONS_TABLE: &str = "wfmon_migrations";
+
+/// An advisory-lock key private to wfmon's migrations.
+const PG_MIGRATION_LOCK: i64 = 0x7766_6d6f_6e00_0001;
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sql: &'static str,
+}
+
+const SQLITE: &[Migration] = &[Migration {
+    version: 1,
+    name: "schema",
+    sql: include_str!("../migrations/sqlite/0001_schema.sql"),
+}];
+
+const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "legacy_baseline",
+        sql: include_str!("../migrations/postgres/0001_legacy_baseline.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "wfmon_layout",
+        sql: include_str!("../migrations/postgres/0002_wfmon_layout.sql"),
+    },
+];
+
+fn migrations(backend: Backend) -> &'static [Migration] {
+    match backend {
+        Backend::Sqlite => SQLITE,
+        Backend::Postgres => POSTGRES,
+    }
+}
+
+/// The schema version this binary brings the given backend to.
+pub fn latest_version(backend: Backend) -> i64 {
+    migrations(backend).last().map_or(0, |m| m.version)
+}
+
+/// What `migrate` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MigrationOutcome {
+    /// Version before.
+    pub from: i64,
+    /// Version after.
+    pub to: i64,
+    /// `(version, name)` of each migration applied now.
+    pub applied: Vec<(i64, &'static str)>,
+}
+
+const SQLITE_CREATE: &str = "CREATE TABLE IF NOT EXISTS wfmon_migrations (
+    version INTEGER NOT NULL PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')))";
+
+const POSTGRES_CREATE: &str = "CREATE TABLE IF NOT EXISTS wfmon_migrations (
+    version BIGINT NOT NULL PRIMARY KEY,
+    name TEXT NOT NULL,
+    applied_at TIMESTAMPTZ(3) NOT NULL DEFAULT CURRENT_TIMESTAMP)";
+
+impl Store {
+    /// Applies every pending migration. Safe to run from several processes at once; running
+    /// it again changes nothing.
+    pub async fn migrate(&self) -> Result<MigrationOutcome, StoreError> {
+        let backend = self.backend();
+        let url = self.redacted_url();
+        let read_only = |e: sqlx::Error| {
+            if is_read_only(&e) {
+                StoreError::ReadOnly { url: url.clone(), action: "migrating" }
+            } else {
+                StoreError::query("preparing migrations")(e)
+            }
+        };
+        dispatch!(self, pool, Db => {
+            let mut tx = match backend {
+                Backend::Sqlite => pool.begin_with("BEGIN IMMEDIATE").await.map_err(read_only)?,
+                Backend::Postgres => pool.begin().await.map_err(read_only)?,
+            };
+            if backend == Backend::Postgres {
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(PG_MIGRATION_LOCK)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(read_only)?;
+            }
+            let create = match backend {
+                Backend::Sqlite => SQLITE_CREATE,
+                Backend::Postgres => POSTGRES_CREATE,
+            };
+            sqlx::raw_sql(create).execute(&mut *tx).await.map_err(read_only)?;
+            let from: i64 = sqlx::query("SELECT COALESCE(MAX(version), 0) AS v FROM wfmon_migrations")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(read_only)?
+                .try_get("v")
+                .map_err(read_only)?;
+            let latest = latest_version(backend);
+            if from > latest {
+                return Err(StoreError::SchemaTooNew { found: from, known: latest });
+            }
+            let mut applied = Vec::new();
+            for m in migrations(backend).iter().filter(|m| m.version > from) {
+                let failed = |source| StoreError::Migration { version: m.version, name: m.name, source };
+                sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(failed)?;
+                sqlx::query("INSERT INTO wfmon_migrations (version, name) VALUES ($1, $2)")
+                    .bind(m.version)
+                    .bind(m.name)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(failed)?;
+                applied.push((m.version, m.name));
+            }
+            tx.commit().await.map_err(read_only)?;
+            Ok(MigrationOutcome { from, to: latest.max(from), applied })
+        })
+    }
+
+    /// The applied schema version, or `None` when the database has no migrations table.
+    pub async fn schema_version(&self) -> Result<Option<i64>, StoreError> {
+        if !self.has_table(crate::MIGRATIONS_TABLE).await? {
+            return Ok(None);
+        }
+        dispatch!(self, pool, Db => {
+            let v: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(version), 0) FROM wfmon_migrations")
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::query("reading the schema version"))?;
+            Ok(Some(v))
+        })
+    }
+
+    /// Whether the database holds neither wfmon's tables nor the legacy bot's.
+    pub async fn is_empty(&self) -> Result<bool, StoreError> {
+        for table in [MIGRATIONS_TABLE, "workflow_executions", "monitoring_reports"] {
+            if self.has_table(table).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    pub(crate) async fn has_table(&self, table: &str) -> Result<bool, StoreError> {
+        let sql = match self.backend() {
+            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+            Backend::Postgres => {
+                "SELECT COUNT(*) FROM information_schema.tables \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+        };
+        dispatch!(self, pool, Db => {
+            let n: i64 = sqlx::query_scalar(sql)
+                .bind(table)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::query(format!("looking for table {table}")))?;
+            Ok(n > 0)
+        })
+    }
+}

@@ -1,0 +1,52 @@
+//! The recorder's write: a batch of finished executions, each with its step results, metrics
+//! and health checks, in one transaction (all of it is stored, or none of it).
+
+use wfmon_model::{SystemHealthCheck, WorkflowExecution, WorkflowMetric, WorkflowStepResult};
+
+use crate::records::{OnConflict, insert_rows};
+use crate::{Store, StoreError};
+
+/// One execution with everything recorded with it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionRecord {
+    /// The execution row (it may already exist as RUNNING; it is then completed).
+    pub execution: WorkflowExecution,
+    /// Its steps, in order.
+    pub steps: Vec<WorkflowStepResult>,
+    /// Its metrics.
+    pub metrics: Vec<WorkflowMetric>,
+    /// Its health probes.
+    pub health_checks: Vec<SystemHealthCheck>,
+}
+
+impl Store {
+    /// Writes the row of a run that has just started (status RUNNING), so that a crash
+    /// leaves a trace.
+    pub async fn start_execution(&self, execution: &WorkflowExecution) -> Result<(), StoreError> {
+        self.insert(std::slice::from_ref(execution)).await.map(drop)
+    }
+
+    /// Records finished executions and all their rows in one transaction.
+    pub async fn record_executions(&self, batch: &[ExecutionRecord]) -> Result<(), StoreError> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let executions: Vec<&WorkflowExecution> = batch.iter().map(|r| &r.execution).collect();
+        let steps: Vec<&WorkflowStepResult> = batch.iter().flat_map(|r| &r.steps).collect();
+        let metrics: Vec<&WorkflowMetric> = batch.iter().flat_map(|r| &r.metrics).collect();
+        let checks: Vec<&SystemHealthCheck> = batch.iter().flat_map(|r| &r.health_checks).collect();
+        let context = format!("recording {} execution(s)", batch.len());
+        dispatch!(self, pool, Db => {
+            let result: Result<(), sqlx::Error> = async {
+                let mut tx = pool.begin().await?;
+                insert_rows::<Db, _>(&mut tx, &executions, OnConflict::Update).await?;
+                insert_rows::<Db, _>(&mut tx, &steps, OnConflict::Fail).await?;
+                insert_rows::<Db, _>(&mut tx, &metrics, OnConflict::Fail).await?;
+                insert_rows::<Db, _>(&mut tx, &checks, OnConflict::Fail).await?;
+                tx.commit().await
+            }
+            .await;
+            result.map_err(StoreError::query(context))
+        })
+    }
+}

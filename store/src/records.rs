@@ -1,0 +1,157 @@
+//! Generic writes and reads of whole records. The SQL is built from `Record::COLUMNS`, so a
+//! column can only be named here if the struct has the field.
+
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{AssertSqlSafe, Database, Executor, FromRow, IntoArguments, Postgres, QueryBuilder, Sqlite};
+use wfmon_model::{PushValues, Record};
+
+use crate::{Store, StoreError};
+
+/// A record the store can write and read on both backends.
+pub trait StoredRecord:
+    Record
+    + PushValues<Sqlite>
+    + PushValues<Postgres>
+    + for<'r> FromRow<'r, SqliteRow>
+    + for<'r> FromRow<'r, PgRow>
+    + Send
+    + Sync
+    + Unpin
+    + 'static
+{
+}
+
+impl<T> StoredRecord for T where
+    T: Record
+        + PushValues<Sqlite>
+        + PushValues<Postgres>
+        + for<'r> FromRow<'r, SqliteRow>
+        + for<'r> FromRow<'r, PgRow>
+        + Send
+        + Sync
+        + Unpin
+        + 'static
+{
+}
+
+/// Columns an upsert never overwrites: identity, creation time, and `updated_at`, which the
+/// database maintains.
+const NOT_UPDATED: &[&str] = &["id", "created_at", "updated_at"];
+
+/// What to do when a row with the same business key exists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum OnConflict {
+    /// Fail (plain INSERT).
+    Fail,
+    /// Overwrite every column but identity and timestamps.
+    Update,
+}
+
+/// The bind-parameter limit of one statement, with room to spare.
+fn max_params<DB: Database>() -> usize {
+    if DB::NAME == "PostgreSQL" { 65_000 } else { 32_000 }
+}
+
+/// `SELECT <columns> FROM <table>` for a record.
+pub(crate) fn select_sql<R: Record>() -> String {
+    format!("SELECT {} FROM {}", R::column_list(), R::TABLE)
+}
+
+/// Inserts rows in as few multi-row statements as the parameter limit allows. The statement
+/// shapes repeat (full chunks, then one remainder), so prepared statements are reused.
+/// Returns the number of rows written.
+pub(crate) async fn insert_rows<DB, R>(
+    conn: &mut DB::Connection,
+    rows: &[&R],
+    on_conflict: OnConflict,
+) -> Result<u64, sqlx::Error>
+where
+    DB: Database,
+    R: Record + PushValues<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+{
+    let per_statement = (max_params::<DB>() / R::COLUMNS.len()).clamp(1, 1000);
+    let mut prefix = format!("INSERT INTO {} ({}) ", R::TABLE, R::column_list());
+    let suffix = match on_conflict {
+        OnConflict::Fail => String::new(),
+        OnConflict::Update => {
+            let sets: Vec<String> = R::COLUMNS
+                .iter()
+                .filter(|c| c.name != R::KEY && !NOT_UPDATED.contains(&c.name))
+                .map(|c| format!("{0} = excluded.{0}", c.name))
+                .collect();
+            format!(" ON CONFLICT ({}) DO UPDATE SET {}", R::KEY, sets.join(", "))
+        }
+    };
+    prefix.shrink_to_fit();
+    for chunk in rows.chunks(per_statement) {
+        let mut builder = QueryBuilder::<DB>::new(prefix.as_str());
+        builder.push_values(chunk.iter(), |mut row, record| record.push_values(&mut row));
+        builder.push(suffix.as_str());
+        builder.build().execute(&mut *conn).await?;
+    }
+    Ok(rows.len() as u64)
+}
+
+impl Store {
+    /// Inserts new rows (in one transaction); fails if a business key exists.
+    pub async fn insert<R: StoredRecord>(&self, rows: &[R]) -> Result<u64, StoreError> {
+        self.write_rows(rows, OnConflict::Fail).await
+    }
+
+    /// Inserts rows, or overwrites the existing row with the same business key.
+    pub async fn upsert<R: StoredRecord>(&self, rows: &[R]) -> Result<u64, StoreError> {
+        self.write_rows(rows, OnConflict::Update).await
+    }
+
+    async fn write_rows<R: StoredRecord>(&self, rows: &[R], on_conflict: OnConflict) -> Result<u64, StoreError> {
+        let refs: Vec<&R> = rows.iter().collect();
+        let context = || format!("writing {} row(s) to {}", rows.len(), R::TABLE);
+        dispatch!(self, pool, Db => {
+            let mut tx = pool.begin().await.map_err(StoreError::query(context()))?;
+            let n = insert_rows::<Db, R>(&mut tx, &refs, on_conflict)
+                .await
+                .map_err(StoreError::query(context()))?;
+            tx.commit().await.map_err(StoreError::query(context()))?;
+            Ok(n)
+        })
+    }
+
+    /// Fetches one row by its business key.
+    pub async fn get<R: StoredRecord>(&self, key: &str) -> Result<Option<R>, StoreError> {
+        let sql = format!("{} WHERE {} = $1", select_sql::<R>(), R::KEY);
+        dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, R>(AssertSqlSafe(sql))
+                .bind(key)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query(format!("reading {} {key}", R::TABLE)))
+        })
+    }
+
+    /// Deletes one row by its business key; foreign-key rules apply. Returns whether it existed.
+    pub async fn delete<R: StoredRecord>(&self, key: &str) -> Result<bool, StoreError> {
+        let sql = format!("DELETE FROM {} WHERE {} = $1", R::TABLE, R::KEY);
+        dispatch!(self, pool, Db => {
+            let done = sqlx::query::<Db>(AssertSqlSafe(sql))
+                .bind(key)
+                .execute(pool)
+                .await
+                .map_err(StoreError::query(format!("deleting {} {key}", R::TABLE)))?;
+            Ok(done.rows_affected() > 0)
+        })
+    }
+
+    /// Counts the rows of a table.
+    pub async fn count<R: StoredRecord>(&self) -> Result<i64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM {}", R::TABLE);
+        dispatch!(self, pool, Db => {
+            sqlx::query_scalar::<Db, i64>(AssertSqlSafe(sql))
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::query(format!("counting {}", R::TABLE)))
+        })
+    }
+}

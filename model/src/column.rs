@@ -115,7 +115,11 @@ pub trait Record {
 
     /// Names of every column, comma-separated, in field order (for SELECT and INSERT lists).
     fn column_list() -> String {
-        Self::COLUMNS.iter().map(|c| c.name).collect::<Vec<_>>().join(", ")
+        Self::COLUMNS
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 

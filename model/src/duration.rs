@@ -12,9 +12,14 @@ pub struct DurationError {
 
 /// Parses a positive duration made of one number and one unit (ms, s, m, h, d, w).
 pub fn parse_duration(input: &str) -> Result<TimeDelta, DurationError> {
-    let err = |reason| DurationError { input: input.to_owned(), reason };
+    let err = |reason| DurationError {
+        input: input.to_owned(),
+        reason,
+    };
     let text = input.trim();
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(|| err("missing unit"))?;
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .ok_or_else(|| err("missing unit"))?;
     let (number, unit) = text.split_at(split);
     if number.is_empty() {
         return Err(err("missing number"));
@@ -43,7 +48,10 @@ mod tests {
 
     #[test]
     fn parses_each_unit() {
-        assert_eq!(parse_duration("500ms").unwrap(), TimeDelta::milliseconds(500));
+        assert_eq!(
+            parse_duration("500ms").unwrap(),
+            TimeDelta::milliseconds(500)
+        );
         assert_eq!(parse_duration("30s").unwrap(), TimeDelta::seconds(30));
         assert_eq!(parse_duration("5m").unwrap(), TimeDelta::minutes(5));
         assert_eq!(parse_duration("12h").unwrap(), TimeDelta::hours(12));

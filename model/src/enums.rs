@@ -350,8 +350,14 @@ mod tests {
         ] {
             assert_eq!(text.parse::<ExecutionStatus>().unwrap(), expected, "{text}");
         }
-        assert_eq!("unhealthy".parse::<HealthStatus>().unwrap(), HealthStatus::Unhealthy);
-        assert_eq!("SUCCESS".parse::<NotificationStatus>().unwrap(), NotificationStatus::Sent);
+        assert_eq!(
+            "unhealthy".parse::<HealthStatus>().unwrap(),
+            HealthStatus::Unhealthy
+        );
+        assert_eq!(
+            "SUCCESS".parse::<NotificationStatus>().unwrap(),
+            NotificationStatus::Sent
+        );
     }
 
     #[test]
@@ -368,7 +374,10 @@ mod tests {
         for status in ExecutionStatus::ALL {
             let json = serde_json::to_string(status).unwrap();
             assert_eq!(json, format!("\"{}\"", status.as_str()));
-            assert_eq!(serde_json::from_str::<ExecutionStatus>(&json).unwrap(), *status);
+            assert_eq!(
+                serde_json::from_str::<ExecutionStatus>(&json).unwrap(),
+                *status
+            );
         }
         assert!(serde_json::from_str::<AlertSeverity>("\"LOUD\"").is_err());
     }

@@ -16,14 +16,14 @@ mod timestamp;
 pub use column::{Column, ColumnKind, ColumnType, PushValues, Record};
 pub use duration::{DurationError, parse_duration};
 pub use enums::{
-    AlertSeverity, AlertStatus, DeliveryStatus, ExecutionStatus, HealthStatus,
-    NotificationChannel, NotificationStatus, NotificationType, ReportStatus, ReportType,
-    RollupBucket, StepStatus, TriggeredBy, UnknownValue,
+    AlertSeverity, AlertStatus, DeliveryStatus, ExecutionStatus, HealthStatus, NotificationChannel,
+    NotificationStatus, NotificationType, ReportStatus, ReportType, RollupBucket, StepStatus,
+    TriggeredBy, UnknownValue,
 };
 pub use ids::new_id;
 pub use records::{
-    Alert, MonitoringReport, NotificationLog, SystemHealthCheck, WorkflowExecution,
-    WorkflowMetric, WorkflowRollup, WorkflowSchedule, WorkflowStepResult,
+    Alert, MonitoringReport, NotificationLog, SystemHealthCheck, WorkflowExecution, WorkflowMetric,
+    WorkflowRollup, WorkflowSchedule, WorkflowStepResult,
 };
 pub use timestamp::Timestamp;
 

@@ -119,7 +119,9 @@ impl Encode<'_, Postgres> for Timestamp {
 
 impl<'r> Decode<'r, Postgres> for Timestamp {
     fn decode(value: PgValueRef<'r>) -> Result<Self, BoxDynError> {
-        Ok(Self::from(<DateTime<Utc> as Decode<Postgres>>::decode(value)?))
+        Ok(Self::from(<DateTime<Utc> as Decode<Postgres>>::decode(
+            value,
+        )?))
     }
 }
 

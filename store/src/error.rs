@@ -62,9 +62,15 @@ impl StoreError {
     /// Maps a connection-time sqlx error to the clearest variant.
     pub(crate) fn classify(source: sqlx::Error, url: &DatabaseUrl) -> StoreError {
         if is_read_only(&source) {
-            return StoreError::ReadOnly { url: url.redacted(), action: "opening" };
+            return StoreError::ReadOnly {
+                url: url.redacted(),
+                action: "opening",
+            };
         }
-        StoreError::Connect { url: url.redacted(), source }
+        StoreError::Connect {
+            url: url.redacted(),
+            source,
+        }
     }
 
     /// Wraps a query error with what was being done.
@@ -78,7 +84,9 @@ impl StoreError {
 pub(crate) fn is_read_only(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Database(db) => {
-            db.code().and_then(|c| c.parse::<i64>().ok()).is_some_and(|c| c & 0xff == 8)
+            db.code()
+                .and_then(|c| c.parse::<i64>().ok())
+                .is_some_and(|c| c & 0xff == 8)
                 || db.message().contains("readonly database")
         }
         _ => false,

@@ -12,8 +12,8 @@ mod error;
 mod maintenance;
 mod migrate;
 mod queries;
-mod records;
 mod recorder;
+mod records;
 mod schema;
 mod url;
 
@@ -21,8 +21,8 @@ pub use error::StoreError;
 pub use maintenance::{PruneReport, TableStats};
 pub use migrate::{MIGRATIONS_TABLE, MigrationOutcome, latest_version};
 pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
-pub use records::StoredRecord;
 pub use recorder::ExecutionRecord;
+pub use records::StoredRecord;
 pub use schema::{SchemaProblem, SchemaReport};
 pub use url::{Backend, DatabaseUrl};
 
@@ -31,7 +31,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{ConnectOptions, Connection, PgPool, SqlitePool};
 
 /// How long to wait for a connection before giving up with a clear error.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -62,7 +62,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("url", &self.url.redacted()).finish()
+        f.debug_struct("Store")
+            .field("url", &self.url.redacted())
+            .finish()
     }
 }
 
@@ -73,7 +75,10 @@ impl Store {
             Backend::Sqlite => Pool::Sqlite(connect_sqlite(url, mode).await?),
             Backend::Postgres => Pool::Postgres(connect_postgres(url).await?),
         };
-        Ok(Store { pool, url: url.clone() })
+        Ok(Store {
+            pool,
+            url: url.clone(),
+        })
     }
 
     /// Connects and refuses a database whose schema is not exactly what this binary needs.
@@ -110,12 +115,17 @@ impl Store {
 }
 
 async fn connect_sqlite(url: &DatabaseUrl, mode: OpenMode) -> Result<SqlitePool, StoreError> {
-    let connect_error = |source| StoreError::Connect { url: url.redacted(), source };
+    let connect_error = |source| StoreError::Connect {
+        url: url.redacted(),
+        source,
+    };
     let mut options = SqliteConnectOptions::from_str(url.as_str()).map_err(connect_error)?;
     if mode != OpenMode::Create {
         let path = options.get_filename();
         if !url.is_sqlite_memory() && !path.exists() {
-            return Err(StoreError::Missing { path: path.display().to_string() });
+            return Err(StoreError::Missing {
+                path: path.display().to_string(),
+            });
         }
     }
     options = options
@@ -125,7 +135,9 @@ async fn connect_sqlite(url: &DatabaseUrl, mode: OpenMode) -> Result<SqlitePool,
     if mode == OpenMode::ReadOnly || url.is_sqlite_read_only() {
         options = options.read_only(true);
     } else {
-        options = options.journal_mode(SqliteJournalMode::Wal).synchronous(SqliteSynchronous::Normal);
+        options = options
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal);
     }
     SqlitePoolOptions::new()
         .max_connections(4)
@@ -136,8 +148,29 @@ async fn connect_sqlite(url: &DatabaseUrl, mode: OpenMode) -> Result<SqlitePool,
 }
 
 async fn connect_postgres(url: &DatabaseUrl) -> Result<PgPool, StoreError> {
-    let options = PgConnectOptions::from_str(url.as_str())
-        .map_err(|source| StoreError::Connect { url: url.redacted(), source })?;
+    let options =
+        PgConnectOptions::from_str(url.as_str()).map_err(|source| StoreError::Connect {
+            url: url.redacted(),
+            source,
+        })?;
+    // One direct attempt first: the pool would retry until its timeout and report only that,
+    // hiding the reason (refused, unknown host, authentication failed, no such database).
+    let probe = tokio::time::timeout(CONNECT_TIMEOUT, options.connect()).await;
+    match probe {
+        Ok(Ok(conn)) => drop(conn.close().await),
+        Ok(Err(source)) => {
+            return Err(StoreError::Connect {
+                url: url.redacted(),
+                source,
+            });
+        }
+        Err(_) => {
+            return Err(StoreError::Connect {
+                url: url.redacted(),
+                source: sqlx::Error::PoolTimedOut,
+            });
+        }
+    }
     PgPoolOptions::new()
         .max_connections(8)
         .acquire_timeout(CONNECT_TIMEOUT)

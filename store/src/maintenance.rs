@@ -63,7 +63,13 @@ impl Store {
                     .map_err(StoreError::query(format!("reading statistics of {table}")))?
             });
             let size_bytes = self.table_size(table).await;
-            out.push(TableStats { table, rows, oldest, newest, size_bytes });
+            out.push(TableStats {
+                table,
+                rows,
+                oldest,
+                newest,
+                size_bytes,
+            });
         }
         Ok(out)
     }
@@ -102,10 +108,13 @@ impl Store {
     /// and health checks go with them), orphan metrics and health checks, notification logs.
     /// Reports, rollups, alerts and schedules are kept. With `dry_run`, only counts.
     pub async fn prune(&self, cutoff: Timestamp, dry_run: bool) -> Result<PruneReport, StoreError> {
-        let old_runs = "SELECT run_id FROM workflow_executions WHERE started_at < $1 AND status <> 'RUNNING'";
+        let old_runs =
+            "SELECT run_id FROM workflow_executions WHERE started_at < $1 AND status <> 'RUNNING'";
         let counts = [
             format!("SELECT COUNT(*) FROM workflow_executions WHERE run_id IN ({old_runs})"),
-            format!("SELECT COUNT(*) FROM workflow_step_results WHERE execution_id IN ({old_runs})"),
+            format!(
+                "SELECT COUNT(*) FROM workflow_step_results WHERE execution_id IN ({old_runs})"
+            ),
             format!(
                 "SELECT COUNT(*) FROM workflow_metrics WHERE execution_id IN ({old_runs}) \
                  OR (execution_id IS NULL AND recorded_at < $1)"
@@ -114,7 +123,8 @@ impl Store {
                 "SELECT COUNT(*) FROM system_health_checks WHERE execution_id IN ({old_runs}) \
                  OR (execution_id IS NULL AND checked_at < $1)"
             ),
-            "SELECT COUNT(*) FROM notification_logs WHERE sent_at < $1 AND status <> 'PENDING'".to_owned(),
+            "SELECT COUNT(*) FROM notification_logs WHERE sent_at < $1 AND status <> 'PENDING'"
+                .to_owned(),
         ];
         let mut n = [0i64; 5];
         for (slot, sql) in n.iter_mut().zip(counts) {

@@ -82,7 +82,10 @@ impl Store {
         let url = self.redacted_url();
         let read_only = |e: sqlx::Error| {
             if is_read_only(&e) {
-                StoreError::ReadOnly { url: url.clone(), action: "migrating" }
+                StoreError::ReadOnly {
+                    url: url.clone(),
+                    action: "migrating",
+                }
             } else {
                 StoreError::query("preparing migrations")(e)
             }
@@ -147,7 +150,11 @@ impl Store {
 
     /// Whether the database holds neither wfmon's tables nor the legacy bot's.
     pub async fn is_empty(&self) -> Result<bool, StoreError> {
-        for table in [MIGRATIONS_TABLE, "workflow_executions", "monitoring_reports"] {
+        for table in [
+            MIGRATIONS_TABLE,
+            "workflow_executions",
+            "monitoring_reports",
+        ] {
             if self.has_table(table).await? {
                 return Ok(false);
             }
@@ -157,7 +164,9 @@ impl Store {
 
     pub(crate) async fn has_table(&self, table: &str) -> Result<bool, StoreError> {
         let sql = match self.backend() {
-            Backend::Sqlite => "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1",
+            Backend::Sqlite => {
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = $1"
+            }
             Backend::Postgres => {
                 "SELECT COUNT(*) FROM information_schema.tables \
                  WHERE table_schema = current_schema() AND table_name = $1"

@@ -64,23 +64,46 @@ pub struct StatusSummary {
 
 impl Store {
     /// An execution by run id, with its steps, metrics, health checks, notifications, report.
-    pub async fn execution_detail(&self, run_id: &str) -> Result<Option<ExecutionDetail>, StoreError> {
+    pub async fn execution_detail(
+        &self,
+        run_id: &str,
+    ) -> Result<Option<ExecutionDetail>, StoreError> {
         let Some(execution) = self.get::<WorkflowExecution>(run_id).await? else {
             return Ok(None);
         };
-        let steps = self.children::<WorkflowStepResult>(run_id, "step_order").await?;
-        let metrics = self.children::<WorkflowMetric>(run_id, "recorded_at").await?;
-        let health_checks = self.children::<SystemHealthCheck>(run_id, "checked_at").await?;
+        let steps = self
+            .children::<WorkflowStepResult>(run_id, "step_order")
+            .await?;
+        let metrics = self
+            .children::<WorkflowMetric>(run_id, "recorded_at")
+            .await?;
+        let health_checks = self
+            .children::<SystemHealthCheck>(run_id, "checked_at")
+            .await?;
         let notifications = self.children::<NotificationLog>(run_id, "sent_at").await?;
         let report = match &execution.report_id {
             Some(report_id) => self.get::<MonitoringReport>(report_id).await?,
             None => None,
         };
-        Ok(Some(ExecutionDetail { execution, steps, metrics, health_checks, notifications, report }))
+        Ok(Some(ExecutionDetail {
+            execution,
+            steps,
+            metrics,
+            health_checks,
+            notifications,
+            report,
+        }))
     }
 
-    async fn children<R: crate::StoredRecord>(&self, run_id: &str, order: &str) -> Result<Vec<R>, StoreError> {
-        let sql = format!("{} WHERE execution_id = $1 ORDER BY {order}, id", select_sql::<R>());
+    async fn children<R: crate::StoredRecord>(
+        &self,
+        run_id: &str,
+        order: &str,
+    ) -> Result<Vec<R>, StoreError> {
+        let sql = format!(
+            "{} WHERE execution_id = $1 ORDER BY {order}, id",
+            select_sql::<R>()
+        );
         dispatch!(self, pool, Db => {
             sqlx::query_as::<Db, R>(AssertSqlSafe(sql))
                 .bind(run_id)
@@ -91,7 +114,10 @@ impl Store {
     }
 
     /// Executions matching a filter, newest first.
-    pub async fn list_executions(&self, filter: &ExecutionFilter) -> Result<Vec<WorkflowExecution>, StoreError> {
+    pub async fn list_executions(
+        &self,
+        filter: &ExecutionFilter,
+    ) -> Result<Vec<WorkflowExecution>, StoreError> {
         dispatch!(self, pool, Db => {
             let mut q = QueryBuilder::<Db>::new(select_sql::<WorkflowExecution>());
             q.push(" WHERE 1 = 1");
@@ -126,7 +152,10 @@ impl Store {
     }
 
     /// Count and mean duration per workflow and status, for executions started since `since`.
-    pub async fn status_summary(&self, since: Option<Timestamp>) -> Result<Vec<StatusSummary>, StoreError> {
+    pub async fn status_summary(
+        &self,
+        since: Option<Timestamp>,
+    ) -> Result<Vec<StatusSummary>, StoreError> {
         let since = since.unwrap_or(Timestamp::from_unix_millis(0).expect("epoch"));
         dispatch!(self, pool, Db => {
             sqlx::query_as::<Db, StatusSummary>(
@@ -154,7 +183,10 @@ impl Store {
     }
 
     /// Metrics recorded since `since` that were outside their threshold, newest first.
-    pub async fn metrics_outside_threshold(&self, since: Timestamp) -> Result<Vec<WorkflowMetric>, StoreError> {
+    pub async fn metrics_outside_threshold(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<WorkflowMetric>, StoreError> {
         let sql = format!(
             "{} WHERE is_within_threshold = $1 AND recorded_at >= $2 ORDER BY recorded_at DESC, id",
             select_sql::<WorkflowMetric>()

@@ -3,7 +3,9 @@
 
 use sqlx::postgres::PgRow;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, Database, Executor, FromRow, IntoArguments, Postgres, QueryBuilder, Sqlite};
+use sqlx::{
+    AssertSqlSafe, Database, Executor, FromRow, IntoArguments, Postgres, QueryBuilder, Sqlite,
+};
 use wfmon_model::{PushValues, Record};
 
 use crate::{Store, StoreError};
@@ -50,7 +52,11 @@ pub(crate) enum OnConflict {
 
 /// The bind-parameter limit of one statement, with room to spare.
 fn max_params<DB: Database>() -> usize {
-    if DB::NAME == "PostgreSQL" { 65_000 } else { 32_000 }
+    if DB::NAME == "PostgreSQL" {
+        65_000
+    } else {
+        32_000
+    }
 }
 
 /// `SELECT <columns> FROM <table>` for a record.
@@ -82,7 +88,11 @@ where
                 .filter(|c| c.name != R::KEY && !NOT_UPDATED.contains(&c.name))
                 .map(|c| format!("{0} = excluded.{0}", c.name))
                 .collect();
-            format!(" ON CONFLICT ({}) DO UPDATE SET {}", R::KEY, sets.join(", "))
+            format!(
+                " ON CONFLICT ({}) DO UPDATE SET {}",
+                R::KEY,
+                sets.join(", ")
+            )
         }
     };
     prefix.shrink_to_fit();
@@ -106,7 +116,11 @@ impl Store {
         self.write_rows(rows, OnConflict::Update).await
     }
 
-    async fn write_rows<R: StoredRecord>(&self, rows: &[R], on_conflict: OnConflict) -> Result<u64, StoreError> {
+    async fn write_rows<R: StoredRecord>(
+        &self,
+        rows: &[R],
+        on_conflict: OnConflict,
+    ) -> Result<u64, StoreError> {
         let refs: Vec<&R> = rows.iter().collect();
         let context = || format!("writing {} row(s) to {}", rows.len(), R::TABLE);
         dispatch!(self, pool, Db => {

@@ -20,31 +20,65 @@ pub enum SchemaProblem {
     /// A table is missing.
     MissingTable { table: &'static str },
     /// A column is missing.
-    MissingColumn { table: &'static str, column: &'static str, expected: String },
+    MissingColumn {
+        table: &'static str,
+        column: &'static str,
+        expected: String,
+    },
     /// A column has a type the record cannot read.
-    WrongType { table: &'static str, column: &'static str, expected: String, found: String },
+    WrongType {
+        table: &'static str,
+        column: &'static str,
+        expected: String,
+        found: String,
+    },
     /// A column allows NULL where the record requires a value.
-    Nullable { table: &'static str, column: &'static str },
+    Nullable {
+        table: &'static str,
+        column: &'static str,
+    },
 }
 
 impl fmt::Display for SchemaProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             SchemaProblem::NotManaged => {
-                write!(f, "no {} table: the database is empty or was created by another tool", crate::MIGRATIONS_TABLE)
+                write!(
+                    f,
+                    "no {} table: the database is empty or was created by another tool",
+                    crate::MIGRATIONS_TABLE
+                )
             }
             SchemaProblem::Pending { found, latest } => {
                 write!(f, "schema version {found}, this wfmon needs {latest}")
             }
             SchemaProblem::TooNew { found, latest } => {
-                write!(f, "schema version {found} is newer than this wfmon knows ({latest})")
+                write!(
+                    f,
+                    "schema version {found} is newer than this wfmon knows ({latest})"
+                )
             }
             SchemaProblem::MissingTable { table } => write!(f, "table {table} is missing"),
-            SchemaProblem::MissingColumn { table, column, expected } => {
-                write!(f, "column {table}.{column} is missing (expected {expected})")
+            SchemaProblem::MissingColumn {
+                table,
+                column,
+                expected,
+            } => {
+                write!(
+                    f,
+                    "column {table}.{column} is missing (expected {expected})"
+                )
             }
-            SchemaProblem::WrongType { table, column, expected, found } => {
-                write!(f, "column {table}.{column} has type {found}, expected {expected}")
+            SchemaProblem::WrongType {
+                table,
+                column,
+                expected,
+                found,
+            } => {
+                write!(
+                    f,
+                    "column {table}.{column} has type {found}, expected {expected}"
+                )
             }
             SchemaProblem::Nullable { table, column } => {
                 write!(f, "column {table}.{column} allows NULL, expected NOT NULL")
@@ -74,7 +108,11 @@ impl SchemaReport {
 
     /// The command that fixes the problems.
     pub fn fix(&self) -> &'static str {
-        if self.problems.iter().any(|p| matches!(p, SchemaProblem::TooNew { .. })) {
+        if self
+            .problems
+            .iter()
+            .any(|p| matches!(p, SchemaProblem::TooNew { .. }))
+        {
             "upgrade wfmon to a version that knows this schema"
         } else {
             "run `wfmon db migrate`"
@@ -85,10 +123,19 @@ impl SchemaReport {
 impl fmt::Display for SchemaReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if self.is_ok() {
-            return write!(f, "{} schema is current (version {})", self.backend, self.latest);
+            return write!(
+                f,
+                "{} schema is current (version {})",
+                self.backend, self.latest
+            );
         }
-        write!(f, "{} schema does not match this wfmon ({} problem{}):", self.backend,
-               self.problems.len(), if self.problems.len() == 1 { "" } else { "s" })?;
+        write!(
+            f,
+            "{} schema does not match this wfmon ({} problem{}):",
+            self.backend,
+            self.problems.len(),
+            if self.problems.len() == 1 { "" } else { "s" }
+        )?;
         for p in &self.problems {
             write!(f, "\n  - {p}")?;
         }
@@ -111,7 +158,9 @@ impl Store {
         let mut problems = Vec::new();
         match version {
             None => problems.push(SchemaProblem::NotManaged),
-            Some(found) if found < latest => problems.push(SchemaProblem::Pending { found, latest }),
+            Some(found) if found < latest => {
+                problems.push(SchemaProblem::Pending { found, latest })
+            }
             Some(found) if found > latest => problems.push(SchemaProblem::TooNew { found, latest }),
             Some(_) => {}
         }
@@ -122,10 +171,17 @@ impl Store {
                 Some(existing) => compare_table(backend, table, columns, existing, &mut problems),
             }
         }
-        Ok(SchemaReport { backend, version, latest, problems })
+        Ok(SchemaReport {
+            backend,
+            version,
+            latest,
+            problems,
+        })
     }
 
-    async fn live_columns(&self) -> Result<HashMap<String, HashMap<String, LiveColumn>>, StoreError> {
+    async fn live_columns(
+        &self,
+    ) -> Result<HashMap<String, HashMap<String, LiveColumn>>, StoreError> {
         let mut tables: HashMap<String, HashMap<String, LiveColumn>> = HashMap::new();
         match &self.pool {
             crate::Pool::Postgres(pool) => {
@@ -139,7 +195,10 @@ impl Store {
                 for (table, column, data_type, nullable) in rows {
                     tables.entry(table).or_default().insert(
                         column,
-                        LiveColumn { declared: data_type, nullable: nullable == "YES" },
+                        LiveColumn {
+                            declared: data_type,
+                            nullable: nullable == "YES",
+                        },
                     );
                 }
             }
@@ -157,7 +216,13 @@ impl Store {
                     }
                     let columns = tables.entry((*table).to_owned()).or_default();
                     for (column, declared, not_null, _pk) in rows {
-                        columns.insert(column, LiveColumn { declared, nullable: !not_null });
+                        columns.insert(
+                            column,
+                            LiveColumn {
+                                declared,
+                                nullable: !not_null,
+                            },
+                        );
                     }
                 }
             }
@@ -200,7 +265,10 @@ fn compare_table(
             });
         }
         if found.nullable && !column.nullable {
-            problems.push(SchemaProblem::Nullable { table, column: column.name });
+            problems.push(SchemaProblem::Nullable {
+                table,
+                column: column.name,
+            });
         }
     }
 }

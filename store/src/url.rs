@@ -43,7 +43,10 @@ impl DatabaseUrl {
                 reason: "expected sqlite://PATH or postgres://USER@HOST:PORT/DATABASE".into(),
             });
         };
-        Ok(DatabaseUrl { raw: raw.to_owned(), backend })
+        Ok(DatabaseUrl {
+            raw: raw.to_owned(),
+            backend,
+        })
     }
 
     /// The backend the URL names.
@@ -109,23 +112,35 @@ mod tests {
 
     #[test]
     fn detects_backends_and_rejects_other_schemes() {
-        assert_eq!(DatabaseUrl::parse("sqlite://wfmon.db").unwrap().backend(), Backend::Sqlite);
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://wfmon.db").unwrap().backend(),
+            Backend::Sqlite
+        );
         assert_eq!(
             DatabaseUrl::parse("postgresql://u@h/db").unwrap().backend(),
             Backend::Postgres
         );
-        let err = DatabaseUrl::parse("mysql://root:pw@localhost/x").unwrap_err().to_string();
+        let err = DatabaseUrl::parse("mysql://root:pw@localhost/x")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("sqlite://"), "{err}");
         assert!(!err.contains("pw"), "{err}");
     }
 
     #[test]
     fn redacts_passwords() {
-        let url = DatabaseUrl::parse("postgres://app:s3cr%40t@db:5432/wfmon?sslmode=require").unwrap();
-        assert_eq!(url.redacted(), "postgres://app:***@db:5432/wfmon?sslmode=require");
+        let url =
+            DatabaseUrl::parse("postgres://app:s3cr%40t@db:5432/wfmon?sslmode=require").unwrap();
+        assert_eq!(
+            url.redacted(),
+            "postgres://app:***@db:5432/wfmon?sslmode=require"
+        );
         assert!(!format!("{url:?}").contains("s3cr"));
         let url = DatabaseUrl::parse("postgres://db/wfmon?user=a&password=hunter2&x=1").unwrap();
-        assert_eq!(url.redacted(), "postgres://db/wfmon?user=a&password=***&x=1");
+        assert_eq!(
+            url.redacted(),
+            "postgres://db/wfmon?user=a&password=***&x=1"
+        );
         let url = DatabaseUrl::parse("postgres://app@db/wfmon").unwrap();
         assert_eq!(url.redacted(), "postgres://app@db/wfmon");
     }

@@ -1,1 +1,44 @@
-fn main() {}
+//! wfmon: a self-hosted synthetic workflow monitor.
+//!
+//! The binary only wires things together: parse the command line, set up logging, pick the
+//! database, run the command, and turn its outcome into an exit code.
+
+mod bench;
+mod cli;
+mod db;
+mod exit;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(usage) => return exit::usage(usage),
+    };
+    init_logging(cli.verbose);
+    let outcome = match &cli.command {
+        Command::Db(command) => db::run(&cli, command).await,
+        Command::Bench(command) => bench::run(&cli, command).await,
+    };
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(failure) => failure.report(),
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("WFMON_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

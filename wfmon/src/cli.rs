@@ -1,0 +1,95 @@
+//! The command line: every command, its arguments and its help.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::bench::BenchCommand;
+
+/// wfmon: a self-hosted synthetic workflow monitor.
+///
+/// Every command that touches the database picks it the same way: --database, else the
+/// WFMON_DATABASE_URL environment variable, else the configuration file's storage.url, else
+/// sqlite://wfmon.db in the working directory.
+#[derive(Debug, Parser)]
+#[command(
+    name = "wfmon",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Database URL: sqlite://PATH or postgres://USER@HOST:PORT/DATABASE.
+    #[arg(
+        long,
+        global = true,
+        env = "WFMON_DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
+    pub database: Option<String>,
+
+    /// Configuration file [default: wfmon.yaml, if present].
+    #[arg(short, long, global = true, env = "WFMON_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// More log output on stderr (-v info, -vv debug); WFMON_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Manage the database: migrate, check, stats, prune.
+    #[command(subcommand)]
+    Db(DbCommand),
+    /// Measure wfmon's speed against a baseline taken in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// `wfmon db ...`
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create the database or bring it to this wfmon's schema (also adopts a database of the
+    /// TypeScript monitoring bot, keeping every row). Safe to run twice.
+    Migrate(JsonFlag),
+    /// Compare the database's schema with what this wfmon needs; exit code 2 on any drift.
+    Check(JsonFlag),
+    /// Row counts, oldest and newest rows, and sizes of every table.
+    Stats(JsonFlag),
+    /// Delete raw results older than a duration; reports, rollups and alerts are kept.
+    Prune(PruneArgs),
+}
+
+/// `--json` for commands whose output a script may read.
+#[derive(Debug, Args)]
+pub struct JsonFlag {
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wfmon db prune` arguments.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Age of the oldest results to keep, e.g. 30d, 12h, 2w.
+    #[arg(long, value_name = "DURATION", value_parser = parse_age)]
+    pub older_than: chrono::TimeDelta,
+
+    /// Only count what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_age(text: &str) -> Result<chrono::TimeDelta, String> {
+    wfmon_model::parse_duration(text).map_err(|e| e.to_string())
+}

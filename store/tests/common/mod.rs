@@ -71,7 +71,49 @@ pub async fn postgres_store() -> Option<Store> {
     Some(Store::open(&url, OpenMode::Create).await.expect("open postgres"))
 }
 
-/// Declares each listed `async fn name(store: Store)` as two tests, `sqlite::name` and
+/// A migrated store on a fresh database, with its URL for tests that must reach around the
+/// store (to break the schema, say).
+pub struct TestDb {
+    /// The store under test.
+    pub store: Store,
+    /// Its URL.
+    pub url: DatabaseUrl,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl TestDb {
+    /// A fresh SQLite database.
+    pub async fn sqlite() -> TestDb {
+        let (url, dir) = sqlite_url();
+        let store = Store::open(&url, OpenMode::Create).await.expect("open sqlite");
+        TestDb { store, url, _dir: Some(dir) }
+    }
+
+    /// A fresh PostgreSQL schema, or `None` when PostgreSQL is unreachable outside CI.
+    pub async fn postgres() -> Option<TestDb> {
+        let url = postgres_url().await?;
+        let store = Store::open(&url, OpenMode::Create).await.expect("open postgres");
+        Some(TestDb { store, url, _dir: None })
+    }
+
+    /// Runs SQL directly, outside the store.
+    pub async fn exec(&self, sql: &str) -> Result<(), sqlx::Error> {
+        match self.store.backend() {
+            wfmon_store::Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(self.url.as_str()).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await?;
+                conn.close().await
+            }
+            wfmon_store::Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(self.url.as_str()).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await?;
+                conn.close().await
+            }
+        }
+    }
+}
+
+/// Declares each listed `async fn name(db: TestDb)` as two tests, `sqlite::name` and
 /// `postgres::name`, so both backends pass the same test bodies.
 #[macro_export]
 macro_rules! on_both_backends {
@@ -80,8 +122,7 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    let (store, _dir) = $crate::common::sqlite_store().await;
-                    super::$name(store).await;
+                    super::$name($crate::common::TestDb::sqlite().await).await;
                 }
             )*
         }
@@ -89,8 +130,8 @@ macro_rules! on_both_backends {
             $(
                 #[tokio::test]
                 async fn $name() {
-                    if let Some(store) = $crate::common::postgres_store().await {
-                        super::$name(store).await;
+                    if let Some(db) = $crate::common::TestDb::postgres().await {
+                        super::$name(db).await;
                     }
                 }
             )*

@@ -87,23 +87,72 @@ async fn crud_on_every_table(db: TestDb) {
     s.insert(std::slice::from_ref(&rol)).await.unwrap();
 
     // Read: each row comes back field for field (updated_at aside, which the database owns).
-    assert_eq!(s.get::<MonitoringReport>(&rep.report_id).await.unwrap().unwrap(), rep);
-    assert_eq!(s.get::<WorkflowExecution>(&exe.run_id).await.unwrap().unwrap(), exe);
-    assert_eq!(s.get::<WorkflowStepResult>(&stp.step_result_id).await.unwrap().unwrap(), stp);
-    assert_eq!(s.get::<WorkflowMetric>(&met.id).await.unwrap().unwrap(), met);
-    assert_eq!(s.get::<SystemHealthCheck>(&chk.check_id).await.unwrap().unwrap(), chk);
-    assert_eq!(s.get::<NotificationLog>(&ntf.log_id).await.unwrap().unwrap(), ntf);
-    assert_eq!(s.get::<WorkflowSchedule>(&sch.schedule_id).await.unwrap().unwrap(), sch);
+    assert_eq!(
+        s.get::<MonitoringReport>(&rep.report_id)
+            .await
+            .unwrap()
+            .unwrap(),
+        rep
+    );
+    assert_eq!(
+        s.get::<WorkflowExecution>(&exe.run_id)
+            .await
+            .unwrap()
+            .unwrap(),
+        exe
+    );
+    assert_eq!(
+        s.get::<WorkflowStepResult>(&stp.step_result_id)
+            .await
+            .unwrap()
+            .unwrap(),
+        stp
+    );
+    assert_eq!(
+        s.get::<WorkflowMetric>(&met.id).await.unwrap().unwrap(),
+        met
+    );
+    assert_eq!(
+        s.get::<SystemHealthCheck>(&chk.check_id)
+            .await
+            .unwrap()
+            .unwrap(),
+        chk
+    );
+    assert_eq!(
+        s.get::<NotificationLog>(&ntf.log_id)
+            .await
+            .unwrap()
+            .unwrap(),
+        ntf
+    );
+    assert_eq!(
+        s.get::<WorkflowSchedule>(&sch.schedule_id)
+            .await
+            .unwrap()
+            .unwrap(),
+        sch
+    );
     assert_eq!(s.get::<Alert>(&alr.alert_id).await.unwrap().unwrap(), alr);
-    assert_eq!(s.get::<WorkflowRollup>(&rol.id).await.unwrap().unwrap(), rol);
-    assert_eq!(s.get::<WorkflowExecution>("run_missing").await.unwrap(), None);
+    assert_eq!(
+        s.get::<WorkflowRollup>(&rol.id).await.unwrap().unwrap(),
+        rol
+    );
+    assert_eq!(
+        s.get::<WorkflowExecution>("run_missing").await.unwrap(),
+        None
+    );
 
     // Update through upsert on the business key.
     let mut changed = exe.clone();
     changed.status = ExecutionStatus::Failed;
     changed.error_message = Some("timeout".into());
     s.upsert(std::slice::from_ref(&changed)).await.unwrap();
-    let back = s.get::<WorkflowExecution>(&exe.run_id).await.unwrap().unwrap();
+    let back = s
+        .get::<WorkflowExecution>(&exe.run_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(back.status, ExecutionStatus::Failed);
     assert_eq!(back.error_message.as_deref(), Some("timeout"));
     assert_eq!(back.id, exe.id, "upsert keeps the row's identity");
@@ -111,21 +160,36 @@ async fn crud_on_every_table(db: TestDb) {
     sch2.run_count = 7;
     sch2.enabled = false;
     s.upsert(std::slice::from_ref(&sch2)).await.unwrap();
-    let back = s.get::<WorkflowSchedule>(&sch.schedule_id).await.unwrap().unwrap();
+    let back = s
+        .get::<WorkflowSchedule>(&sch.schedule_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!((back.run_count, back.enabled), (7, false));
 
     // A duplicate business key is refused by insert.
-    let dup = MonitoringReport { id: new_id("rep"), ..rep.clone() };
+    let dup = MonitoringReport {
+        id: new_id("rep"),
+        ..rep.clone()
+    };
     assert!(s.insert(std::slice::from_ref(&dup)).await.is_err());
 
     // Delete.
     assert!(s.delete::<NotificationLog>(&ntf.log_id).await.unwrap());
     assert!(s.delete::<WorkflowMetric>(&met.id).await.unwrap());
     assert!(s.delete::<SystemHealthCheck>(&chk.check_id).await.unwrap());
-    assert!(s.delete::<WorkflowStepResult>(&stp.step_result_id).await.unwrap());
+    assert!(
+        s.delete::<WorkflowStepResult>(&stp.step_result_id)
+            .await
+            .unwrap()
+    );
     assert!(s.delete::<WorkflowExecution>(&exe.run_id).await.unwrap());
     assert!(s.delete::<MonitoringReport>(&rep.report_id).await.unwrap());
-    assert!(s.delete::<WorkflowSchedule>(&sch.schedule_id).await.unwrap());
+    assert!(
+        s.delete::<WorkflowSchedule>(&sch.schedule_id)
+            .await
+            .unwrap()
+    );
     assert!(s.delete::<Alert>(&alr.alert_id).await.unwrap());
     assert!(s.delete::<WorkflowRollup>(&rol.id).await.unwrap());
     assert!(!s.delete::<WorkflowRollup>(&rol.id).await.unwrap());
@@ -160,12 +224,22 @@ fn alert(workflow: &str, status: AlertStatus) -> Alert {
 }
 
 /// An execution with 3 steps, 2 metrics and a health check, recorded as one unit.
-fn complete(workflow: &str, status: ExecutionStatus, started_at: Timestamp, duration_ms: i32) -> ExecutionRecord {
+fn complete(
+    workflow: &str,
+    status: ExecutionStatus,
+    started_at: Timestamp,
+    duration_ms: i32,
+) -> ExecutionRecord {
     let execution = execution(workflow, status, started_at, duration_ms);
     ExecutionRecord {
         steps: (0..3).map(|i| step(&execution, i)).collect(),
         metrics: vec![
-            metric(&execution, "response_time", f64::from(duration_ms), Some(1000.0)),
+            metric(
+                &execution,
+                "response_time",
+                f64::from(duration_ms),
+                Some(1000.0),
+            ),
             metric(&execution, "total_duration", f64::from(duration_ms), None),
         ],
         health_checks: vec![health_check(&execution, HealthStatus::Healthy)],
@@ -177,7 +251,12 @@ async fn execution_reads_back_with_all_its_relations(db: TestDb) {
     let s = &db.store;
     let rep = report();
     s.insert(std::slice::from_ref(&rep)).await.unwrap();
-    let mut rec = complete("order-placement", ExecutionStatus::Passed, minutes_ago(3), 250);
+    let mut rec = complete(
+        "order-placement",
+        ExecutionStatus::Passed,
+        minutes_ago(3),
+        250,
+    );
     rec.execution.report_id = Some(rep.report_id.clone());
     // The run is written when it starts, then completed with its results.
     let mut running = rec.execution.clone();
@@ -185,21 +264,49 @@ async fn execution_reads_back_with_all_its_relations(db: TestDb) {
     running.completed_at = None;
     running.duration_ms = None;
     s.start_execution(&running).await.unwrap();
-    assert_eq!(s.get::<WorkflowExecution>(&running.run_id).await.unwrap().unwrap().status, ExecutionStatus::Running);
-    s.record_executions(std::slice::from_ref(&rec)).await.unwrap();
+    assert_eq!(
+        s.get::<WorkflowExecution>(&running.run_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        ExecutionStatus::Running
+    );
+    s.record_executions(std::slice::from_ref(&rec))
+        .await
+        .unwrap();
     let ntf = notification(&rec.execution);
     s.insert(std::slice::from_ref(&ntf)).await.unwrap();
 
-    let detail = s.execution_detail(&rec.execution.run_id).await.unwrap().unwrap();
+    let detail = s
+        .execution_detail(&rec.execution.run_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(detail.execution.status, ExecutionStatus::Passed);
     assert_eq!(detail.execution.duration_ms, Some(250));
-    assert_eq!(detail.steps.iter().map(|s| s.step_order).collect::<Vec<_>>(), vec![0, 1, 2]);
+    assert_eq!(
+        detail
+            .steps
+            .iter()
+            .map(|s| s.step_order)
+            .collect::<Vec<_>>(),
+        vec![0, 1, 2]
+    );
     assert_eq!(detail.steps, rec.steps);
     assert_eq!(detail.metrics.len(), 2);
-    assert!(detail.metrics.iter().all(|m| m.execution_id.as_deref() == Some(rec.execution.run_id.as_str())));
+    assert!(
+        detail
+            .metrics
+            .iter()
+            .all(|m| m.execution_id.as_deref() == Some(rec.execution.run_id.as_str()))
+    );
     assert_eq!(detail.health_checks, rec.health_checks);
     assert_eq!(detail.notifications, vec![ntf]);
-    assert_eq!(detail.report.as_ref().map(|r| &r.report_id), Some(&rep.report_id));
+    assert_eq!(
+        detail.report.as_ref().map(|r| &r.report_id),
+        Some(&rep.report_id)
+    );
     assert_eq!(s.execution_detail("run_nope").await.unwrap(), None);
 
     // The JSON API shape comes from the same structs: camelCase throughout.
@@ -211,24 +318,58 @@ async fn execution_reads_back_with_all_its_relations(db: TestDb) {
 
 async fn deleting_an_execution_cascades_to_its_results_but_keeps_notifications(db: TestDb) {
     let s = &db.store;
-    let keep = complete("product-listing", ExecutionStatus::Passed, minutes_ago(9), 80);
-    let gone = complete("product-listing", ExecutionStatus::Failed, minutes_ago(8), 90);
-    s.record_executions(&[keep.clone(), gone.clone()]).await.unwrap();
+    let keep = complete(
+        "product-listing",
+        ExecutionStatus::Passed,
+        minutes_ago(9),
+        80,
+    );
+    let gone = complete(
+        "product-listing",
+        ExecutionStatus::Failed,
+        minutes_ago(8),
+        90,
+    );
+    s.record_executions(&[keep.clone(), gone.clone()])
+        .await
+        .unwrap();
     let ntf = notification(&gone.execution);
     s.insert(std::slice::from_ref(&ntf)).await.unwrap();
 
-    assert!(s.delete::<WorkflowExecution>(&gone.execution.run_id).await.unwrap());
+    assert!(
+        s.delete::<WorkflowExecution>(&gone.execution.run_id)
+            .await
+            .unwrap()
+    );
 
     for m in &gone.metrics {
-        assert_eq!(s.get::<WorkflowMetric>(&m.id).await.unwrap(), None, "metric cascades");
+        assert_eq!(
+            s.get::<WorkflowMetric>(&m.id).await.unwrap(),
+            None,
+            "metric cascades"
+        );
     }
     for c in &gone.health_checks {
-        assert_eq!(s.get::<SystemHealthCheck>(&c.check_id).await.unwrap(), None, "health check cascades");
+        assert_eq!(
+            s.get::<SystemHealthCheck>(&c.check_id).await.unwrap(),
+            None,
+            "health check cascades"
+        );
     }
     for st in &gone.steps {
-        assert_eq!(s.get::<WorkflowStepResult>(&st.step_result_id).await.unwrap(), None, "step cascades");
+        assert_eq!(
+            s.get::<WorkflowStepResult>(&st.step_result_id)
+                .await
+                .unwrap(),
+            None,
+            "step cascades"
+        );
     }
-    let log = s.get::<NotificationLog>(&ntf.log_id).await.unwrap().expect("notification log outlives the execution");
+    let log = s
+        .get::<NotificationLog>(&ntf.log_id)
+        .await
+        .unwrap()
+        .expect("notification log outlives the execution");
     assert_eq!(log.execution_id, None);
     // The other execution is untouched.
     assert_eq!(s.count::<WorkflowMetric>().await.unwrap(), 2);
@@ -242,7 +383,9 @@ async fn deleting_a_report_detaches_its_executions(db: TestDb) {
     s.insert(std::slice::from_ref(&rep)).await.unwrap();
     let mut rec = complete("health-check", ExecutionStatus::Passed, minutes_ago(1), 20);
     rec.execution.report_id = Some(rep.report_id.clone());
-    s.record_executions(std::slice::from_ref(&rec)).await.unwrap();
+    s.record_executions(std::slice::from_ref(&rec))
+        .await
+        .unwrap();
     let mut ntf = notification(&rec.execution);
     ntf.report_id = Some(rep.report_id.clone());
     ntf.notification_type = NotificationType::Report;
@@ -250,11 +393,22 @@ async fn deleting_a_report_detaches_its_executions(db: TestDb) {
 
     assert!(s.delete::<MonitoringReport>(&rep.report_id).await.unwrap());
 
-    let exe = s.get::<WorkflowExecution>(&rec.execution.run_id).await.unwrap().expect("execution outlives its report");
+    let exe = s
+        .get::<WorkflowExecution>(&rec.execution.run_id)
+        .await
+        .unwrap()
+        .expect("execution outlives its report");
     assert_eq!(exe.report_id, None);
-    let log = s.get::<NotificationLog>(&ntf.log_id).await.unwrap().expect("log outlives its report");
+    let log = s
+        .get::<NotificationLog>(&ntf.log_id)
+        .await
+        .unwrap()
+        .expect("log outlives its report");
     assert_eq!(log.report_id, None);
-    assert_eq!(log.execution_id.as_deref(), Some(rec.execution.run_id.as_str()));
+    assert_eq!(
+        log.execution_id.as_deref(),
+        Some(rec.execution.run_id.as_str())
+    );
 }
 
 async fn aggregates_group_count_and_average(db: TestDb) {
@@ -263,19 +417,39 @@ async fn aggregates_group_count_and_average(db: TestDb) {
         complete("user-login", ExecutionStatus::Passed, minutes_ago(10), 100),
         complete("user-login", ExecutionStatus::Passed, minutes_ago(20), 300),
         complete("user-login", ExecutionStatus::Failed, minutes_ago(30), 1500),
-        complete("farm-creation", ExecutionStatus::Passed, minutes_ago(40), 50),
+        complete(
+            "farm-creation",
+            ExecutionStatus::Passed,
+            minutes_ago(40),
+            50,
+        ),
         // Two days old: outside the last 24 h.
-        complete("farm-creation", ExecutionStatus::Failed, minutes_ago(2 * 24 * 60), 70),
+        complete(
+            "farm-creation",
+            ExecutionStatus::Failed,
+            minutes_ago(2 * 24 * 60),
+            70,
+        ),
     ];
     s.record_executions(&batch).await.unwrap();
 
     let summary = s.status_summary(None).await.unwrap();
-    let row = |w: &str, st: ExecutionStatus| summary.iter().find(|r| r.workflow_name == w && r.status == st).cloned();
+    let row = |w: &str, st: ExecutionStatus| {
+        summary
+            .iter()
+            .find(|r| r.workflow_name == w && r.status == st)
+            .cloned()
+    };
     let login_passed = row("user-login", ExecutionStatus::Passed).unwrap();
     assert_eq!(login_passed.count, 2);
     assert_eq!(login_passed.avg_duration_ms, Some(200.0));
     assert_eq!(row("user-login", ExecutionStatus::Failed).unwrap().count, 1);
-    assert_eq!(row("farm-creation", ExecutionStatus::Failed).unwrap().avg_duration_ms, Some(70.0));
+    assert_eq!(
+        row("farm-creation", ExecutionStatus::Failed)
+            .unwrap()
+            .avg_duration_ms,
+        Some(70.0)
+    );
     assert_eq!(summary.len(), 4);
 
     let day_ago = Timestamp::now().minus(TimeDelta::hours(24));
@@ -287,25 +461,46 @@ async fn aggregates_group_count_and_average(db: TestDb) {
     let outside = s.metrics_outside_threshold(day_ago).await.unwrap();
     assert_eq!(outside.len(), 1);
     assert_eq!(outside[0].metric_value, 1500.0);
-    assert_eq!(outside[0].execution_id.as_deref(), Some(batch[2].execution.run_id.as_str()));
+    assert_eq!(
+        outside[0].execution_id.as_deref(),
+        Some(batch[2].execution.run_id.as_str())
+    );
 }
 
 async fn a_failed_transaction_leaves_nothing_behind(db: TestDb) {
     let s = &db.store;
-    let good = complete("user-registration", ExecutionStatus::Passed, minutes_ago(2), 100);
-    let mut bad = complete("user-registration", ExecutionStatus::Passed, minutes_ago(1), 100);
+    let good = complete(
+        "user-registration",
+        ExecutionStatus::Passed,
+        minutes_ago(2),
+        100,
+    );
+    let mut bad = complete(
+        "user-registration",
+        ExecutionStatus::Passed,
+        minutes_ago(1),
+        100,
+    );
     // The last health check of the batch collides with the first one's key: the whole batch
     // must be rolled back, including rows written before the failing statement.
     bad.health_checks[0].check_id = good.health_checks[0].check_id.clone();
     let err = s.record_executions(&[good.clone(), bad]).await.unwrap_err();
-    assert!(err.to_string().contains("recording 2 execution(s)"), "{err}");
+    assert!(
+        err.to_string().contains("recording 2 execution(s)"),
+        "{err}"
+    );
     assert_eq!(s.count::<WorkflowExecution>().await.unwrap(), 0);
     assert_eq!(s.count::<WorkflowStepResult>().await.unwrap(), 0);
     assert_eq!(s.count::<WorkflowMetric>().await.unwrap(), 0);
     assert_eq!(s.count::<SystemHealthCheck>().await.unwrap(), 0);
 
     // A step pointing at no execution violates its foreign key: nothing is written either.
-    let mut orphan = complete("user-registration", ExecutionStatus::Passed, minutes_ago(1), 100);
+    let mut orphan = complete(
+        "user-registration",
+        ExecutionStatus::Passed,
+        minutes_ago(1),
+        100,
+    );
     orphan.steps[2].execution_id = "run_does_not_exist".into();
     assert!(s.record_executions(&[orphan]).await.is_err());
     assert_eq!(s.count::<WorkflowExecution>().await.unwrap(), 0);
@@ -350,11 +545,25 @@ async fn nulls_and_json_round_trip(db: TestDb) {
         ..bare.clone()
     };
     s.insert(&[bare.clone(), rich.clone()]).await.unwrap();
-    assert_eq!(s.get::<SystemHealthCheck>(&bare.check_id).await.unwrap().unwrap(), bare);
-    let back = s.get::<SystemHealthCheck>(&rich.check_id).await.unwrap().unwrap();
+    assert_eq!(
+        s.get::<SystemHealthCheck>(&bare.check_id)
+            .await
+            .unwrap()
+            .unwrap(),
+        bare
+    );
+    let back = s
+        .get::<SystemHealthCheck>(&rich.check_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(back.details.unwrap().0, tricky);
     assert_eq!(back.check_name, rich.check_name);
-    assert_eq!(back.error_message.as_deref(), Some(""), "empty text is not NULL");
+    assert_eq!(
+        back.error_message.as_deref(),
+        Some(""),
+        "empty text is not NULL"
+    );
 
     let metric = WorkflowMetric {
         metric_unit: None,
@@ -363,10 +572,18 @@ async fn nulls_and_json_round_trip(db: TestDb) {
         metadata: None,
         execution_id: None,
         metric_value: -0.000123,
-        ..metric(&execution("w", ExecutionStatus::Passed, now, 1), "m", 0.0, None)
+        ..metric(
+            &execution("w", ExecutionStatus::Passed, now, 1),
+            "m",
+            0.0,
+            None,
+        )
     };
     s.insert(std::slice::from_ref(&metric)).await.unwrap();
-    assert_eq!(s.get::<WorkflowMetric>(&metric.id).await.unwrap().unwrap(), metric);
+    assert_eq!(
+        s.get::<WorkflowMetric>(&metric.id).await.unwrap().unwrap(),
+        metric
+    );
 }
 
 async fn check_constraints_accept_every_enum_value_and_nothing_else(db: TestDb) {
@@ -376,21 +593,26 @@ async fn check_constraints_accept_every_enum_value_and_nothing_else(db: TestDb) 
         .iter()
         .flat_map(|status| {
             let base = &base;
-            TriggeredBy::ALL.iter().map(move |trigger| WorkflowExecution {
-                id: new_id("exe"),
-                run_id: new_id("run"),
-                status: *status,
-                triggered_by: *trigger,
-                ..base.clone()
-            })
+            TriggeredBy::ALL
+                .iter()
+                .map(move |trigger| WorkflowExecution {
+                    id: new_id("exe"),
+                    run_id: new_id("run"),
+                    status: *status,
+                    triggered_by: *trigger,
+                    ..base.clone()
+                })
         })
         .collect();
     s.insert(&rows).await.unwrap();
-    let checks: Vec<SystemHealthCheck> =
-        HealthStatus::ALL.iter().map(|st| health_check(&rows[0], *st)).map(|mut c| {
+    let checks: Vec<SystemHealthCheck> = HealthStatus::ALL
+        .iter()
+        .map(|st| health_check(&rows[0], *st))
+        .map(|mut c| {
             c.execution_id = None;
             c
-        }).collect();
+        })
+        .collect();
     s.insert(&checks).await.unwrap();
     let logs: Vec<NotificationLog> = NotificationChannel::ALL
         .iter()
@@ -412,34 +634,77 @@ async fn check_constraints_accept_every_enum_value_and_nothing_else(db: TestDb) 
     let reports: Vec<MonitoringReport> = ReportType::ALL
         .iter()
         .zip(ReportStatus::ALL.iter().cycle())
-        .map(|(kind, status)| MonitoringReport { id: new_id("rep"), report_id: new_id("report"), report_type: *kind, status: *status, ..report() })
+        .map(|(kind, status)| MonitoringReport {
+            id: new_id("rep"),
+            report_id: new_id("report"),
+            report_type: *kind,
+            status: *status,
+            ..report()
+        })
         .collect();
     s.insert(&reports).await.unwrap();
     let alerts: Vec<Alert> = AlertStatus::ALL
         .iter()
         .zip(AlertSeverity::ALL.iter().cycle())
         .enumerate()
-        .map(|(i, (status, severity))| Alert { severity: *severity, fingerprint: format!("fp-{i}"), ..alert("enum-check", *status) })
+        .map(|(i, (status, severity))| Alert {
+            severity: *severity,
+            fingerprint: format!("fp-{i}"),
+            ..alert("enum-check", *status)
+        })
         .collect();
     s.insert(&alerts).await.unwrap();
     let steps: Vec<WorkflowStepResult> = StepStatus::ALL
         .iter()
         .enumerate()
-        .map(|(i, st)| WorkflowStepResult { status: *st, ..step(&rows[0], i as i32) })
+        .map(|(i, st)| WorkflowStepResult {
+            status: *st,
+            ..step(&rows[0], i as i32)
+        })
         .collect();
     s.insert(&steps).await.unwrap();
 
     for sql in [
-        format!("UPDATE workflow_executions SET status = 'BOGUS' WHERE run_id = '{}'", rows[0].run_id),
-        format!("UPDATE workflow_executions SET status = 'passed' WHERE run_id = '{}'", rows[0].run_id),
-        format!("UPDATE workflow_executions SET triggered_by = 'CRON' WHERE run_id = '{}'", rows[0].run_id),
-        format!("UPDATE system_health_checks SET status = 'UP' WHERE check_id = '{}'", checks[0].check_id),
-        format!("UPDATE notification_logs SET channel = 'FAX' WHERE log_id = '{}'", logs[0].log_id),
-        format!("UPDATE notification_logs SET delivery_status = 'MAYBE' WHERE log_id = '{}'", logs[0].log_id),
-        format!("UPDATE monitoring_reports SET success_rate = 75 WHERE report_id = '{}'", reports[0].report_id),
-        format!("UPDATE alerts SET severity = 'LOUD' WHERE alert_id = '{}'", alerts[0].alert_id),
-        format!("UPDATE workflow_step_results SET status = 'MEH' WHERE step_result_id = '{}'", steps[0].step_result_id),
-        format!("UPDATE workflow_executions SET attempt = 0 WHERE run_id = '{}'", rows[0].run_id),
+        format!(
+            "UPDATE workflow_executions SET status = 'BOGUS' WHERE run_id = '{}'",
+            rows[0].run_id
+        ),
+        format!(
+            "UPDATE workflow_executions SET status = 'passed' WHERE run_id = '{}'",
+            rows[0].run_id
+        ),
+        format!(
+            "UPDATE workflow_executions SET triggered_by = 'CRON' WHERE run_id = '{}'",
+            rows[0].run_id
+        ),
+        format!(
+            "UPDATE system_health_checks SET status = 'UP' WHERE check_id = '{}'",
+            checks[0].check_id
+        ),
+        format!(
+            "UPDATE notification_logs SET channel = 'FAX' WHERE log_id = '{}'",
+            logs[0].log_id
+        ),
+        format!(
+            "UPDATE notification_logs SET delivery_status = 'MAYBE' WHERE log_id = '{}'",
+            logs[0].log_id
+        ),
+        format!(
+            "UPDATE monitoring_reports SET success_rate = 75 WHERE report_id = '{}'",
+            reports[0].report_id
+        ),
+        format!(
+            "UPDATE alerts SET severity = 'LOUD' WHERE alert_id = '{}'",
+            alerts[0].alert_id
+        ),
+        format!(
+            "UPDATE workflow_step_results SET status = 'MEH' WHERE step_result_id = '{}'",
+            steps[0].step_result_id
+        ),
+        format!(
+            "UPDATE workflow_executions SET attempt = 0 WHERE run_id = '{}'",
+            rows[0].run_id
+        ),
     ] {
         assert!(db.exec(&sql).await.is_err(), "the database accepted: {sql}");
     }
@@ -450,8 +715,15 @@ async fn one_open_alert_per_fingerprint(db: TestDb) {
     let first = alert("user-login", AlertStatus::Active);
     s.insert(std::slice::from_ref(&first)).await.unwrap();
     let second = alert("user-login", AlertStatus::Acknowledged);
-    assert!(s.insert(std::slice::from_ref(&second)).await.is_err(), "two open alerts for one fingerprint");
-    let resolved = Alert { status: AlertStatus::Resolved, resolved_at: Some(Timestamp::now()), ..first.clone() };
+    assert!(
+        s.insert(std::slice::from_ref(&second)).await.is_err(),
+        "two open alerts for one fingerprint"
+    );
+    let resolved = Alert {
+        status: AlertStatus::Resolved,
+        resolved_at: Some(Timestamp::now()),
+        ..first.clone()
+    };
     s.upsert(std::slice::from_ref(&resolved)).await.unwrap();
     s.insert(std::slice::from_ref(&second)).await.unwrap();
     let old = alert("user-login", AlertStatus::Resolved);
@@ -466,44 +738,99 @@ async fn updated_at_is_maintained_by_the_database(db: TestDb) {
     exe.created_at = long_ago;
     exe.updated_at = long_ago;
     s.insert(std::slice::from_ref(&exe)).await.unwrap();
-    assert_eq!(s.get::<WorkflowExecution>(&exe.run_id).await.unwrap().unwrap().updated_at, long_ago);
+    assert_eq!(
+        s.get::<WorkflowExecution>(&exe.run_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .updated_at,
+        long_ago
+    );
     let before = Timestamp::now().minus(TimeDelta::seconds(5));
     exe.status = ExecutionStatus::Passed;
     s.upsert(std::slice::from_ref(&exe)).await.unwrap();
-    let back = s.get::<WorkflowExecution>(&exe.run_id).await.unwrap().unwrap();
-    assert!(back.updated_at > before, "upsert bumps updated_at: {}", back.updated_at);
+    let back = s
+        .get::<WorkflowExecution>(&exe.run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        back.updated_at > before,
+        "upsert bumps updated_at: {}",
+        back.updated_at
+    );
     assert_eq!(back.created_at, long_ago, "created_at is never rewritten");
     // Any other write path too.
     db.exec(&format!("UPDATE workflow_executions SET updated_at = '2001-01-01T00:00:00.000Z', tests_total = 9 WHERE run_id = '{}'", exe.run_id))
         .await
         .unwrap();
-    let back = s.get::<WorkflowExecution>(&exe.run_id).await.unwrap().unwrap();
+    let back = s
+        .get::<WorkflowExecution>(&exe.run_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(back.tests_total, 9);
-    assert!(back.updated_at > before, "a raw UPDATE bumps updated_at too: {}", back.updated_at);
+    assert!(
+        back.updated_at > before,
+        "a raw UPDATE bumps updated_at too: {}",
+        back.updated_at
+    );
 }
 
 async fn drift_is_reported_with_table_column_and_fix(db: TestDb) {
     assert!(db.store.check_schema().await.unwrap().is_ok());
-    db.exec("ALTER TABLE workflow_metrics RENAME COLUMN metric_unit TO unit").await.unwrap();
-    db.exec("ALTER TABLE workflow_executions DROP COLUMN error_stack").await.unwrap();
+    db.exec("ALTER TABLE workflow_metrics RENAME COLUMN metric_unit TO unit")
+        .await
+        .unwrap();
+    db.exec("ALTER TABLE workflow_executions DROP COLUMN error_stack")
+        .await
+        .unwrap();
     if db.store.backend() == wfmon_store::Backend::Postgres {
-        db.exec("ALTER TABLE workflow_executions ALTER COLUMN duration_ms TYPE TEXT").await.unwrap();
-        db.exec("ALTER TABLE system_health_checks ALTER COLUMN check_name DROP NOT NULL").await.unwrap();
+        db.exec("ALTER TABLE workflow_executions ALTER COLUMN duration_ms TYPE TEXT")
+            .await
+            .unwrap();
+        db.exec("ALTER TABLE system_health_checks ALTER COLUMN check_name DROP NOT NULL")
+            .await
+            .unwrap();
     }
     let report = db.store.check_schema().await.unwrap();
     assert!(!report.is_ok());
-    assert!(report.problems.iter().any(|p| matches!(p,
-        SchemaProblem::MissingColumn { table: "workflow_metrics", column: "metric_unit", .. })), "{report}");
-    assert!(report.problems.iter().any(|p| matches!(p,
-        SchemaProblem::MissingColumn { table: "workflow_executions", column: "error_stack", .. })), "{report}");
+    assert!(
+        report.problems.iter().any(|p| matches!(
+            p,
+            SchemaProblem::MissingColumn {
+                table: "workflow_metrics",
+                column: "metric_unit",
+                ..
+            }
+        )),
+        "{report}"
+    );
+    assert!(
+        report.problems.iter().any(|p| matches!(
+            p,
+            SchemaProblem::MissingColumn {
+                table: "workflow_executions",
+                column: "error_stack",
+                ..
+            }
+        )),
+        "{report}"
+    );
     if db.store.backend() == wfmon_store::Backend::Postgres {
-        assert!(report.problems.contains(&SchemaProblem::WrongType {
-            table: "workflow_executions",
-            column: "duration_ms",
-            expected: "integer".into(),
-            found: "text".into(),
-        }), "{report}");
-        assert!(report.problems.contains(&SchemaProblem::Nullable { table: "system_health_checks", column: "check_name" }));
+        assert!(
+            report.problems.contains(&SchemaProblem::WrongType {
+                table: "workflow_executions",
+                column: "duration_ms",
+                expected: "integer".into(),
+                found: "text".into(),
+            }),
+            "{report}"
+        );
+        assert!(report.problems.contains(&SchemaProblem::Nullable {
+            table: "system_health_checks",
+            column: "check_name"
+        }));
     }
     let text = report.to_string();
     assert!(text.contains("workflow_metrics.metric_unit"), "{text}");
@@ -519,12 +846,26 @@ async fn drift_is_reported_with_table_column_and_fix(db: TestDb) {
 }
 
 async fn a_newer_schema_is_refused(db: TestDb) {
-    db.exec("INSERT INTO wfmon_migrations (version, name) VALUES (99, 'from_the_future')").await.unwrap();
+    db.exec("INSERT INTO wfmon_migrations (version, name) VALUES (99, 'from_the_future')")
+        .await
+        .unwrap();
     let report = db.store.check_schema().await.unwrap();
-    assert!(report.problems.iter().any(|p| matches!(p, SchemaProblem::TooNew { found: 99, .. })), "{report}");
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| matches!(p, SchemaProblem::TooNew { found: 99, .. })),
+        "{report}"
+    );
     assert!(report.to_string().contains("upgrade wfmon"), "{report}");
-    assert!(matches!(db.store.migrate().await, Err(StoreError::SchemaTooNew { found: 99, .. })));
-    assert!(matches!(Store::open(&db.url, OpenMode::Existing).await, Err(StoreError::Drift(_))));
+    assert!(matches!(
+        db.store.migrate().await,
+        Err(StoreError::SchemaTooNew { found: 99, .. })
+    ));
+    assert!(matches!(
+        Store::open(&db.url, OpenMode::Existing).await,
+        Err(StoreError::Drift(_))
+    ));
 }
 
 async fn executions_filter_and_paginate(db: TestDb) {
@@ -532,8 +873,16 @@ async fn executions_filter_and_paginate(db: TestDb) {
     let base = Timestamp::now().minus(TimeDelta::hours(1));
     let mut batch = Vec::new();
     for i in 0..25 {
-        let status = if i % 5 == 0 { ExecutionStatus::Failed } else { ExecutionStatus::Passed };
-        let workflow = if i % 2 == 0 { "user-login" } else { "order-placement" };
+        let status = if i % 5 == 0 {
+            ExecutionStatus::Failed
+        } else {
+            ExecutionStatus::Passed
+        };
+        let workflow = if i % 2 == 0 {
+            "user-login"
+        } else {
+            "order-placement"
+        };
         // Pairs share a start time, so the cursor must break ties by run id.
         let mut rec = complete(workflow, status, base.plus(TimeDelta::seconds(i / 2)), 10);
         if i % 3 == 0 {
@@ -543,12 +892,21 @@ async fn executions_filter_and_paginate(db: TestDb) {
     }
     s.record_executions(&batch).await.unwrap();
 
-    let all = s.list_executions(&ExecutionFilter::default()).await.unwrap();
+    let all = s
+        .list_executions(&ExecutionFilter::default())
+        .await
+        .unwrap();
     assert_eq!(all.len(), 25);
-    assert!(all.windows(2).all(|w| (w[0].started_at, &w[0].run_id) > (w[1].started_at, &w[1].run_id)));
+    assert!(
+        all.windows(2)
+            .all(|w| (w[0].started_at, &w[0].run_id) > (w[1].started_at, &w[1].run_id))
+    );
 
     let mut seen = Vec::new();
-    let mut filter = ExecutionFilter { limit: Some(7), ..Default::default() };
+    let mut filter = ExecutionFilter {
+        limit: Some(7),
+        ..Default::default()
+    };
     loop {
         let page = s.list_executions(&filter).await.unwrap();
         if page.is_empty() {
@@ -558,7 +916,11 @@ async fn executions_filter_and_paginate(db: TestDb) {
         filter.before = Some((last.started_at, last.run_id.clone()));
         seen.extend(page.into_iter().map(|e| e.run_id));
     }
-    assert_eq!(seen, all.iter().map(|e| e.run_id.clone()).collect::<Vec<_>>(), "pages cover every row once, in order");
+    assert_eq!(
+        seen,
+        all.iter().map(|e| e.run_id.clone()).collect::<Vec<_>>(),
+        "pages cover every row once, in order"
+    );
 
     let failed_login = s
         .list_executions(&ExecutionFilter {
@@ -570,7 +932,10 @@ async fn executions_filter_and_paginate(db: TestDb) {
         .unwrap();
     assert_eq!(failed_login.len(), 3); // i = 0, 10, 20
     let staging = s
-        .list_executions(&ExecutionFilter { environment: Some("staging".into()), ..Default::default() })
+        .list_executions(&ExecutionFilter {
+            environment: Some("staging".into()),
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(staging.len(), 9); // i = 0, 3, ..., 24
@@ -587,16 +952,31 @@ async fn executions_filter_and_paginate(db: TestDb) {
 
 async fn prune_removes_old_results_and_keeps_reports_and_rollups(db: TestDb) {
     let s = &db.store;
-    let old = complete("health-check", ExecutionStatus::Passed, minutes_ago(40 * 24 * 60), 10);
+    let old = complete(
+        "health-check",
+        ExecutionStatus::Passed,
+        minutes_ago(40 * 24 * 60),
+        10,
+    );
     let recent = complete("health-check", ExecutionStatus::Passed, minutes_ago(60), 10);
-    let mut stuck = execution("health-check", ExecutionStatus::Running, minutes_ago(41 * 24 * 60), 10);
+    let mut stuck = execution(
+        "health-check",
+        ExecutionStatus::Running,
+        minutes_ago(41 * 24 * 60),
+        10,
+    );
     stuck.completed_at = None;
-    s.record_executions(&[old.clone(), recent.clone()]).await.unwrap();
+    s.record_executions(&[old.clone(), recent.clone()])
+        .await
+        .unwrap();
     s.start_execution(&stuck).await.unwrap();
     let mut old_log = notification(&old.execution);
     old_log.sent_at = minutes_ago(40 * 24 * 60);
     s.insert(std::slice::from_ref(&old_log)).await.unwrap();
-    let rep = MonitoringReport { start_time: minutes_ago(50 * 24 * 60), ..report() };
+    let rep = MonitoringReport {
+        start_time: minutes_ago(50 * 24 * 60),
+        ..report()
+    };
     s.insert(std::slice::from_ref(&rep)).await.unwrap();
     let rollup = WorkflowRollup {
         id: new_id("rol"),
@@ -618,19 +998,57 @@ async fn prune_removes_old_results_and_keeps_reports_and_rollups(db: TestDb) {
 
     let cutoff = Timestamp::now().minus(TimeDelta::days(30));
     let dry = s.prune(cutoff, true).await.unwrap();
-    assert_eq!((dry.executions, dry.step_results, dry.metrics, dry.health_checks, dry.notification_logs), (1, 3, 2, 1, 1));
-    assert_eq!(s.count::<WorkflowExecution>().await.unwrap(), 3, "a dry run deletes nothing");
+    assert_eq!(
+        (
+            dry.executions,
+            dry.step_results,
+            dry.metrics,
+            dry.health_checks,
+            dry.notification_logs
+        ),
+        (1, 3, 2, 1, 1)
+    );
+    assert_eq!(
+        s.count::<WorkflowExecution>().await.unwrap(),
+        3,
+        "a dry run deletes nothing"
+    );
 
     let done = s.prune(cutoff, false).await.unwrap();
     assert_eq!(done, dry);
-    assert_eq!(s.get::<WorkflowExecution>(&old.execution.run_id).await.unwrap(), None);
-    assert!(s.get::<WorkflowExecution>(&recent.execution.run_id).await.unwrap().is_some());
-    assert!(s.get::<WorkflowExecution>(&stuck.run_id).await.unwrap().is_some(), "runs in progress are kept");
+    assert_eq!(
+        s.get::<WorkflowExecution>(&old.execution.run_id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        s.get::<WorkflowExecution>(&recent.execution.run_id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.get::<WorkflowExecution>(&stuck.run_id)
+            .await
+            .unwrap()
+            .is_some(),
+        "runs in progress are kept"
+    );
     assert_eq!(s.count::<WorkflowStepResult>().await.unwrap(), 3);
     assert_eq!(s.count::<WorkflowMetric>().await.unwrap(), 2);
     assert_eq!(s.count::<NotificationLog>().await.unwrap(), 0);
-    assert!(s.get::<MonitoringReport>(&rep.report_id).await.unwrap().is_some(), "reports are kept");
-    assert!(s.get::<WorkflowRollup>(&rollup.id).await.unwrap().is_some(), "rollups are kept");
+    assert!(
+        s.get::<MonitoringReport>(&rep.report_id)
+            .await
+            .unwrap()
+            .is_some(),
+        "reports are kept"
+    );
+    assert!(
+        s.get::<WorkflowRollup>(&rollup.id).await.unwrap().is_some(),
+        "rollups are kept"
+    );
 }
 
 async fn stats_count_rows_and_time_range(db: TestDb) {
@@ -640,11 +1058,21 @@ async fn stats_count_rows_and_time_range(db: TestDb) {
     b.execution.created_at = Timestamp::now().plus(TimeDelta::seconds(1));
     s.record_executions(&[a.clone(), b.clone()]).await.unwrap();
     let stats = s.stats().await.unwrap();
-    let exe = stats.iter().find(|t| t.table == "workflow_executions").unwrap();
+    let exe = stats
+        .iter()
+        .find(|t| t.table == "workflow_executions")
+        .unwrap();
     assert_eq!(exe.rows, 2);
     assert_eq!(exe.oldest, Some(a.execution.created_at));
     assert_eq!(exe.newest, Some(b.execution.created_at));
-    assert_eq!(stats.iter().find(|t| t.table == "workflow_step_results").unwrap().rows, 6);
+    assert_eq!(
+        stats
+            .iter()
+            .find(|t| t.table == "workflow_step_results")
+            .unwrap()
+            .rows,
+        6
+    );
     assert_eq!(stats.iter().find(|t| t.table == "alerts").unwrap().rows, 0);
     assert_eq!(stats.len(), ALL_TABLES.len());
     assert!(s.database_size().await.unwrap() > 0);
@@ -654,16 +1082,33 @@ async fn timestamps_keep_milliseconds_and_order(db: TestDb) {
     let s = &db.store;
     let t0 = Timestamp::from_unix_millis(1_767_225_599_999).unwrap(); // 2025-12-31T23:59:59.999Z
     let mut rows = Vec::new();
-    for (i, offset) in [0i64, 1, 9, 10, 999, 1000, 86_400_000].into_iter().enumerate() {
-        let mut e = execution("ts", ExecutionStatus::Passed, t0.plus(TimeDelta::milliseconds(offset)), 1);
+    for (i, offset) in [0i64, 1, 9, 10, 999, 1000, 86_400_000]
+        .into_iter()
+        .enumerate()
+    {
+        let mut e = execution(
+            "ts",
+            ExecutionStatus::Passed,
+            t0.plus(TimeDelta::milliseconds(offset)),
+            1,
+        );
         e.run_id = format!("run_ts_{i}");
         rows.push(e);
     }
     s.insert(&rows).await.unwrap();
-    let back = s.list_executions(&ExecutionFilter { workflow: Some("ts".into()), ..Default::default() }).await.unwrap();
+    let back = s
+        .list_executions(&ExecutionFilter {
+            workflow: Some("ts".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
     let mut expected: Vec<_> = rows.iter().map(|e| e.started_at).collect();
     expected.reverse();
-    assert_eq!(back.iter().map(|e| e.started_at).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        back.iter().map(|e| e.started_at).collect::<Vec<_>>(),
+        expected
+    );
     let exact = s
         .list_executions(&ExecutionFilter {
             workflow: Some("ts".into()),

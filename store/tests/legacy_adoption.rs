@@ -59,8 +59,12 @@ const LEGACY_TIMESTAMPS: &[(&str, &str)] = &[
 
 #[tokio::test]
 async fn check_names_what_the_legacy_layout_lacks_and_open_refuses_it() {
-    let Some(legacy) = LegacyDatabase::create().await else { return };
-    let store = Store::connect(&legacy.url, OpenMode::Existing).await.expect("connect");
+    let Some(legacy) = LegacyDatabase::create().await else {
+        return;
+    };
+    let store = Store::connect(&legacy.url, OpenMode::Existing)
+        .await
+        .expect("connect");
 
     let report = store.check_schema().await.expect("check schema");
     assert!(!report.is_ok(), "{report}");
@@ -74,7 +78,10 @@ async fn check_names_what_the_legacy_layout_lacks_and_open_refuses_it() {
             expected: "timestamp with time zone".into(),
             found: "timestamp without time zone".into(),
         };
-        assert!(problems.contains(&expected), "{expected} not reported in:\n{report}");
+        assert!(
+            problems.contains(&expected),
+            "{expected} not reported in:\n{report}"
+        );
     }
     let counters = SchemaProblem::WrongType {
         table: "monitoring_reports",
@@ -88,13 +95,27 @@ async fn check_names_what_the_legacy_layout_lacks_and_open_refuses_it() {
         ("workflow_executions", "instance_id", "text NULL"),
         ("notification_logs", "alert_id", "text NULL"),
         ("workflow_schedules", "timezone", "text NOT NULL"),
-        ("workflow_schedules", "lease_expires_at", "timestamp with time zone NULL"),
+        (
+            "workflow_schedules",
+            "lease_expires_at",
+            "timestamp with time zone NULL",
+        ),
     ] {
-        let missing = SchemaProblem::MissingColumn { table, column, expected: expected.into() };
-        assert!(problems.contains(&missing), "{missing} not reported in:\n{report}");
+        let missing = SchemaProblem::MissingColumn {
+            table,
+            column,
+            expected: expected.into(),
+        };
+        assert!(
+            problems.contains(&missing),
+            "{missing} not reported in:\n{report}"
+        );
     }
     for table in ["workflow_step_results", "alerts", "workflow_rollups"] {
-        assert!(problems.contains(&SchemaProblem::MissingTable { table }), "{report}");
+        assert!(
+            problems.contains(&SchemaProblem::MissingTable { table }),
+            "{report}"
+        );
     }
     // Everything else about the legacy layout must already fit the records: the only problems
     // are the ones the migration exists to fix.
@@ -103,13 +124,18 @@ async fn check_names_what_the_legacy_layout_lacks_and_open_refuses_it() {
             SchemaProblem::NotManaged
             | SchemaProblem::MissingTable { .. }
             | SchemaProblem::MissingColumn { .. } => true,
-            SchemaProblem::WrongType { expected, found, .. } => matches!(
+            SchemaProblem::WrongType {
+                expected, found, ..
+            } => matches!(
                 (expected.as_str(), found.as_str()),
                 ("timestamp with time zone", "timestamp without time zone") | ("bigint", "integer")
             ),
             _ => false,
         };
-        assert!(fixable, "unexpected problem on the legacy layout: {problem}\n{report}");
+        assert!(
+            fixable,
+            "unexpected problem on the legacy layout: {problem}\n{report}"
+        );
     }
     assert!(report.to_string().contains("wfmon db migrate"), "{report}");
 
@@ -126,25 +152,51 @@ async fn check_names_what_the_legacy_layout_lacks_and_open_refuses_it() {
 
 #[tokio::test]
 async fn migrate_keeps_every_legacy_row_readable_with_normalised_values() {
-    let Some(legacy) = LegacyDatabase::create().await else { return };
-    let store = Store::connect(&legacy.url, OpenMode::Existing).await.expect("connect");
+    let Some(legacy) = LegacyDatabase::create().await else {
+        return;
+    };
+    let store = Store::connect(&legacy.url, OpenMode::Existing)
+        .await
+        .expect("connect");
 
     let outcome = store.migrate().await.expect("migrate the legacy database");
     assert_eq!(outcome.from, 0);
     assert_eq!(outcome.to, 2);
-    let versions: Vec<i64> = outcome.applied.iter().map(|(version, _)| *version).collect();
+    let versions: Vec<i64> = outcome
+        .applied
+        .iter()
+        .map(|(version, _)| *version)
+        .collect();
     assert_eq!(versions, [1, 2]);
     let report = store.check_schema().await.expect("check schema");
     assert!(report.is_ok(), "{report}");
     assert_eq!(report.version, Some(2));
 
     let rows = &legacy.rows;
-    assert_eq!(store.count::<MonitoringReport>().await.unwrap(), rows.reports.len() as i64);
-    assert_eq!(store.count::<WorkflowExecution>().await.unwrap(), rows.executions.len() as i64);
-    assert_eq!(store.count::<WorkflowMetric>().await.unwrap(), rows.metrics.len() as i64);
-    assert_eq!(store.count::<SystemHealthCheck>().await.unwrap(), rows.health_checks.len() as i64);
-    assert_eq!(store.count::<NotificationLog>().await.unwrap(), rows.notifications.len() as i64);
-    assert_eq!(store.count::<WorkflowSchedule>().await.unwrap(), rows.schedules.len() as i64);
+    assert_eq!(
+        store.count::<MonitoringReport>().await.unwrap(),
+        rows.reports.len() as i64
+    );
+    assert_eq!(
+        store.count::<WorkflowExecution>().await.unwrap(),
+        rows.executions.len() as i64
+    );
+    assert_eq!(
+        store.count::<WorkflowMetric>().await.unwrap(),
+        rows.metrics.len() as i64
+    );
+    assert_eq!(
+        store.count::<SystemHealthCheck>().await.unwrap(),
+        rows.health_checks.len() as i64
+    );
+    assert_eq!(
+        store.count::<NotificationLog>().await.unwrap(),
+        rows.notifications.len() as i64
+    );
+    assert_eq!(
+        store.count::<WorkflowSchedule>().await.unwrap(),
+        rows.schedules.len() as i64
+    );
     assert_eq!(store.count::<WorkflowStepResult>().await.unwrap(), 0);
     assert_eq!(store.count::<Alert>().await.unwrap(), 0);
     assert_eq!(store.count::<WorkflowRollup>().await.unwrap(), 0);
@@ -152,11 +204,24 @@ async fn migrate_keeps_every_legacy_row_readable_with_normalised_values() {
     // Every row, every column, compared with what the Rust enums make of the legacy text.
     for row in &rows.reports {
         let read = store.get::<MonitoringReport>(&row.report_id).await.unwrap();
-        assert_eq!(read, Some(row.expected()), "report {} ({:?}, {:?})", row.report_id, row.status, row.report_type);
+        assert_eq!(
+            read,
+            Some(row.expected()),
+            "report {} ({:?}, {:?})",
+            row.report_id,
+            row.status,
+            row.report_type
+        );
     }
     for row in &rows.executions {
         let read = store.get::<WorkflowExecution>(&row.run_id).await.unwrap();
-        assert_eq!(read, Some(row.expected()), "execution {} with status {:?}", row.run_id, row.status);
+        assert_eq!(
+            read,
+            Some(row.expected()),
+            "execution {} with status {:?}",
+            row.run_id,
+            row.status
+        );
     }
     for row in &rows.metrics {
         let read = store.get::<WorkflowMetric>(&row.id).await.unwrap();
@@ -164,66 +229,178 @@ async fn migrate_keeps_every_legacy_row_readable_with_normalised_values() {
     }
     for row in &rows.health_checks {
         let read = store.get::<SystemHealthCheck>(&row.check_id).await.unwrap();
-        assert_eq!(read, Some(row.expected()), "health check {} with status {:?}", row.check_id, row.status);
+        assert_eq!(
+            read,
+            Some(row.expected()),
+            "health check {} with status {:?}",
+            row.check_id,
+            row.status
+        );
     }
     for row in &rows.notifications {
         let read = store.get::<NotificationLog>(&row.log_id).await.unwrap();
         assert_eq!(read, Some(row.expected()), "notification {}", row.log_id);
     }
     for row in &rows.schedules {
-        let read = store.get::<WorkflowSchedule>(&row.schedule_id).await.unwrap();
+        let read = store
+            .get::<WorkflowSchedule>(&row.schedule_id)
+            .await
+            .unwrap();
         assert_eq!(read, Some(row.expected()), "schedule {}", row.schedule_id);
     }
 
     // The cases DATA_MODEL.md names, spelled out.
-    let weird = rows.executions.iter().find(|e| e.status == "WEIRD").expect("an unknown status");
-    let read = store.get::<WorkflowExecution>(&weird.run_id).await.unwrap().unwrap();
+    let weird = rows
+        .executions
+        .iter()
+        .find(|e| e.status == "WEIRD")
+        .expect("an unknown status");
+    let read = store
+        .get::<WorkflowExecution>(&weird.run_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read.status, ExecutionStatus::Failed);
     let metadata = read.metadata.expect("metadata kept").0;
     assert_eq!(metadata["legacyStatus"], "WEIRD");
-    assert_eq!(metadata["source"], "typescript-bot", "existing metadata must be kept");
-    for (case, ratio) in [("percentage", 0.75), ("ratio", 0.5), ("no runs, 100 %", 1.0)] {
+    assert_eq!(
+        metadata["source"], "typescript-bot",
+        "existing metadata must be kept"
+    );
+    for (case, ratio) in [
+        ("percentage", 0.75),
+        ("ratio", 0.5),
+        ("no runs, 100 %", 1.0),
+    ] {
         let row = rows.reports.iter().find(|r| r.case == case).unwrap();
-        let read = store.get::<MonitoringReport>(&row.report_id).await.unwrap().unwrap();
-        assert_eq!(read.success_rate, ratio, "{case}: stored {}", row.success_rate);
+        let read = store
+            .get::<MonitoringReport>(&row.report_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            read.success_rate, ratio,
+            "{case}: stored {}",
+            row.success_rate
+        );
     }
     let first = &rows.executions[0];
-    let read = store.get::<WorkflowExecution>(&first.run_id).await.unwrap().unwrap();
-    assert_eq!(read.started_at.unix_millis(), first.started_at.and_utc().timestamp_millis());
-    assert_eq!(read.started_at.to_string(), first.started_at.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string());
+    let read = store
+        .get::<WorkflowExecution>(&first.run_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        read.started_at.unix_millis(),
+        first.started_at.and_utc().timestamp_millis()
+    );
+    assert_eq!(
+        read.started_at.to_string(),
+        first
+            .started_at
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+    );
 
     // An execution with everything the bot linked to it.
     for row in &rows.executions {
-        let detail = store.execution_detail(&row.run_id).await.unwrap().expect("execution detail");
+        let detail = store
+            .execution_detail(&row.run_id)
+            .await
+            .unwrap()
+            .expect("execution detail");
         let linked = |ids: Vec<&String>| ids.into_iter().cloned().collect::<BTreeSet<_>>();
-        let metric_ids = linked(rows.metrics.iter().filter(|m| m.execution_id.as_ref() == Some(&row.run_id)).map(|m| &m.id).collect());
-        let check_ids = linked(rows.health_checks.iter().filter(|h| h.execution_id.as_ref() == Some(&row.run_id)).map(|h| &h.check_id).collect());
-        let log_ids = linked(rows.notifications.iter().filter(|n| n.execution_id.as_ref() == Some(&row.run_id)).map(|n| &n.log_id).collect());
-        assert_eq!(detail.metrics.iter().map(|m| m.id.clone()).collect::<BTreeSet<_>>(), metric_ids);
-        assert_eq!(detail.health_checks.iter().map(|h| h.check_id.clone()).collect::<BTreeSet<_>>(), check_ids);
-        assert_eq!(detail.notifications.iter().map(|n| n.log_id.clone()).collect::<BTreeSet<_>>(), log_ids);
+        let metric_ids = linked(
+            rows.metrics
+                .iter()
+                .filter(|m| m.execution_id.as_ref() == Some(&row.run_id))
+                .map(|m| &m.id)
+                .collect(),
+        );
+        let check_ids = linked(
+            rows.health_checks
+                .iter()
+                .filter(|h| h.execution_id.as_ref() == Some(&row.run_id))
+                .map(|h| &h.check_id)
+                .collect(),
+        );
+        let log_ids = linked(
+            rows.notifications
+                .iter()
+                .filter(|n| n.execution_id.as_ref() == Some(&row.run_id))
+                .map(|n| &n.log_id)
+                .collect(),
+        );
+        assert_eq!(
+            detail
+                .metrics
+                .iter()
+                .map(|m| m.id.clone())
+                .collect::<BTreeSet<_>>(),
+            metric_ids
+        );
+        assert_eq!(
+            detail
+                .health_checks
+                .iter()
+                .map(|h| h.check_id.clone())
+                .collect::<BTreeSet<_>>(),
+            check_ids
+        );
+        assert_eq!(
+            detail
+                .notifications
+                .iter()
+                .map(|n| n.log_id.clone())
+                .collect::<BTreeSet<_>>(),
+            log_ids
+        );
         assert!(detail.steps.is_empty());
         assert_eq!(detail.report.map(|r| r.report_id), row.report_id);
     }
-    let linked_runs = rows.executions.iter().filter(|e| rows.metrics.iter().any(|m| m.execution_id.as_ref() == Some(&e.run_id)));
-    assert!(linked_runs.count() > 10, "the fixture must link metrics to executions");
+    let linked_runs = rows.executions.iter().filter(|e| {
+        rows.metrics
+            .iter()
+            .any(|m| m.execution_id.as_ref() == Some(&e.run_id))
+    });
+    assert!(
+        linked_runs.count() > 10,
+        "the fixture must link metrics to executions"
+    );
 
     // Lists: all of them newest first, and each status filter finds exactly its rows.
     let all = store
-        .list_executions(&ExecutionFilter { limit: Some(10_000), ..ExecutionFilter::default() })
+        .list_executions(&ExecutionFilter {
+            limit: Some(10_000),
+            ..ExecutionFilter::default()
+        })
         .await
         .unwrap();
     let mut newest_first: Vec<&LegacyExecution> = rows.executions.iter().collect();
     newest_first.sort_by(|a, b| (b.started_at, &b.run_id).cmp(&(a.started_at, &a.run_id)));
     assert_eq!(
         all.iter().map(|e| e.run_id.as_str()).collect::<Vec<_>>(),
-        newest_first.iter().map(|e| e.run_id.as_str()).collect::<Vec<_>>()
+        newest_first
+            .iter()
+            .map(|e| e.run_id.as_str())
+            .collect::<Vec<_>>()
     );
     for status in ExecutionStatus::ALL {
-        let filter = ExecutionFilter { status: Some(*status), limit: Some(10_000), ..ExecutionFilter::default() };
+        let filter = ExecutionFilter {
+            status: Some(*status),
+            limit: Some(10_000),
+            ..ExecutionFilter::default()
+        };
         let listed = store.list_executions(&filter).await.unwrap();
-        let expected = rows.executions.iter().filter(|e| e.expected().status == *status).count();
-        assert!(expected > 0, "the fixture has no execution that reads as {status}");
+        let expected = rows
+            .executions
+            .iter()
+            .filter(|e| e.expected().status == *status)
+            .count();
+        assert!(
+            expected > 0,
+            "the fixture has no execution that reads as {status}"
+        );
         assert_eq!(listed.len(), expected, "executions listed as {status}");
     }
 
@@ -237,19 +414,29 @@ async fn migrate_keeps_every_legacy_row_readable_with_normalised_values() {
 
 #[tokio::test]
 async fn second_migrate_applies_nothing_and_changes_nothing() {
-    let Some(legacy) = LegacyDatabase::create().await else { return };
+    let Some(legacy) = LegacyDatabase::create().await else {
+        return;
+    };
     let store = legacy.migrated_store().await;
     let mut conn = legacy.connect().await;
     let rows_before = table_digests(&mut conn).await;
     let schema_before = SchemaSnapshot::take(&mut conn).await;
-    assert!(rows_before.iter().any(|(table, rows, _)| table == "workflow_executions" && *rows > 0));
+    assert!(
+        rows_before
+            .iter()
+            .any(|(table, rows, _)| table == "workflow_executions" && *rows > 0)
+    );
 
     let outcome = store.migrate().await.expect("second migrate");
     assert!(outcome.applied.is_empty(), "{outcome:?}");
     assert_eq!((outcome.from, outcome.to), (2, 2));
 
     assert_eq!(table_digests(&mut conn).await, rows_before);
-    SchemaSnapshot::take(&mut conn).await.assert_same("after a second migrate", &schema_before, "before it");
+    SchemaSnapshot::take(&mut conn).await.assert_same(
+        "after a second migrate",
+        &schema_before,
+        "before it",
+    );
     let report = store.check_schema().await.unwrap();
     assert!(report.is_ok(), "{report}");
     let run = &legacy.rows.executions[1];
@@ -259,18 +446,21 @@ async fn second_migrate_applies_nothing_and_changes_nothing() {
 
 #[tokio::test]
 async fn adopted_schema_has_indexed_keys_no_duplicates_and_enforced_value_sets() {
-    let Some(legacy) = LegacyDatabase::create().await else { return };
+    let Some(legacy) = LegacyDatabase::create().await else {
+        return;
+    };
     let store = legacy.migrated_store().await;
     let mut conn = legacy.connect().await;
 
     // The bot's redundant plain indexes are gone; its unique business keys stay.
-    let index_names: BTreeSet<String> =
-        sqlx::query_scalar("SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()")
-            .fetch_all(&mut conn)
-            .await
-            .unwrap()
-            .into_iter()
-            .collect();
+    let index_names: BTreeSet<String> = sqlx::query_scalar(
+        "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema()",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+    .into_iter()
+    .collect();
     for (table, key) in [
         ("monitoring_reports", "report_id"),
         ("workflow_executions", "run_id"),
@@ -278,8 +468,14 @@ async fn adopted_schema_has_indexed_keys_no_duplicates_and_enforced_value_sets()
         ("notification_logs", "log_id"),
         ("workflow_schedules", "schedule_id"),
     ] {
-        assert!(!index_names.contains(&format!("{table}_{key}_idx")), "{table}_{key}_idx survived");
-        assert!(index_names.contains(&format!("{table}_{key}_key")), "{table}_{key}_key was dropped");
+        assert!(
+            !index_names.contains(&format!("{table}_{key}_idx")),
+            "{table}_{key}_idx survived"
+        );
+        assert!(
+            index_names.contains(&format!("{table}_{key}_key")),
+            "{table}_{key}_key was dropped"
+        );
     }
     let duplicates: Vec<(String, Vec<String>)> = sqlx::query_as(
         "SELECT t.relname::text, array_agg(c.relname::text ORDER BY c.relname) \
@@ -296,7 +492,10 @@ async fn adopted_schema_has_indexed_keys_no_duplicates_and_enforced_value_sets()
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    assert!(duplicates.is_empty(), "indexes on the same columns: {duplicates:?}");
+    assert!(
+        duplicates.is_empty(),
+        "indexes on the same columns: {duplicates:?}"
+    );
 
     // The bot's foreign keys are kept with their rules, and every foreign key is indexed.
     let foreign_keys: BTreeSet<(String, String, String, String)> = sqlx::query_as(
@@ -317,8 +516,16 @@ async fn adopted_schema_has_indexed_keys_no_duplicates_and_enforced_value_sets()
         ("notification_logs", "execution_id", "n"),
         ("notification_logs", "report_id", "n"),
     ] {
-        let key = (table.to_owned(), column.to_owned(), on_delete.to_owned(), "c".to_owned());
-        assert!(foreign_keys.contains(&key), "foreign key {key:?} missing from {foreign_keys:?}");
+        let key = (
+            table.to_owned(),
+            column.to_owned(),
+            on_delete.to_owned(),
+            "c".to_owned(),
+        );
+        assert!(
+            foreign_keys.contains(&key),
+            "foreign key {key:?} missing from {foreign_keys:?}"
+        );
     }
     let unindexed: Vec<(String, String)> = sqlx::query_as(
         "SELECT c.conrelid::regclass::text, c.conname::text \
@@ -332,7 +539,10 @@ async fn adopted_schema_has_indexed_keys_no_duplicates_and_enforced_value_sets()
     .fetch_all(&mut conn)
     .await
     .unwrap();
-    assert!(unindexed.is_empty(), "foreign keys without an index: {unindexed:?}");
+    assert!(
+        unindexed.is_empty(),
+        "foreign keys without an index: {unindexed:?}"
+    );
 
     // CHECK constraints: the canonical value is accepted, anything else is refused.
     let insert_execution = "INSERT INTO workflow_executions (id, run_id, workflow_name, status, started_at) \
@@ -350,12 +560,17 @@ async fn adopted_schema_has_indexed_keys_no_duplicates_and_enforced_value_sets()
             assert_sql_state(result, "23514", &format!("execution status {status:?}"));
         }
     }
-    let percentage = sqlx::query("UPDATE monitoring_reports SET success_rate = 75 WHERE report_id = $1")
-        .bind(&legacy.rows.reports[0].report_id)
-        .execute(&mut conn)
-        .await;
+    let percentage =
+        sqlx::query("UPDATE monitoring_reports SET success_rate = 75 WHERE report_id = $1")
+            .bind(&legacy.rows.reports[0].report_id)
+            .execute(&mut conn)
+            .await;
     assert_sql_state(percentage, "23514", "a success rate of 75");
-    for (table, column) in [("system_health_checks", "status"), ("notification_logs", "channel"), ("notification_logs", "delivery_status")] {
+    for (table, column) in [
+        ("system_health_checks", "status"),
+        ("notification_logs", "channel"),
+        ("notification_logs", "delivery_status"),
+    ] {
         let sql = format!("UPDATE {table} SET {column} = 'BOGUS'");
         let result = sqlx::query(AssertSqlSafe(sql)).execute(&mut conn).await;
         assert_sql_state(result, "23514", &format!("{table}.{column} = 'BOGUS'"));
@@ -363,17 +578,41 @@ async fn adopted_schema_has_indexed_keys_no_duplicates_and_enforced_value_sets()
 
     // At most one open alert per fingerprint, enforced by the database.
     let first = alert("rule-1|health-check|production", AlertStatus::Active);
-    store.insert(std::slice::from_ref(&first)).await.expect("first open alert");
+    store
+        .insert(std::slice::from_ref(&first))
+        .await
+        .expect("first open alert");
     let second = alert(&first.fingerprint, AlertStatus::Acknowledged);
-    assert_unique_violation(store.insert(std::slice::from_ref(&second)).await, "a second open alert");
+    assert_unique_violation(
+        store.insert(std::slice::from_ref(&second)).await,
+        "a second open alert",
+    );
     let other = alert("rule-1|health-check|staging", AlertStatus::Active);
-    store.insert(&[other]).await.expect("an open alert of another fingerprint");
-    store.upsert(&[Alert { status: AlertStatus::Resolved, ..first.clone() }]).await.expect("resolve");
-    store.insert(std::slice::from_ref(&second)).await.expect("a new episode once the first is resolved");
+    store
+        .insert(&[other])
+        .await
+        .expect("an open alert of another fingerprint");
+    store
+        .upsert(&[Alert {
+            status: AlertStatus::Resolved,
+            ..first.clone()
+        }])
+        .await
+        .expect("resolve");
+    store
+        .insert(std::slice::from_ref(&second))
+        .await
+        .expect("a new episode once the first is resolved");
     let resolved_again = alert(&first.fingerprint, AlertStatus::Resolved);
-    store.insert(&[resolved_again]).await.expect("resolved episodes do not count");
+    store
+        .insert(&[resolved_again])
+        .await
+        .expect("resolved episodes do not count");
     let third = alert(&first.fingerprint, AlertStatus::Escalated);
-    assert_unique_violation(store.insert(&[third]).await, "an escalated alert beside an acknowledged one");
+    assert_unique_violation(
+        store.insert(&[third]).await,
+        "an escalated alert beside an acknowledged one",
+    );
 
     // The kept ON DELETE rules at work on legacy rows: metrics and health checks go with their
     // execution, notification logs and executions outlive what they pointed at.
@@ -384,12 +623,28 @@ async fn adopted_schema_has_indexed_keys_no_duplicates_and_enforced_value_sets()
         .find(|e| {
             let linked = |id: Option<&String>| id == Some(&e.run_id);
             rows.metrics.iter().any(|m| linked(m.execution_id.as_ref()))
-                && rows.health_checks.iter().any(|h| linked(h.execution_id.as_ref()))
-                && rows.notifications.iter().any(|n| linked(n.execution_id.as_ref()))
+                && rows
+                    .health_checks
+                    .iter()
+                    .any(|h| linked(h.execution_id.as_ref()))
+                && rows
+                    .notifications
+                    .iter()
+                    .any(|n| linked(n.execution_id.as_ref()))
         })
         .expect("an execution with metrics, health checks and notifications");
-    let log_ids: Vec<&String> = rows.notifications.iter().filter(|n| n.execution_id.as_ref() == Some(&run.run_id)).map(|n| &n.log_id).collect();
-    assert!(store.delete::<WorkflowExecution>(&run.run_id).await.unwrap());
+    let log_ids: Vec<&String> = rows
+        .notifications
+        .iter()
+        .filter(|n| n.execution_id.as_ref() == Some(&run.run_id))
+        .map(|n| &n.log_id)
+        .collect();
+    assert!(
+        store
+            .delete::<WorkflowExecution>(&run.run_id)
+            .await
+            .unwrap()
+    );
     let (metrics, checks): (i64, i64) = sqlx::query_as(
         "SELECT (SELECT COUNT(*) FROM workflow_metrics WHERE execution_id = $1), \
                 (SELECT COUNT(*) FROM system_health_checks WHERE execution_id = $1)",
@@ -398,38 +653,82 @@ async fn adopted_schema_has_indexed_keys_no_duplicates_and_enforced_value_sets()
     .fetch_one(&mut conn)
     .await
     .unwrap();
-    assert_eq!((metrics, checks), (0, 0), "metrics and health checks go with their execution");
+    assert_eq!(
+        (metrics, checks),
+        (0, 0),
+        "metrics and health checks go with their execution"
+    );
     for log_id in log_ids {
-        let log = store.get::<NotificationLog>(log_id).await.unwrap().expect("notification log kept");
+        let log = store
+            .get::<NotificationLog>(log_id)
+            .await
+            .unwrap()
+            .expect("notification log kept");
         assert_eq!(log.execution_id, None);
     }
-    let report = rows.reports.iter().find(|r| rows.executions.iter().any(|e| e.report_id.as_ref() == Some(&r.report_id) && e.run_id != run.run_id)).unwrap();
-    assert!(store.delete::<MonitoringReport>(&report.report_id).await.unwrap());
-    for execution in rows.executions.iter().filter(|e| e.report_id.as_ref() == Some(&report.report_id) && e.run_id != run.run_id) {
-        let read = store.get::<WorkflowExecution>(&execution.run_id).await.unwrap().expect("execution kept");
+    let report = rows
+        .reports
+        .iter()
+        .find(|r| {
+            rows.executions
+                .iter()
+                .any(|e| e.report_id.as_ref() == Some(&r.report_id) && e.run_id != run.run_id)
+        })
+        .unwrap();
+    assert!(
+        store
+            .delete::<MonitoringReport>(&report.report_id)
+            .await
+            .unwrap()
+    );
+    for execution in rows
+        .executions
+        .iter()
+        .filter(|e| e.report_id.as_ref() == Some(&report.report_id) && e.run_id != run.run_id)
+    {
+        let read = store
+            .get::<WorkflowExecution>(&execution.run_id)
+            .await
+            .unwrap()
+            .expect("execution kept");
         assert_eq!(read.report_id, None);
     }
 }
 
 #[tokio::test]
 async fn adopted_schema_is_identical_to_a_fresh_one() {
-    let Some(legacy) = LegacyDatabase::create().await else { return };
+    let Some(legacy) = LegacyDatabase::create().await else {
+        return;
+    };
     legacy.migrated_store().await;
-    let Some(fresh_url) = common::postgres_url().await else { return };
-    Store::open(&fresh_url, OpenMode::Create).await.expect("create a fresh database");
+    let Some(fresh_url) = common::postgres_url().await else {
+        return;
+    };
+    Store::open(&fresh_url, OpenMode::Create)
+        .await
+        .expect("create a fresh database");
 
     let adopted = SchemaSnapshot::take(&mut legacy.connect().await).await;
     let fresh = SchemaSnapshot::take(&mut connect(&fresh_url).await).await;
-    assert!(adopted.columns.len() > 100, "the snapshot must see the tables");
+    assert!(
+        adopted.columns.len() > 100,
+        "the snapshot must see the tables"
+    );
     adopted.assert_same("adopted", &fresh, "fresh");
 }
 
 #[tokio::test]
 async fn database_maintains_updated_at_of_legacy_rows() {
-    let Some(legacy) = LegacyDatabase::create().await else { return };
+    let Some(legacy) = LegacyDatabase::create().await else {
+        return;
+    };
     let store = legacy.migrated_store().await;
     let row = &legacy.rows.executions[2];
-    let before = store.get::<WorkflowExecution>(&row.run_id).await.unwrap().unwrap();
+    let before = store
+        .get::<WorkflowExecution>(&row.run_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(before.updated_at, utc(row.updated_at));
 
     let start = Timestamp::now().minus(TimeDelta::seconds(5));
@@ -439,14 +738,33 @@ async fn database_maintains_updated_at_of_legacy_rows() {
         instance_id: Some("wfmon-1".into()),
         ..before.clone()
     };
-    store.upsert(std::slice::from_ref(&changed)).await.expect("upsert a legacy execution");
-    let after = store.get::<WorkflowExecution>(&row.run_id).await.unwrap().unwrap();
+    store
+        .upsert(std::slice::from_ref(&changed))
+        .await
+        .expect("upsert a legacy execution");
+    let after = store
+        .get::<WorkflowExecution>(&row.run_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(after.error_message.as_deref(), Some("re-checked by wfmon"));
     assert_eq!(after.status, ExecutionStatus::Passed);
-    assert!(after.updated_at > before.updated_at, "{} <= {}", after.updated_at, before.updated_at);
-    assert!(after.updated_at >= start, "updated_at {} is not the time of the update", after.updated_at);
+    assert!(
+        after.updated_at > before.updated_at,
+        "{} <= {}",
+        after.updated_at,
+        before.updated_at
+    );
+    assert!(
+        after.updated_at >= start,
+        "updated_at {} is not the time of the update",
+        after.updated_at
+    );
     assert!(after.updated_at <= Timestamp::now().plus(TimeDelta::seconds(5)));
-    assert_eq!((&after.id, after.created_at), (&before.id, before.created_at));
+    assert_eq!(
+        (&after.id, after.created_at),
+        (&before.id, before.created_at)
+    );
 
     // Not only the store's upsert: any UPDATE, e.g. one made by hand in psql.
     let schedule = &legacy.rows.schedules[0];
@@ -455,9 +773,17 @@ async fn database_maintains_updated_at_of_legacy_rows() {
         .execute(&mut legacy.connect().await)
         .await
         .unwrap();
-    let read = store.get::<WorkflowSchedule>(&schedule.schedule_id).await.unwrap().unwrap();
+    let read = store
+        .get::<WorkflowSchedule>(&schedule.schedule_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(read.enabled, !schedule.enabled);
-    assert!(read.updated_at >= start, "schedule updated_at {} was not maintained", read.updated_at);
+    assert!(
+        read.updated_at >= start,
+        "schedule updated_at {} was not maintained",
+        read.updated_at
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -476,7 +802,10 @@ impl LegacyDatabase {
     async fn create() -> Option<LegacyDatabase> {
         let url = common::postgres_url().await?;
         let mut conn = connect(&url).await;
-        sqlx::raw_sql(LEGACY_LAYOUT).execute(&mut conn).await.expect("lay the legacy Prisma layout");
+        sqlx::raw_sql(LEGACY_LAYOUT)
+            .execute(&mut conn)
+            .await
+            .expect("lay the legacy Prisma layout");
         let rows = LegacyRows::new();
         rows.insert(&mut conn).await;
         conn.close().await.ok();
@@ -485,7 +814,9 @@ impl LegacyDatabase {
 
     /// A store on the database after `wfmon db migrate`.
     async fn migrated_store(&self) -> Store {
-        let store = Store::connect(&self.url, OpenMode::Existing).await.expect("connect");
+        let store = Store::connect(&self.url, OpenMode::Existing)
+            .await
+            .expect("connect");
         store.migrate().await.expect("migrate the legacy database");
         store
     }
@@ -498,7 +829,9 @@ impl LegacyDatabase {
 
 /// A plain connection on the URL's schema (the URL sets the `search_path`).
 async fn connect(url: &DatabaseUrl) -> PgConnection {
-    PgConnection::connect(url.as_str()).await.expect("connect to PostgreSQL")
+    PgConnection::connect(url.as_str())
+        .await
+        .expect("connect to PostgreSQL")
 }
 
 /// The bot's rows. Each knows what wfmon must read back for it, derived from the Rust enums'
@@ -608,7 +941,14 @@ impl LegacyRows {
         let health_checks = legacy_health_checks(&executions);
         let notifications = legacy_notifications(&executions, &reports);
         let schedules = legacy_schedules();
-        LegacyRows { reports, executions, metrics, health_checks, notifications, schedules }
+        LegacyRows {
+            reports,
+            executions,
+            metrics,
+            health_checks,
+            notifications,
+            schedules,
+        }
     }
 
     /// Inserts the rows in one transaction over a plain connection, timestamps as the naive
@@ -766,8 +1106,18 @@ impl LegacyRows {
 /// Reports cycling through every report status and type spelling and through the success
 /// rates the bot stored: a percentage, a ratio, and 100 for a window without runs.
 fn legacy_reports() -> Vec<LegacyReport> {
-    let statuses = with_unknown(spellings(ReportStatus::ALL, ReportStatus::as_str, ReportStatus::aliases), "ARCHIVED");
-    let types = with_unknown(spellings(ReportType::ALL, ReportType::as_str, ReportType::aliases), "ADHOC");
+    let statuses = with_unknown(
+        spellings(
+            ReportStatus::ALL,
+            ReportStatus::as_str,
+            ReportStatus::aliases,
+        ),
+        "ARCHIVED",
+    );
+    let types = with_unknown(
+        spellings(ReportType::ALL, ReportType::as_str, ReportType::aliases),
+        "ADHOC",
+    );
     // (case, total runs, successful runs, stored success_rate, ratio wfmon reads back)
     let rates = [
         ("percentage", 4, 3, 75.0, 0.75),
@@ -781,12 +1131,17 @@ fn legacy_reports() -> Vec<LegacyReport> {
     let count = statuses.len().max(types.len()).max(rates.len());
     (0..count)
         .map(|i| {
-            let (case, total_runs, successful_runs, success_rate, expected_rate) = rates[i % rates.len()];
+            let (case, total_runs, successful_runs, success_rate, expected_rate) =
+                rates[i % rates.len()];
             let start_time = at(i as i64 * 60);
             LegacyReport {
                 case,
                 id: cuid(1_000 + i),
-                report_id: format!("report_{}_{}", millis(start_time), base36(7_001 * i as u64 + 11)),
+                report_id: format!(
+                    "report_{}_{}",
+                    millis(start_time),
+                    base36(7_001 * i as u64 + 11)
+                ),
                 start_time,
                 end_time: start_time + TimeDelta::hours(1),
                 total_runs,
@@ -796,7 +1151,8 @@ fn legacy_reports() -> Vec<LegacyReport> {
                 status: pick(&statuses, i),
                 report_type: pick(&types, i),
                 notified_at: (i % 2 == 0).then(|| start_time + TimeDelta::minutes(61)),
-                metadata: (i % 3 == 0).then(|| json!({"workflows": ["health-check", "user-signup"]})),
+                metadata: (i % 3 == 0)
+                    .then(|| json!({"workflows": ["health-check", "user-signup"]})),
             }
         })
         .collect()
@@ -805,9 +1161,21 @@ fn legacy_reports() -> Vec<LegacyReport> {
 /// Executions cycling through every execution status and trigger spelling, some linked to a
 /// report, plus one with a status no spelling matches and metadata of its own.
 fn legacy_executions(reports: &[LegacyReport]) -> Vec<LegacyExecution> {
-    let statuses = spellings(ExecutionStatus::ALL, ExecutionStatus::as_str, ExecutionStatus::aliases);
-    let triggers = with_unknown(spellings(TriggeredBy::ALL, TriggeredBy::as_str, TriggeredBy::aliases), "GITHUB_PUSH");
-    let workflows = ["health-check", "user-signup", "farm-create", "order-placement"];
+    let statuses = spellings(
+        ExecutionStatus::ALL,
+        ExecutionStatus::as_str,
+        ExecutionStatus::aliases,
+    );
+    let triggers = with_unknown(
+        spellings(TriggeredBy::ALL, TriggeredBy::as_str, TriggeredBy::aliases),
+        "GITHUB_PUSH",
+    );
+    let workflows = [
+        "health-check",
+        "user-signup",
+        "farm-create",
+        "order-placement",
+    ];
     let environments = ["production", "staging", "development"];
     let mut executions: Vec<LegacyExecution> = (0..statuses.len().max(triggers.len()))
         .map(|i| {
@@ -815,7 +1183,11 @@ fn legacy_executions(reports: &[LegacyReport]) -> Vec<LegacyExecution> {
             let failed = i % 2 == 1;
             LegacyExecution {
                 id: cuid(2_000 + i),
-                run_id: format!("run_{}_{}", millis(started_at), base36(48_271 * i as u64 + 7)),
+                run_id: format!(
+                    "run_{}_{}",
+                    millis(started_at),
+                    base36(48_271 * i as u64 + 7)
+                ),
                 workflow_name: pick(&workflows, i).to_owned(),
                 status: pick(&statuses, i),
                 triggered_by: pick(&triggers, i),
@@ -824,7 +1196,8 @@ fn legacy_executions(reports: &[LegacyReport]) -> Vec<LegacyExecution> {
                 duration_ms: (i % 7 != 6).then_some(800 + i as i32 * 13),
                 tests_failed: i32::from(failed),
                 error_message: failed.then(|| "expected status 200, got 500".to_owned()),
-                metadata: (i % 4 == 1).then(|| json!({"commit": format!("{i:07x}"), "retries": [1, 2]})),
+                metadata: (i % 4 == 1)
+                    .then(|| json!({"commit": format!("{i:07x}"), "retries": [1, 2]})),
                 report_id: (i % 3 == 0).then(|| reports[i % reports.len()].report_id.clone()),
                 updated_at: started_at + TimeDelta::milliseconds(2_000 + i as i64),
             }
@@ -853,7 +1226,10 @@ fn legacy_executions(reports: &[LegacyReport]) -> Vec<LegacyExecution> {
 fn legacy_metrics(executions: &[LegacyExecution]) -> Vec<LegacyMetric> {
     let mut metrics = Vec::new();
     for (i, e) in executions.iter().take(30).enumerate() {
-        for (j, (name, threshold)) in [("response_time", Some(1_000.0)), ("total_duration", None)].into_iter().enumerate() {
+        for (j, (name, threshold)) in [("response_time", Some(1_000.0)), ("total_duration", None)]
+            .into_iter()
+            .enumerate()
+        {
             metrics.push(LegacyMetric {
                 id: cuid(3_000 + 2 * i + j),
                 workflow_id: e.workflow_name.clone(),
@@ -883,14 +1259,27 @@ fn legacy_metrics(executions: &[LegacyExecution]) -> Vec<LegacyMetric> {
 
 /// Health checks cycling through every health status spelling, most linked to an execution.
 fn legacy_health_checks(executions: &[LegacyExecution]) -> Vec<LegacyHealthCheck> {
-    let statuses = with_unknown(spellings(HealthStatus::ALL, HealthStatus::as_str, HealthStatus::aliases), "SIDEWAYS");
+    let statuses = with_unknown(
+        spellings(
+            HealthStatus::ALL,
+            HealthStatus::as_str,
+            HealthStatus::aliases,
+        ),
+        "SIDEWAYS",
+    );
     (0..statuses.len())
         .map(|i| {
             let execution = (i % 5 != 4).then(|| &executions[(2 * i) % executions.len()]);
-            let checked_at = execution.map_or(at(7_000 + i as i64), |e| e.started_at + TimeDelta::milliseconds(250));
+            let checked_at = execution.map_or(at(7_000 + i as i64), |e| {
+                e.started_at + TimeDelta::milliseconds(250)
+            });
             LegacyHealthCheck {
                 id: cuid(4_000 + i),
-                check_id: format!("check_{}_{}", millis(checked_at), base36(69_621 * i as u64 + 3)),
+                check_id: format!(
+                    "check_{}_{}",
+                    millis(checked_at),
+                    base36(69_621 * i as u64 + 3)
+                ),
                 status: pick(&statuses, i),
                 checked_at,
                 details: (i % 2 == 0).then(|| json!({"database": "up", "redis": null})),
@@ -903,32 +1292,61 @@ fn legacy_health_checks(executions: &[LegacyExecution]) -> Vec<LegacyHealthCheck
 
 /// Notification logs cycling through every channel, type, status and delivery-status
 /// spelling (delivery status also NULL), linked to executions and reports.
-fn legacy_notifications(executions: &[LegacyExecution], reports: &[LegacyReport]) -> Vec<LegacyNotification> {
+fn legacy_notifications(
+    executions: &[LegacyExecution],
+    reports: &[LegacyReport],
+) -> Vec<LegacyNotification> {
     let channels = with_unknown(
-        spellings(NotificationChannel::ALL, NotificationChannel::as_str, NotificationChannel::aliases),
+        spellings(
+            NotificationChannel::ALL,
+            NotificationChannel::as_str,
+            NotificationChannel::aliases,
+        ),
         "CARRIER_PIGEON",
     );
     let types = with_unknown(
-        spellings(NotificationType::ALL, NotificationType::as_str, NotificationType::aliases),
+        spellings(
+            NotificationType::ALL,
+            NotificationType::as_str,
+            NotificationType::aliases,
+        ),
         "DIGEST",
     );
     let statuses = with_unknown(
-        spellings(NotificationStatus::ALL, NotificationStatus::as_str, NotificationStatus::aliases),
+        spellings(
+            NotificationStatus::ALL,
+            NotificationStatus::as_str,
+            NotificationStatus::aliases,
+        ),
         "BOUNCED",
     );
-    let mut deliveries: Vec<Option<String>> =
-        with_unknown(spellings(DeliveryStatus::ALL, DeliveryStatus::as_str, DeliveryStatus::aliases), "BOUNCED")
-            .into_iter()
-            .map(Some)
-            .collect();
+    let mut deliveries: Vec<Option<String>> = with_unknown(
+        spellings(
+            DeliveryStatus::ALL,
+            DeliveryStatus::as_str,
+            DeliveryStatus::aliases,
+        ),
+        "BOUNCED",
+    )
+    .into_iter()
+    .map(Some)
+    .collect();
     deliveries.push(None);
-    let count = channels.len().max(types.len()).max(statuses.len()).max(deliveries.len());
+    let count = channels
+        .len()
+        .max(types.len())
+        .max(statuses.len())
+        .max(deliveries.len());
     (0..count)
         .map(|i| {
             let sent_at = at(5_000 + i as i64);
             LegacyNotification {
                 id: cuid(5_000 + i),
-                log_id: format!("notif_{}_{}", millis(sent_at), base36(16_807 * i as u64 + 5)),
+                log_id: format!(
+                    "notif_{}_{}",
+                    millis(sent_at),
+                    base36(16_807 * i as u64 + 5)
+                ),
                 channel: pick(&channels, i),
                 notification_type: pick(&types, i),
                 status: pick(&statuses, i),
@@ -945,27 +1363,31 @@ fn legacy_notifications(executions: &[LegacyExecution], reports: &[LegacyReport]
 
 /// The bot's schedule rows (a table it wrote but never read).
 fn legacy_schedules() -> Vec<LegacySchedule> {
-    [("health-check", "*/5 * * * *", true), ("user-signup", "0 * * * *", false), ("order-placement", "30 2 * * 1-5", true)]
-        .into_iter()
-        .enumerate()
-        .map(|(i, (workflow, cron, enabled))| {
-            let created_at = at(i as i64);
-            LegacySchedule {
-                id: cuid(6_000 + i),
-                schedule_id: format!("schedule_{workflow}"),
-                workflow_name: workflow.to_owned(),
-                cron_expression: cron.to_owned(),
-                enabled,
-                last_run_at: (i != 1).then(|| at(4_000 + i as i64)),
-                next_run_at: enabled.then(|| at(4_005 + i as i64)),
-                run_count: 120 * (i as i32 + 1),
-                failure_count: 7 * i as i32,
-                tags: (i == 0).then(|| json!(["critical", "api"])),
-                created_at,
-                updated_at: created_at + TimeDelta::days(3),
-            }
-        })
-        .collect()
+    [
+        ("health-check", "*/5 * * * *", true),
+        ("user-signup", "0 * * * *", false),
+        ("order-placement", "30 2 * * 1-5", true),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, (workflow, cron, enabled))| {
+        let created_at = at(i as i64);
+        LegacySchedule {
+            id: cuid(6_000 + i),
+            schedule_id: format!("schedule_{workflow}"),
+            workflow_name: workflow.to_owned(),
+            cron_expression: cron.to_owned(),
+            enabled,
+            last_run_at: (i != 1).then(|| at(4_000 + i as i64)),
+            next_run_at: enabled.then(|| at(4_005 + i as i64)),
+            run_count: 120 * (i as i32 + 1),
+            failure_count: 7 * i as i32,
+            tags: (i == 0).then(|| json!(["critical", "api"])),
+            created_at,
+            updated_at: created_at + TimeDelta::days(3),
+        }
+    })
+    .collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -986,8 +1408,18 @@ impl LegacyReport {
             total_duration_ms: i64::from(self.total_runs) * 1_250,
             avg_duration_ms: if self.total_runs > 0 { 1_250.0 } else { 0.0 },
             success_rate: self.expected_rate,
-            status: normalised(&self.status, ReportStatus::Completed, "legacyStatus", &mut kept),
-            report_type: normalised(&self.report_type, ReportType::Periodic, "legacyReportType", &mut kept),
+            status: normalised(
+                &self.status,
+                ReportStatus::Completed,
+                "legacyStatus",
+                &mut kept,
+            ),
+            report_type: normalised(
+                &self.report_type,
+                ReportType::Periodic,
+                "legacyReportType",
+                &mut kept,
+            ),
             generated_at: utc(self.end_time + TimeDelta::seconds(2)),
             notified: self.notified_at.is_some(),
             notified_at: self.notified_at.map(utc),
@@ -1000,11 +1432,14 @@ impl LegacyReport {
 
 impl LegacyExecution {
     fn completed_at(&self) -> Option<NaiveDateTime> {
-        self.duration_ms.map(|ms| self.started_at + TimeDelta::milliseconds(ms.into()))
+        self.duration_ms
+            .map(|ms| self.started_at + TimeDelta::milliseconds(ms.into()))
     }
 
     fn error_stack(&self) -> Option<String> {
-        self.error_message.as_ref().map(|m| format!("Error: {m}\n    at runWorkflow (monitor.ts:212:11)"))
+        self.error_message
+            .as_ref()
+            .map(|m| format!("Error: {m}\n    at runWorkflow (monitor.ts:212:11)"))
     }
 
     fn expected(&self) -> WorkflowExecution {
@@ -1013,7 +1448,12 @@ impl LegacyExecution {
             id: self.id.clone(),
             run_id: self.run_id.clone(),
             workflow_name: self.workflow_name.clone(),
-            status: normalised(&self.status, ExecutionStatus::Failed, "legacyStatus", &mut kept),
+            status: normalised(
+                &self.status,
+                ExecutionStatus::Failed,
+                "legacyStatus",
+                &mut kept,
+            ),
             started_at: utc(self.started_at),
             completed_at: self.completed_at().map(utc),
             duration_ms: self.duration_ms,
@@ -1022,7 +1462,12 @@ impl LegacyExecution {
             tests_total: 3,
             error_message: self.error_message.clone(),
             error_stack: self.error_stack(),
-            triggered_by: normalised(&self.triggered_by, TriggeredBy::Scheduled, "legacyTriggeredBy", &mut kept),
+            triggered_by: normalised(
+                &self.triggered_by,
+                TriggeredBy::Scheduled,
+                "legacyTriggeredBy",
+                &mut kept,
+            ),
             environment: self.environment.clone(),
             metadata: with_legacy(&self.metadata, &kept),
             report_id: self.report_id.clone(),
@@ -1066,7 +1511,12 @@ impl LegacyHealthCheck {
             id: self.id.clone(),
             check_id: self.check_id.clone(),
             check_name: "api-health".into(),
-            status: normalised(&self.status, HealthStatus::Unhealthy, "legacyStatus", &mut kept),
+            status: normalised(
+                &self.status,
+                HealthStatus::Unhealthy,
+                "legacyStatus",
+                &mut kept,
+            ),
             response_time_ms: 42,
             details: self.details.clone().map(wfmon_model::json),
             checked_at: utc(self.checked_at),
@@ -1088,10 +1538,24 @@ impl LegacyNotification {
 
     fn expected(&self) -> NotificationLog {
         let mut kept = Vec::new();
-        let channel = normalised(&self.channel, NotificationChannel::All, "legacyChannel", &mut kept);
-        let notification_type =
-            normalised(&self.notification_type, NotificationType::Alert, "legacyNotificationType", &mut kept);
-        let status = normalised(&self.status, NotificationStatus::Failed, "legacyStatus", &mut kept);
+        let channel = normalised(
+            &self.channel,
+            NotificationChannel::All,
+            "legacyChannel",
+            &mut kept,
+        );
+        let notification_type = normalised(
+            &self.notification_type,
+            NotificationType::Alert,
+            "legacyNotificationType",
+            &mut kept,
+        );
+        let status = normalised(
+            &self.status,
+            NotificationStatus::Failed,
+            "legacyStatus",
+            &mut kept,
+        );
         // delivery_status is nullable: text no spelling matches becomes NULL.
         let delivery_status = self.delivery_status.as_deref().and_then(|text| {
             let parsed = text.parse::<DeliveryStatus>().ok();
@@ -1155,7 +1619,12 @@ impl LegacySchedule {
 /// The member wfmon must read back for a legacy text: whatever the Rust parser makes of it,
 /// so that the migration's SQL normaliser is held to the enum's own aliases; for text no
 /// spelling matches, the migration's fallback, with the text noted for `with_legacy`.
-fn normalised<E: FromStr>(text: &str, fallback: E, legacy_key: &'static str, kept: &mut Vec<(&'static str, String)>) -> E {
+fn normalised<E: FromStr>(
+    text: &str,
+    fallback: E,
+    legacy_key: &'static str,
+    kept: &mut Vec<(&'static str, String)>,
+) -> E {
     text.parse().unwrap_or_else(|_| {
         kept.push((legacy_key, text.to_owned()));
         fallback
@@ -1187,16 +1656,30 @@ fn with_legacy(metadata: &Option<Value>, kept: &[(&'static str, String)]) -> Opt
 /// three casings: upper, lower, and alternating with padding spaces (`" pAsSeD "`). The bot
 /// wrote `SUCCESS`, `success`, `Passed`...; the Rust parser and the SQL normaliser must agree
 /// on all of them.
-fn spellings<E: Copy>(all: &[E], canonical: fn(E) -> &'static str, aliases: fn(E) -> &'static [&'static str]) -> Vec<String> {
+fn spellings<E: Copy>(
+    all: &[E],
+    canonical: fn(E) -> &'static str,
+    aliases: fn(E) -> &'static [&'static str],
+) -> Vec<String> {
     let mut out = Vec::new();
     for member in all {
         for text in std::iter::once(canonical(*member)).chain(aliases(*member).iter().copied()) {
             let alternating: String = text
                 .chars()
                 .enumerate()
-                .map(|(i, c)| if i % 2 == 0 { c.to_ascii_lowercase() } else { c.to_ascii_uppercase() })
+                .map(|(i, c)| {
+                    if i % 2 == 0 {
+                        c.to_ascii_lowercase()
+                    } else {
+                        c.to_ascii_uppercase()
+                    }
+                })
                 .collect();
-            out.extend([text.to_ascii_uppercase(), text.to_ascii_lowercase(), format!(" {alternating} ")]);
+            out.extend([
+                text.to_ascii_uppercase(),
+                text.to_ascii_lowercase(),
+                format!(" {alternating} "),
+            ]);
         }
     }
     out
@@ -1205,7 +1688,11 @@ fn spellings<E: Copy>(all: &[E], canonical: fn(E) -> &'static str, aliases: fn(E
 /// The spellings plus one text no spelling matches, which the migration must map to its
 /// fallback and keep in metadata.
 fn with_unknown(mut spellings: Vec<String>, unknown: &str) -> Vec<String> {
-    assert!(spellings.iter().all(|s| s.trim().to_ascii_uppercase() != unknown));
+    assert!(
+        spellings
+            .iter()
+            .all(|s| s.trim().to_ascii_uppercase() != unknown)
+    );
     spellings.push(unknown.to_owned());
     spellings
 }
@@ -1218,8 +1705,13 @@ fn pick<T: Clone>(values: &[T], i: usize) -> T {
 /// A naive timestamp as the bot wrote it: `minute` minutes into the history, with a
 /// millisecond part, so that precision loss would show.
 fn at(minute: i64) -> NaiveDateTime {
-    let start = NaiveDate::from_ymd_opt(2025, 11, 14).unwrap().and_hms_milli_opt(6, 0, 0, 0).unwrap();
-    start + TimeDelta::minutes(minute) + TimeDelta::milliseconds((minute * 37 + 123).rem_euclid(1_000))
+    let start = NaiveDate::from_ymd_opt(2025, 11, 14)
+        .unwrap()
+        .and_hms_milli_opt(6, 0, 0, 0)
+        .unwrap();
+    start
+        + TimeDelta::minutes(minute)
+        + TimeDelta::milliseconds((minute * 37 + 123).rem_euclid(1_000))
 }
 
 /// The instant a naive legacy timestamp means (the bot stored UTC without a zone).
@@ -1293,7 +1785,11 @@ fn alert(fingerprint: &str, status: AlertStatus) -> Alert {
 // ---------------------------------------------------------------------------------------------
 
 /// Asserts that a statement failed with the given SQLSTATE (23514: check violation).
-fn assert_sql_state(result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>, code: &str, what: &str) {
+fn assert_sql_state(
+    result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>,
+    code: &str,
+    what: &str,
+) {
     match result {
         Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some(code) => {}
         other => panic!("{what}: expected SQLSTATE {code}, got {other:?}"),
@@ -1303,8 +1799,10 @@ fn assert_sql_state(result: Result<sqlx::postgres::PgQueryResult, sqlx::Error>, 
 /// Asserts that a store write failed on a unique index (SQLSTATE 23505).
 fn assert_unique_violation(result: Result<u64, StoreError>, what: &str) {
     match result {
-        Err(StoreError::Query { source: sqlx::Error::Database(error), .. })
-            if error.code().as_deref() == Some("23505") => {}
+        Err(StoreError::Query {
+            source: sqlx::Error::Database(error),
+            ..
+        }) if error.code().as_deref() == Some("23505") => {}
         other => panic!("{what} must be refused by the unique index, got {other:?}"),
     }
 }
@@ -1324,8 +1822,10 @@ async fn table_digests(conn: &mut PgConnection) -> Vec<(String, i64, String)> {
         let sql = format!(
             "SELECT COUNT(*), md5(coalesce(string_agg(t::text, E'\\n' ORDER BY t::text), '')) FROM \"{table}\" AS t"
         );
-        let (rows, digest): (i64, String) =
-            sqlx::query_as(AssertSqlSafe(sql)).fetch_one(&mut *conn).await.unwrap();
+        let (rows, digest): (i64, String) = sqlx::query_as(AssertSqlSafe(sql))
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
         digests.push((table, rows, digest));
     }
     digests
@@ -1336,7 +1836,15 @@ async fn table_digests(conn: &mut PgConnection) -> Vec<(String, i64, String)> {
 #[derive(Debug, PartialEq, Eq)]
 struct SchemaSnapshot {
     /// (table, column, data type, nullable, default, max length, timestamp precision)
-    columns: BTreeSet<(String, String, String, String, Option<String>, Option<i32>, Option<i32>)>,
+    columns: BTreeSet<(
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        Option<i32>,
+        Option<i32>,
+    )>,
     /// (table, constraint type, definition)
     constraints: BTreeSet<(String, String, String)>,
     /// (table, definition with index and schema names removed)
@@ -1347,7 +1855,10 @@ struct SchemaSnapshot {
 
 impl SchemaSnapshot {
     async fn take(conn: &mut PgConnection) -> SchemaSnapshot {
-        let schema: String = sqlx::query_scalar("SELECT current_schema()::text").fetch_one(&mut *conn).await.unwrap();
+        let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
         let unqualify = |text: &str| text.replace(&format!("{schema}."), "");
         let foreign: Vec<String> = FOREIGN_TABLES.iter().map(|t| (*t).to_owned()).collect();
         let columns = sqlx::query_as(
@@ -1385,7 +1896,10 @@ impl SchemaSnapshot {
         .into_iter()
         .map(|(table, name, definition)| {
             let anonymous = definition.replacen(&format!(" {name} ON "), " ON ", 1);
-            assert_ne!(anonymous, definition, "index name {name} not found in {definition}");
+            assert_ne!(
+                anonymous, definition,
+                "index name {name} not found in {definition}"
+            );
             (table, unqualify(&anonymous))
         })
         .collect();
@@ -1400,12 +1914,23 @@ impl SchemaSnapshot {
         .into_iter()
         .map(|(table, definition)| (table, unqualify(&definition)))
         .collect();
-        SchemaSnapshot { columns, constraints, indexes, triggers }
+        SchemaSnapshot {
+            columns,
+            constraints,
+            indexes,
+            triggers,
+        }
     }
 
     /// Asserts equality, naming only what differs (the snapshots are hundreds of lines).
     fn assert_same(&self, name: &str, other: &SchemaSnapshot, other_name: &str) {
-        fn differences<T: Ord + std::fmt::Debug>(what: &str, a: &BTreeSet<T>, a_name: &str, b: &BTreeSet<T>, b_name: &str) -> String {
+        fn differences<T: Ord + std::fmt::Debug>(
+            what: &str,
+            a: &BTreeSet<T>,
+            a_name: &str,
+            b: &BTreeSet<T>,
+            b_name: &str,
+        ) -> String {
             let only_a: Vec<&T> = a.difference(b).collect();
             let only_b: Vec<&T> = b.difference(a).collect();
             if only_a.is_empty() && only_b.is_empty() {
@@ -1415,9 +1940,21 @@ impl SchemaSnapshot {
         }
         let report = [
             differences("columns", &self.columns, name, &other.columns, other_name),
-            differences("constraints", &self.constraints, name, &other.constraints, other_name),
+            differences(
+                "constraints",
+                &self.constraints,
+                name,
+                &other.constraints,
+                other_name,
+            ),
             differences("indexes", &self.indexes, name, &other.indexes, other_name),
-            differences("triggers", &self.triggers, name, &other.triggers, other_name),
+            differences(
+                "triggers",
+                &self.triggers,
+                name,
+                &other.triggers,
+                other_name,
+            ),
         ]
         .concat();
         assert!(report.is_empty(), "schemas differ:\n{report}");

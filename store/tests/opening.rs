@@ -15,7 +15,10 @@ async fn concurrent_migrations_apply_once(url: DatabaseUrl) {
     let (ra, rb) = (ra.unwrap(), rb.unwrap());
     let latest = latest_version(a.backend());
     let applied = ra.applied.len() + rb.applied.len();
-    assert_eq!(applied as i64, latest, "each migration applied once: {ra:?} {rb:?}");
+    assert_eq!(
+        applied as i64, latest,
+        "each migration applied once: {ra:?} {rb:?}"
+    );
     assert_eq!((ra.to, rb.to), (latest, latest));
     assert!(a.check_schema().await.unwrap().is_ok());
     // A third run changes nothing.
@@ -65,16 +68,28 @@ async fn a_read_only_sqlite_database_refuses_migration_and_stays_unchanged() {
     let err = store.migrate().await.unwrap_err();
     assert!(matches!(err, StoreError::ReadOnly { .. }), "{err:?}");
     assert!(err.to_string().contains("read-only"), "{err}");
-    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0, "nothing was written");
+    assert_eq!(
+        std::fs::metadata(&path).unwrap().len(),
+        0,
+        "nothing was written"
+    );
     // Opening it for use refuses the empty, unmigrated database instead of creating tables.
-    assert!(matches!(Store::open(&ro, OpenMode::Create).await, Err(StoreError::Drift(_)) | Err(StoreError::ReadOnly { .. })));
+    assert!(matches!(
+        Store::open(&ro, OpenMode::Create).await,
+        Err(StoreError::Drift(_)) | Err(StoreError::ReadOnly { .. })
+    ));
 }
 
 #[tokio::test]
 async fn an_unreachable_postgres_is_one_clear_error_without_the_password() {
     let url = DatabaseUrl::parse("postgres://wfmon:hunter2@127.0.0.1:1/wfmon").unwrap();
     let err = Store::open(&url, OpenMode::Create).await.unwrap_err();
-    let text = format!("{err}: {}", std::error::Error::source(&err).map(|s| s.to_string()).unwrap_or_default());
+    let text = format!(
+        "{err}: {}",
+        std::error::Error::source(&err)
+            .map(|s| s.to_string())
+            .unwrap_or_default()
+    );
     assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
     assert!(text.contains("127.0.0.1:1"), "{text}");
     assert!(text.contains("refused"), "{text}");
@@ -85,10 +100,18 @@ async fn an_unreachable_postgres_is_one_clear_error_without_the_password() {
 #[tokio::test]
 async fn an_unmigrated_database_is_refused_by_open_existing() {
     let (url, _dir) = sqlite_url();
-    Store::connect(&url, OpenMode::Create).await.unwrap().close().await;
+    Store::connect(&url, OpenMode::Create)
+        .await
+        .unwrap()
+        .close()
+        .await;
     match Store::open(&url, OpenMode::Existing).await {
         Err(StoreError::Drift(report)) => {
-            assert!(report.problems.contains(&wfmon_store::SchemaProblem::NotManaged));
+            assert!(
+                report
+                    .problems
+                    .contains(&wfmon_store::SchemaProblem::NotManaged)
+            );
             assert!(report.to_string().contains("wfmon db migrate"));
         }
         other => panic!("expected drift, got {other:?}"),

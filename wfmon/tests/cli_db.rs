@@ -15,7 +15,11 @@ fn wfmon(dir: &Path, args: &[&str]) -> Output {
 }
 
 fn text(out: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
 }
 
 #[test]
@@ -26,7 +30,10 @@ fn migrate_check_stats_prune_on_the_default_sqlite_file() {
     let out = wfmon(d, &["db", "check"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
     assert!(text(&out).contains("does not exist"), "{}", text(&out));
-    assert!(!d.join("wfmon.db").exists(), "check never creates the database");
+    assert!(
+        !d.join("wfmon.db").exists(),
+        "check never creates the database"
+    );
 
     let out = wfmon(d, &["db", "migrate"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -47,7 +54,11 @@ fn migrate_check_stats_prune_on_the_default_sqlite_file() {
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let tables = stats["tables"].as_array().unwrap();
     assert_eq!(tables.len(), 9);
-    assert!(tables.iter().any(|t| t["table"] == "workflow_executions" && t["rows"] == 0));
+    assert!(
+        tables
+            .iter()
+            .any(|t| t["table"] == "workflow_executions" && t["rows"] == 0)
+    );
 
     let out = wfmon(d, &["db", "prune", "--older-than", "30d", "--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
@@ -70,13 +81,19 @@ fn drift_exits_2_naming_table_column_and_fix() {
             use sqlx::Connection;
             let url = format!("sqlite://{}", d.join("wfmon.db").display());
             let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
-            sqlx::raw_sql("ALTER TABLE workflow_executions RENAME COLUMN workflow_name TO workflowName")
-                .execute(&mut conn)
-                .await
-                .unwrap();
+            sqlx::raw_sql(
+                "ALTER TABLE workflow_executions RENAME COLUMN workflow_name TO workflowName",
+            )
+            .execute(&mut conn)
+            .await
+            .unwrap();
         });
     }
-    for args in [&["db", "check"][..], &["db", "stats"], &["db", "prune", "--older-than", "1d"]] {
+    for args in [
+        &["db", "check"][..],
+        &["db", "stats"],
+        &["db", "prune", "--older-than", "1d"],
+    ] {
         let out = wfmon(d, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
         let t = text(&out);
@@ -89,7 +106,11 @@ fn drift_exits_2_naming_table_column_and_fix() {
 fn database_is_chosen_by_flag_then_env_then_config_then_default() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("wfmon.yaml"), "storage:\n  url: sqlite://from-config.db\n").unwrap();
+    std::fs::write(
+        d.join("wfmon.yaml"),
+        "storage:\n  url: sqlite://from-config.db\n",
+    )
+    .unwrap();
     assert!(wfmon(d, &["db", "migrate"]).status.success());
     assert!(d.join("from-config.db").exists());
 
@@ -102,10 +123,18 @@ fn database_is_chosen_by_flag_then_env_then_config_then_default() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(d.join("from-env.db").exists());
 
-    assert!(wfmon(d, &["--database", "sqlite://from-flag.db", "db", "migrate"]).status.success());
+    assert!(
+        wfmon(d, &["--database", "sqlite://from-flag.db", "db", "migrate"])
+            .status
+            .success()
+    );
     assert!(d.join("from-flag.db").exists());
 
-    std::fs::write(d.join("other.yaml"), "storage:\n  url: sqlite://${WFMON_TEST_DB_NAME}.db\n").unwrap();
+    std::fs::write(
+        d.join("other.yaml"),
+        "storage:\n  url: sqlite://${WFMON_TEST_DB_NAME}.db\n",
+    )
+    .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_wfmon"))
         .args(["-c", "other.yaml", "db", "migrate"])
         .current_dir(d)
@@ -115,7 +144,10 @@ fn database_is_chosen_by_flag_then_env_then_config_then_default() {
         .unwrap();
     assert!(out.status.success(), "{}", text(&out));
     assert!(d.join("expanded.db").exists());
-    assert!(!d.join("wfmon.db").exists(), "the default is used only when nothing else names a database");
+    assert!(
+        !d.join("wfmon.db").exists(),
+        "the default is used only when nothing else names a database"
+    );
 }
 
 #[test]
@@ -123,12 +155,27 @@ fn bad_input_gets_one_clear_error_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
 
-    let out = wfmon(d, &["--database", "mysql://root:hunter2@db/x", "db", "migrate"]);
+    let out = wfmon(
+        d,
+        &["--database", "mysql://root:hunter2@db/x", "db", "migrate"],
+    );
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out).contains("invalid database URL"), "{}", text(&out));
+    assert!(
+        text(&out).contains("invalid database URL"),
+        "{}",
+        text(&out)
+    );
     assert!(!text(&out).contains("hunter2"), "{}", text(&out));
 
-    let out = wfmon(d, &["--database", "postgres://wfmon:hunter2@127.0.0.1:1/wfmon", "db", "check"]);
+    let out = wfmon(
+        d,
+        &[
+            "--database",
+            "postgres://wfmon:hunter2@127.0.0.1:1/wfmon",
+            "db",
+            "check",
+        ],
+    );
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out).contains("refused"), "{}", text(&out));
     assert!(!text(&out).contains("hunter2"), "{}", text(&out));
@@ -150,8 +197,14 @@ fn bad_input_gets_one_clear_error_and_changes_nothing() {
     let out = wfmon(d, &["db", "frobnicate"]);
     assert_eq!(out.status.code(), Some(64));
 
-    let names: Vec<_> = std::fs::read_dir(d).unwrap().map(|e| e.unwrap().file_name()).collect();
-    assert!(!names.iter().any(|n| n.to_string_lossy().ends_with(".db")), "no database created: {names:?}");
+    let names: Vec<_> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        !names.iter().any(|n| n.to_string_lossy().ends_with(".db")),
+        "no database created: {names:?}"
+    );
 }
 
 #[test]
@@ -168,6 +221,9 @@ fn every_command_has_help() {
     ] {
         let out = wfmon(dir.path(), args);
         assert_eq!(out.status.code(), Some(0), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("Usage:"), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Usage:"),
+            "{args:?}"
+        );
     }
 }

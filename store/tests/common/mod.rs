@@ -18,14 +18,20 @@ pub fn postgres_base_url() -> String {
 /// A migrated store on a new SQLite file; keep the directory alive for the test's duration.
 pub async fn sqlite_store() -> (Store, tempfile::TempDir) {
     let (url, dir) = sqlite_url();
-    let store = Store::open(&url, OpenMode::Create).await.expect("open sqlite");
+    let store = Store::open(&url, OpenMode::Create)
+        .await
+        .expect("open sqlite");
     (store, dir)
 }
 
 /// A URL for a new SQLite file in a new temporary directory.
 pub fn sqlite_url() -> (DatabaseUrl, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("wfmon.db").display())).unwrap();
+    let url = DatabaseUrl::parse(&format!(
+        "sqlite://{}",
+        dir.path().join("wfmon.db").display()
+    ))
+    .unwrap();
     (url, dir)
 }
 
@@ -53,14 +59,21 @@ pub async fn postgres_url() -> Option<DatabaseUrl> {
         .expect("create schema");
     conn.close().await.ok();
     let separator = if base.contains('?') { '&' } else { '?' };
-    Some(DatabaseUrl::parse(&format!("{base}{separator}options=-c%20search_path%3D{schema}")).unwrap())
+    Some(
+        DatabaseUrl::parse(&format!(
+            "{base}{separator}options=-c%20search_path%3D{schema}"
+        ))
+        .unwrap(),
+    )
 }
 
 /// Creates the test database through the `postgres` maintenance database.
 async fn create_database(options: &PgConnectOptions) -> Result<sqlx::PgConnection, sqlx::Error> {
     let name = options.get_database().unwrap_or("wfmon_test").to_owned();
     let mut admin = options.clone().database("postgres").connect().await?;
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(&mut admin).await;
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut admin)
+        .await;
     admin.close().await.ok();
     options.connect().await
 }
@@ -68,7 +81,11 @@ async fn create_database(options: &PgConnectOptions) -> Result<sqlx::PgConnectio
 /// A migrated store on a fresh PostgreSQL schema (see `postgres_url`).
 pub async fn postgres_store() -> Option<Store> {
     let url = postgres_url().await?;
-    Some(Store::open(&url, OpenMode::Create).await.expect("open postgres"))
+    Some(
+        Store::open(&url, OpenMode::Create)
+            .await
+            .expect("open postgres"),
+    )
 }
 
 /// A migrated store on a fresh database, with its URL for tests that must reach around the
@@ -85,15 +102,27 @@ impl TestDb {
     /// A fresh SQLite database.
     pub async fn sqlite() -> TestDb {
         let (url, dir) = sqlite_url();
-        let store = Store::open(&url, OpenMode::Create).await.expect("open sqlite");
-        TestDb { store, url, _dir: Some(dir) }
+        let store = Store::open(&url, OpenMode::Create)
+            .await
+            .expect("open sqlite");
+        TestDb {
+            store,
+            url,
+            _dir: Some(dir),
+        }
     }
 
     /// A fresh PostgreSQL schema, or `None` when PostgreSQL is unreachable outside CI.
     pub async fn postgres() -> Option<TestDb> {
         let url = postgres_url().await?;
-        let store = Store::open(&url, OpenMode::Create).await.expect("open postgres");
-        Some(TestDb { store, url, _dir: None })
+        let store = Store::open(&url, OpenMode::Create)
+            .await
+            .expect("open postgres");
+        Some(TestDb {
+            store,
+            url,
+            _dir: None,
+        })
     }
 
     /// Runs SQL directly, outside the store.
@@ -101,12 +130,16 @@ impl TestDb {
         match self.store.backend() {
             wfmon_store::Backend::Sqlite => {
                 let mut conn = sqlx::SqliteConnection::connect(self.url.as_str()).await?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await?;
                 conn.close().await
             }
             wfmon_store::Backend::Postgres => {
                 let mut conn = sqlx::PgConnection::connect(self.url.as_str()).await?;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned())).execute(&mut conn).await?;
+                sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_owned()))
+                    .execute(&mut conn)
+                    .await?;
                 conn.close().await
             }
         }
@@ -145,7 +178,12 @@ pub fn minutes_ago(minutes: i64) -> Timestamp {
 }
 
 /// A finished execution of `workflow` in production.
-pub fn execution(workflow: &str, status: ExecutionStatus, started_at: Timestamp, duration_ms: i32) -> WorkflowExecution {
+pub fn execution(
+    workflow: &str,
+    status: ExecutionStatus,
+    started_at: Timestamp,
+    duration_ms: i32,
+) -> WorkflowExecution {
     let now = Timestamp::now();
     WorkflowExecution {
         id: new_id("exe"),
@@ -156,9 +194,18 @@ pub fn execution(workflow: &str, status: ExecutionStatus, started_at: Timestamp,
         completed_at: Some(started_at.plus(chrono::TimeDelta::milliseconds(duration_ms.into()))),
         duration_ms: Some(duration_ms),
         tests_passed: 2,
-        tests_failed: if status == ExecutionStatus::Failed { 1 } else { 0 },
-        tests_total: if status == ExecutionStatus::Failed { 3 } else { 2 },
-        error_message: (status == ExecutionStatus::Failed).then(|| "expected status 200, got 500".to_owned()),
+        tests_failed: if status == ExecutionStatus::Failed {
+            1
+        } else {
+            0
+        },
+        tests_total: if status == ExecutionStatus::Failed {
+            3
+        } else {
+            2
+        },
+        error_message: (status == ExecutionStatus::Failed)
+            .then(|| "expected status 200, got 500".to_owned()),
         error_stack: None,
         triggered_by: TriggeredBy::Scheduled,
         environment: "production".to_owned(),
@@ -198,7 +245,12 @@ pub fn step(execution: &WorkflowExecution, order: i32) -> WorkflowStepResult {
 }
 
 /// A metric of an execution.
-pub fn metric(execution: &WorkflowExecution, name: &str, value: f64, threshold: Option<f64>) -> WorkflowMetric {
+pub fn metric(
+    execution: &WorkflowExecution,
+    name: &str,
+    value: f64,
+    threshold: Option<f64>,
+) -> WorkflowMetric {
     WorkflowMetric {
         id: new_id("met"),
         workflow_id: execution.workflow_name.clone(),
@@ -208,7 +260,9 @@ pub fn metric(execution: &WorkflowExecution, name: &str, value: f64, threshold: 
         threshold_value: threshold,
         is_within_threshold: threshold.is_none_or(|t| value <= t),
         recorded_at: execution.started_at,
-        tags: Some(json(serde_json::json!({"environment": execution.environment}))),
+        tags: Some(json(
+            serde_json::json!({"environment": execution.environment}),
+        )),
         metadata: None,
         execution_id: Some(execution.run_id.clone()),
         created_at: Timestamp::now(),
@@ -227,7 +281,11 @@ pub fn health_check(execution: &WorkflowExecution, status: HealthStatus) -> Syst
         checked_at: execution.started_at,
         endpoint: Some("http://127.0.0.1:3000/api/health".to_owned()),
         expected_status: Some(200),
-        actual_status: Some(if status == HealthStatus::Unhealthy { 503 } else { 200 }),
+        actual_status: Some(if status == HealthStatus::Unhealthy {
+            503
+        } else {
+            200
+        }),
         error_message: None,
         metadata: None,
         execution_id: Some(execution.run_id.clone()),

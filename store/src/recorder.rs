@@ -3,7 +3,7 @@
 
 use wfmon_model::{SystemHealthCheck, WorkflowExecution, WorkflowMetric, WorkflowStepResult};
 
-use crate::records::{OnConflict, insert_rows};
+use crate::records::{OnConflict, begin_write, insert_rows};
 use crate::{Store, StoreError};
 
 /// One execution with everything recorded with it.
@@ -38,7 +38,7 @@ impl Store {
         let context = format!("recording {} execution(s)", batch.len());
         dispatch!(self, pool, Db => {
             let result: Result<(), sqlx::Error> = async {
-                let mut tx = pool.begin().await?;
+                let mut tx = pool.begin_with(begin_write::<Db>()).await?;
                 insert_rows::<Db, _>(&mut tx, &executions, OnConflict::Update).await?;
                 insert_rows::<Db, _>(&mut tx, &steps, OnConflict::Fail).await?;
                 insert_rows::<Db, _>(&mut tx, &metrics, OnConflict::Fail).await?;

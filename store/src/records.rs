@@ -59,6 +59,17 @@ fn max_params<DB: Database>() -> usize {
     }
 }
 
+/// The statement that opens a write transaction. On SQLite, `BEGIN IMMEDIATE` takes the write
+/// lock up front, so a concurrent writer waits (busy timeout) instead of failing when a
+/// deferred read transaction tries to upgrade.
+pub(crate) fn begin_write<DB: Database>() -> &'static str {
+    if DB::NAME == "SQLite" {
+        "BEGIN IMMEDIATE"
+    } else {
+        "BEGIN"
+    }
+}
+
 /// `SELECT <columns> FROM <table>` for a record.
 pub(crate) fn select_sql<R: Record>() -> String {
     format!("SELECT {} FROM {}", R::column_list(), R::TABLE)
@@ -124,7 +135,10 @@ impl Store {
         let refs: Vec<&R> = rows.iter().collect();
         let context = || format!("writing {} row(s) to {}", rows.len(), R::TABLE);
         dispatch!(self, pool, Db => {
-            let mut tx = pool.begin().await.map_err(StoreError::query(context()))?;
+            let mut tx = pool
+                .begin_with(begin_write::<Db>())
+                .await
+                .map_err(StoreError::query(context()))?;
             let n = insert_rows::<Db, R>(&mut tx, &refs, on_conflict)
                 .await
                 .map_err(StoreError::query(context()))?;

@@ -59,19 +59,15 @@ impl From<StoreError> for Failure {
             StoreError::Drift(_) | StoreError::SchemaTooNew { .. } => EXIT_SCHEMA,
             _ => 1,
         };
+        // Append each underlying cause that the message does not already spell out.
         let mut message = error.to_string();
         let mut source = std::error::Error::source(&error);
-        // Connection errors carry the useful part (refused, unknown host) one level down.
-        if matches!(error, StoreError::Connect { .. }) {
-            message = format!("cannot open database: {}", describe_chain(&error));
-            source = None;
-        }
-        while let Some(s) = source {
-            let text = s.to_string();
+        while let Some(cause) = source {
+            let text = cause.to_string();
             if !message.contains(&text) {
                 message.push_str(&format!(": {text}"));
             }
-            source = s.source();
+            source = cause.source();
         }
         Failure { message, code }
     }
@@ -81,17 +77,4 @@ impl From<wfmon_engine::config::ConfigError> for Failure {
     fn from(error: wfmon_engine::config::ConfigError) -> Failure {
         Failure::new(error.to_string())
     }
-}
-
-fn describe_chain(error: &StoreError) -> String {
-    let mut parts = vec![error.to_string()];
-    let mut source = std::error::Error::source(error);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ").replacen("cannot open database ", "", 1)
 }

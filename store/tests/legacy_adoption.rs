@@ -25,6 +25,9 @@ use wfmon_store::{DatabaseUrl, ExecutionFilter, OpenMode, SchemaProblem, Store, 
 /// The bot's Prisma migration, plus the bookkeeping table Prisma Migrate adds.
 const LEGACY_LAYOUT: &str = include_str!("fixtures/legacy_prisma.sql");
 
+/// The migration that normalises the legacy values (read for the spellings it knows).
+const WFMON_LAYOUT: &str = include_str!("../migrations/postgres/0002_wfmon_layout.sql");
+
 /// Tables that belong to another tool; wfmon must leave them alone and they are not part of
 /// wfmon's schema when comparing an adopted database with a fresh one.
 const FOREIGN_TABLES: &[&str] = &["_prisma_migrations"];
@@ -51,6 +54,19 @@ const LEGACY_TIMESTAMPS: &[(&str, &str)] = &[
     ("workflow_schedules", "next_run_at"),
     ("workflow_schedules", "created_at"),
     ("workflow_schedules", "updated_at"),
+];
+
+/// Every free-text status or type column of the legacy layout (each becomes a closed set).
+const LEGACY_VALUE_COLUMNS: &[(&str, &str)] = &[
+    ("monitoring_reports", "status"),
+    ("monitoring_reports", "report_type"),
+    ("workflow_executions", "status"),
+    ("workflow_executions", "triggered_by"),
+    ("system_health_checks", "status"),
+    ("notification_logs", "channel"),
+    ("notification_logs", "notification_type"),
+    ("notification_logs", "status"),
+    ("notification_logs", "delivery_status"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -201,55 +217,93 @@ async fn migrate_keeps_every_legacy_row_readable_with_normalised_values() {
     assert_eq!(store.count::<Alert>().await.unwrap(), 0);
     assert_eq!(store.count::<WorkflowRollup>().await.unwrap(), 0);
 
-    // Every row, every column, compared with what the Rust enums make of the legacy text.
-    for row in &rows.reports {
-        let read = store.get::<MonitoringReport>(&row.report_id).await.unwrap();
-        assert_eq!(
-            read,
-            Some(row.expected()),
-            "report {} ({:?}, {:?})",
-            row.report_id,
-            row.status,
-            row.report_type
-        );
-    }
-    for row in &rows.executions {
+    assert_every_row_reads_back(&store, rows).await;
+
+    // The legacy values DATA_MODEL.md names, read as it says (not only as the parsers say).
+    for (text, status) in [
+        ("PASSED", ExecutionStatus::Passed),
+        ("FAILED", ExecutionStatus::Failed),
+        ("WARNING", ExecutionStatus::Warning),
+        ("SKIPPED", ExecutionStatus::Skipped),
+        ("SUCCESS", ExecutionStatus::Passed),
+        ("FAILURE", ExecutionStatus::Failed),
+        ("success", ExecutionStatus::Passed),
+        ("failed", ExecutionStatus::Failed),
+    ] {
+        let row = rows.executions.iter().find(|e| e.status == text).unwrap();
         let read = store.get::<WorkflowExecution>(&row.run_id).await.unwrap();
         assert_eq!(
-            read,
-            Some(row.expected()),
-            "execution {} with status {:?}",
-            row.run_id,
-            row.status
+            read.map(|e| e.status),
+            Some(status),
+            "execution status {text}"
         );
     }
-    for row in &rows.metrics {
-        let read = store.get::<WorkflowMetric>(&row.id).await.unwrap();
-        assert_eq!(read, Some(row.expected()), "metric {}", row.id);
-    }
-    for row in &rows.health_checks {
-        let read = store.get::<SystemHealthCheck>(&row.check_id).await.unwrap();
-        assert_eq!(
-            read,
-            Some(row.expected()),
-            "health check {} with status {:?}",
-            row.check_id,
-            row.status
-        );
-    }
-    for row in &rows.notifications {
-        let read = store.get::<NotificationLog>(&row.log_id).await.unwrap();
-        assert_eq!(read, Some(row.expected()), "notification {}", row.log_id);
-    }
-    for row in &rows.schedules {
-        let read = store
-            .get::<WorkflowSchedule>(&row.schedule_id)
-            .await
+    for (text, status) in [
+        ("HEALTHY", HealthStatus::Healthy),
+        ("UNHEALTHY", HealthStatus::Unhealthy),
+        ("healthy", HealthStatus::Healthy),
+    ] {
+        let row = rows
+            .health_checks
+            .iter()
+            .find(|h| h.status == text)
             .unwrap();
-        assert_eq!(read, Some(row.expected()), "schedule {}", row.schedule_id);
+        let read = store.get::<SystemHealthCheck>(&row.check_id).await.unwrap();
+        assert_eq!(read.map(|h| h.status), Some(status), "health status {text}");
     }
-
-    // The cases DATA_MODEL.md names, spelled out.
+    for (text, channel) in [
+        ("SLACK", NotificationChannel::Slack),
+        ("DISCORD", NotificationChannel::Discord),
+        ("ALL", NotificationChannel::All),
+    ] {
+        let row = rows
+            .notifications
+            .iter()
+            .find(|n| n.channel == text)
+            .unwrap();
+        let read = store.get::<NotificationLog>(&row.log_id).await.unwrap();
+        assert_eq!(read.map(|n| n.channel), Some(channel), "channel {text}");
+    }
+    for (text, status) in [
+        ("SUCCESS", NotificationStatus::Sent),
+        ("FAILED", NotificationStatus::Failed),
+        ("SENT", NotificationStatus::Sent),
+    ] {
+        let row = rows
+            .notifications
+            .iter()
+            .find(|n| n.status == text)
+            .unwrap();
+        let read = store.get::<NotificationLog>(&row.log_id).await.unwrap();
+        assert_eq!(
+            read.map(|n| n.status),
+            Some(status),
+            "notification status {text}"
+        );
+    }
+    let delivered = rows
+        .notifications
+        .iter()
+        .find(|n| n.delivery_status.as_deref() == Some("DELIVERED"))
+        .unwrap();
+    let read = store
+        .get::<NotificationLog>(&delivered.log_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        read.and_then(|n| n.delivery_status),
+        Some(DeliveryStatus::Delivered)
+    );
+    let scheduled = rows
+        .executions
+        .iter()
+        .find(|e| e.triggered_by == "SCHEDULED")
+        .unwrap();
+    let read = store
+        .get::<WorkflowExecution>(&scheduled.run_id)
+        .await
+        .unwrap();
+    assert_eq!(read.map(|e| e.triggered_by), Some(TriggeredBy::Scheduled));
     let weird = rows
         .executions
         .iter()
@@ -784,6 +838,137 @@ async fn database_maintains_updated_at_of_legacy_rows() {
         "schedule updated_at {} was not maintained",
         read.updated_at
     );
+
+    // The bot's `updated_at` had no default; an INSERT that leaves it out now gets one.
+    let mut conn = legacy.connect().await;
+    for (table, key, insert) in [
+        (
+            "monitoring_reports",
+            "report_id",
+            "INSERT INTO monitoring_reports (id, report_id, start_time, end_time) \
+             VALUES ($1, $2, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+        ),
+        (
+            "workflow_executions",
+            "run_id",
+            "INSERT INTO workflow_executions (id, run_id, workflow_name, status, started_at) \
+             VALUES ($1, $2, 'health-check', 'RUNNING', CURRENT_TIMESTAMP)",
+        ),
+        (
+            "workflow_schedules",
+            "schedule_id",
+            "INSERT INTO workflow_schedules (id, schedule_id, workflow_name, cron_expression) \
+             VALUES ($1, $2, 'user-signup', '*/10 * * * *')",
+        ),
+    ] {
+        let key_value = new_id("key");
+        sqlx::query(insert)
+            .bind(new_id("id"))
+            .bind(&key_value)
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("insert into {table} without updated_at: {e}"));
+        let sql = format!("SELECT updated_at FROM {table} WHERE {key} = $1");
+        let updated_at: Timestamp = sqlx::query_scalar(AssertSqlSafe(sql))
+            .bind(&key_value)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+        assert!(
+            updated_at >= start,
+            "{table}.updated_at defaulted to {updated_at}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn normalisation_does_not_depend_on_the_database_collation() {
+    let Some(legacy) = LegacyDatabase::create().await else {
+        return;
+    };
+    // A team running PostgreSQL in a Turkish locale, where upper('skipped') is 'SKİPPED'. The
+    // columns get the collation a Turkish database would give them by default.
+    let mut conn = legacy.connect().await;
+    let turkish: Option<String> = sqlx::query_scalar(
+        "SELECT collname::text FROM pg_collation \
+         WHERE collname IN ('tr-TR-x-icu', 'tr-x-icu', 'tr_TR.utf8', 'tr_TR.UTF-8') \
+         ORDER BY collname LIMIT 1",
+    )
+    .fetch_optional(&mut conn)
+    .await
+    .unwrap();
+    let Some(turkish) = turkish else {
+        eprintln!("skipping: this PostgreSQL has no Turkish collation (built without ICU)");
+        return;
+    };
+    for (table, column) in LEGACY_VALUE_COLUMNS {
+        let sql =
+            format!("ALTER TABLE {table} ALTER COLUMN {column} TYPE TEXT COLLATE \"{turkish}\"");
+        sqlx::query(AssertSqlSafe(sql))
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    }
+    let sql = format!("SELECT upper('skipped' COLLATE \"{turkish}\")");
+    let upper: String = sqlx::query_scalar(AssertSqlSafe(sql))
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_ne!(upper, "SKIPPED", "{turkish} must show the dotted capital I");
+
+    let store = legacy.migrated_store().await;
+    assert_every_row_reads_back(&store, &legacy.rows).await;
+}
+
+/// Reads every legacy row back through the store and compares every column with what the
+/// Rust enums make of the legacy text (`LegacyRows` derives the expectations).
+async fn assert_every_row_reads_back(store: &Store, rows: &LegacyRows) {
+    for row in &rows.reports {
+        let read = store.get::<MonitoringReport>(&row.report_id).await.unwrap();
+        assert_eq!(
+            read,
+            Some(row.expected()),
+            "report {} ({:?}, {:?})",
+            row.report_id,
+            row.status,
+            row.report_type
+        );
+    }
+    for row in &rows.executions {
+        let read = store.get::<WorkflowExecution>(&row.run_id).await.unwrap();
+        assert_eq!(
+            read,
+            Some(row.expected()),
+            "execution {} with status {:?}",
+            row.run_id,
+            row.status
+        );
+    }
+    for row in &rows.metrics {
+        let read = store.get::<WorkflowMetric>(&row.id).await.unwrap();
+        assert_eq!(read, Some(row.expected()), "metric {}", row.id);
+    }
+    for row in &rows.health_checks {
+        let read = store.get::<SystemHealthCheck>(&row.check_id).await.unwrap();
+        assert_eq!(
+            read,
+            Some(row.expected()),
+            "health check {} with status {:?}",
+            row.check_id,
+            row.status
+        );
+    }
+    for row in &rows.notifications {
+        let read = store.get::<NotificationLog>(&row.log_id).await.unwrap();
+        assert_eq!(read, Some(row.expected()), "notification {}", row.log_id);
+    }
+    for row in &rows.schedules {
+        let read = store
+            .get::<WorkflowSchedule>(&row.schedule_id)
+            .await
+            .unwrap();
+        assert_eq!(read, Some(row.expected()), "schedule {}", row.schedule_id);
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -845,6 +1030,8 @@ struct LegacyRows {
     schedules: Vec<LegacySchedule>,
 }
 
+/// A report row as the bot wrote it. Columns not held here are derived from these (the same
+/// way in `insert` and `expected`).
 struct LegacyReport {
     /// Which success-rate case the row is, to find it again.
     case: &'static str,
@@ -864,6 +1051,7 @@ struct LegacyReport {
     metadata: Option<Value>,
 }
 
+/// An execution row as the bot wrote it (other columns derived, as for reports).
 struct LegacyExecution {
     id: String,
     run_id: String,
@@ -880,6 +1068,7 @@ struct LegacyExecution {
     updated_at: NaiveDateTime,
 }
 
+/// A metric row as the bot wrote it (other columns derived, as for reports).
 struct LegacyMetric {
     id: String,
     workflow_id: String,
@@ -891,6 +1080,7 @@ struct LegacyMetric {
     execution_id: Option<String>,
 }
 
+/// A health-check row as the bot wrote it (other columns derived, as for reports).
 struct LegacyHealthCheck {
     id: String,
     check_id: String,
@@ -901,6 +1091,7 @@ struct LegacyHealthCheck {
     execution_id: Option<String>,
 }
 
+/// A notification-log row as the bot wrote it (other columns derived, as for reports).
 struct LegacyNotification {
     id: String,
     log_id: String,
@@ -915,6 +1106,7 @@ struct LegacyNotification {
     report_id: Option<String>,
 }
 
+/// A schedule row as the bot wrote it (other columns derived, as for reports).
 struct LegacySchedule {
     id: String,
     schedule_id: String,
@@ -932,7 +1124,7 @@ struct LegacySchedule {
 
 impl LegacyRows {
     /// Rows covering every spelling of every status and type column (each enum member's
-    /// canonical text and legacy aliases, in three casings, plus one value no spelling
+    /// canonical text and legacy aliases, in four forms, plus one value no spelling
     /// matches), the bot's two ways of storing success rates, and the links between tables.
     fn new() -> LegacyRows {
         let reports = legacy_reports();
@@ -1395,6 +1587,7 @@ fn legacy_schedules() -> Vec<LegacySchedule> {
 // ---------------------------------------------------------------------------------------------
 
 impl LegacyReport {
+    /// The record wfmon must read back for this row after migrating.
     fn expected(&self) -> MonitoringReport {
         let mut kept = Vec::new();
         MonitoringReport {
@@ -1431,17 +1624,20 @@ impl LegacyReport {
 }
 
 impl LegacyExecution {
+    /// Derived from the start and duration; NULL where the bot recorded no duration.
     fn completed_at(&self) -> Option<NaiveDateTime> {
         self.duration_ms
             .map(|ms| self.started_at + TimeDelta::milliseconds(ms.into()))
     }
 
+    /// A Node-style stack for failed runs, derived so that insert and expectation agree.
     fn error_stack(&self) -> Option<String> {
         self.error_message
             .as_ref()
             .map(|m| format!("Error: {m}\n    at runWorkflow (monitor.ts:212:11)"))
     }
 
+    /// The record wfmon must read back for this row after migrating.
     fn expected(&self) -> WorkflowExecution {
         let mut kept = Vec::new();
         WorkflowExecution {
@@ -1482,10 +1678,12 @@ impl LegacyExecution {
 }
 
 impl LegacyMetric {
+    /// Derived from value and threshold, as the bot computed it.
     fn within_threshold(&self) -> bool {
         self.threshold_value.is_none_or(|t| self.metric_value <= t)
     }
 
+    /// The record wfmon must read back for this row after migrating.
     fn expected(&self) -> WorkflowMetric {
         WorkflowMetric {
             id: self.id.clone(),
@@ -1505,6 +1703,7 @@ impl LegacyMetric {
 }
 
 impl LegacyHealthCheck {
+    /// The record wfmon must read back for this row after migrating.
     fn expected(&self) -> SystemHealthCheck {
         let mut kept = Vec::new();
         SystemHealthCheck {
@@ -1532,10 +1731,12 @@ impl LegacyHealthCheck {
 }
 
 impl LegacyNotification {
+    /// Derived from the log id, so that each message is distinct.
     fn message(&self) -> String {
         format!("Workflow notification {}", self.log_id)
     }
 
+    /// The record wfmon must read back for this row after migrating.
     fn expected(&self) -> NotificationLog {
         let mut kept = Vec::new();
         let channel = normalised(
@@ -1587,10 +1788,12 @@ impl LegacyNotification {
 }
 
 impl LegacySchedule {
+    /// Derived from workflow and cron expression.
     fn description(&self) -> String {
         format!("Runs {} on {}", self.workflow_name, self.cron_expression)
     }
 
+    /// The record wfmon must read back for this row after migrating.
     fn expected(&self) -> WorkflowSchedule {
         WorkflowSchedule {
             id: self.id.clone(),
@@ -1652,37 +1855,65 @@ fn with_legacy(metadata: &Option<Value>, kept: &[(&'static str, String)]) -> Opt
 // Legacy values
 // ---------------------------------------------------------------------------------------------
 
-/// Every spelling an enum accepts (each member's canonical text and legacy aliases), each in
-/// three casings: upper, lower, and alternating with padding spaces (`" pAsSeD "`). The bot
-/// wrote `SUCCESS`, `success`, `Passed`...; the Rust parser and the SQL normaliser must agree
-/// on all of them.
+/// Every spelling of an enum's column (each member's canonical text and legacy aliases, then
+/// every text any SQL normaliser of the migration knows, for whichever column), each in four
+/// forms: upper, lower, alternating with padding spaces (`" pAsSeD "`), and title case wrapped
+/// in a tab and a CRLF (`"\tPassed\r\n"`, as a value captured from a script's output
+/// arrives). The expectation for each comes from the Rust parser, so a spelling only one side
+/// knows, or reads differently, fails the read-back.
 fn spellings<E: Copy>(
     all: &[E],
     canonical: fn(E) -> &'static str,
     aliases: fn(E) -> &'static [&'static str],
 ) -> Vec<String> {
+    let own = all.iter().flat_map(|member| {
+        std::iter::once(canonical(*member)).chain(aliases(*member).iter().copied())
+    });
+    let mut seen = BTreeSet::new();
     let mut out = Vec::new();
-    for member in all {
-        for text in std::iter::once(canonical(*member)).chain(aliases(*member).iter().copied()) {
-            let alternating: String = text
-                .chars()
-                .enumerate()
-                .map(|(i, c)| {
-                    if i % 2 == 0 {
-                        c.to_ascii_lowercase()
-                    } else {
-                        c.to_ascii_uppercase()
-                    }
-                })
-                .collect();
-            out.extend([
-                text.to_ascii_uppercase(),
-                text.to_ascii_lowercase(),
-                format!(" {alternating} "),
-            ]);
+    for text in own.chain(sql_spellings()) {
+        if !seen.insert(text) {
+            continue;
         }
+        let alternating: String = text
+            .chars()
+            .enumerate()
+            .map(|(i, c)| {
+                if i % 2 == 0 {
+                    c.to_ascii_lowercase()
+                } else {
+                    c.to_ascii_uppercase()
+                }
+            })
+            .collect();
+        let title = format!("{}{}", &text[..1], text[1..].to_ascii_lowercase());
+        out.extend([
+            text.to_ascii_uppercase(),
+            text.to_ascii_lowercase(),
+            format!(" {alternating} "),
+            format!("\t{title}\r\n"),
+        ]);
     }
     out
+}
+
+/// Every text the migration's SQL normalisers map (`WHEN 'SUCCESS' THEN 'PASSED'`), read from
+/// the migration itself, so that the fixture covers the SQL side's spellings too, not only
+/// the Rust aliases.
+fn sql_spellings() -> Vec<&'static str> {
+    let texts: Vec<&'static str> = WFMON_LAYOUT
+        .split("WHEN '")
+        .skip(1)
+        .filter_map(|rest| {
+            let (text, after) = rest.split_once('\'')?;
+            after.trim_start().starts_with("THEN").then_some(text)
+        })
+        .collect();
+    assert!(
+        texts.contains(&"SUCCESS") && texts.contains(&"HEALTHY") && texts.contains(&"SLACK"),
+        "the normalisers' spellings were not found in the migration: {texts:?}"
+    );
+    texts
 }
 
 /// The spellings plus one text no spelling matches, which the migration must map to its
@@ -1831,20 +2062,23 @@ async fn table_digests(conn: &mut PgConnection) -> Vec<(String, i64, String)> {
     digests
 }
 
+/// One column as `information_schema.columns` describes it: (table, column, data type,
+/// nullable, default, maximum length, timestamp precision).
+type ColumnShape = (
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<i32>,
+    Option<i32>,
+);
+
 /// What a schema is, independent of its name and of index names: columns, constraints,
 /// index definitions and triggers of wfmon's tables (other tools' tables left out).
 #[derive(Debug, PartialEq, Eq)]
 struct SchemaSnapshot {
-    /// (table, column, data type, nullable, default, max length, timestamp precision)
-    columns: BTreeSet<(
-        String,
-        String,
-        String,
-        String,
-        Option<String>,
-        Option<i32>,
-        Option<i32>,
-    )>,
+    columns: BTreeSet<ColumnShape>,
     /// (table, constraint type, definition)
     constraints: BTreeSet<(String, String, String)>,
     /// (table, definition with index and schema names removed)
@@ -1854,6 +2088,7 @@ struct SchemaSnapshot {
 }
 
 impl SchemaSnapshot {
+    /// The snapshot of the connection's current schema.
     async fn take(conn: &mut PgConnection) -> SchemaSnapshot {
         let schema: String = sqlx::query_scalar("SELECT current_schema()::text")
             .fetch_one(&mut *conn)

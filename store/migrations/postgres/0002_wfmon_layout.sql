@@ -41,8 +41,17 @@ ALTER TABLE workflow_schedules
 
 -- 3. Value normalisation. Each function maps every accepted spelling (any case) to the
 -- canonical value, or NULL when the value is unknown.
+
+-- The text the normalisers match on, read the way the Rust parsers read it (`trim`, then
+-- `to_ascii_uppercase`): ASCII whitespace around it ignored, and upper-cased in the "C"
+-- collation, because in the database's own one it may not be ASCII (Turkish: 'skipped' gives
+-- 'SKİPPED').
+CREATE FUNCTION pg_temp.wfmon_key(v TEXT) RETURNS TEXT AS $$
+    SELECT upper(btrim(v, E' \t\n\r\f\x0B') COLLATE "C")
+$$ LANGUAGE sql IMMUTABLE;
+
 CREATE FUNCTION pg_temp.wfmon_execution_status(v TEXT) RETURNS TEXT AS $$
-    SELECT CASE upper(btrim(v))
+    SELECT CASE pg_temp.wfmon_key(v)
         WHEN 'RUNNING' THEN 'RUNNING' WHEN 'IN_PROGRESS' THEN 'RUNNING'
         WHEN 'STARTED' THEN 'RUNNING' WHEN 'PENDING' THEN 'RUNNING'
         WHEN 'PASSED' THEN 'PASSED' WHEN 'SUCCESS' THEN 'PASSED' WHEN 'SUCCEEDED' THEN 'PASSED'
@@ -58,14 +67,14 @@ CREATE FUNCTION pg_temp.wfmon_execution_status(v TEXT) RETURNS TEXT AS $$
 $$ LANGUAGE sql IMMUTABLE;
 
 CREATE FUNCTION pg_temp.wfmon_triggered_by(v TEXT) RETURNS TEXT AS $$
-    SELECT CASE upper(btrim(v))
+    SELECT CASE pg_temp.wfmon_key(v)
         WHEN 'SCHEDULED' THEN 'SCHEDULED' WHEN 'SCHEDULE' THEN 'SCHEDULED' WHEN 'CRON' THEN 'SCHEDULED'
         WHEN 'MANUAL' THEN 'MANUAL' WHEN 'API' THEN 'API' WHEN 'RETRY' THEN 'RETRY'
     END
 $$ LANGUAGE sql IMMUTABLE;
 
 CREATE FUNCTION pg_temp.wfmon_health_status(v TEXT) RETURNS TEXT AS $$
-    SELECT CASE upper(btrim(v))
+    SELECT CASE pg_temp.wfmon_key(v)
         WHEN 'HEALTHY' THEN 'HEALTHY' WHEN 'UP' THEN 'HEALTHY' WHEN 'OK' THEN 'HEALTHY'
         WHEN 'PASSED' THEN 'HEALTHY'
         WHEN 'DEGRADED' THEN 'DEGRADED' WHEN 'WARNING' THEN 'DEGRADED'
@@ -75,7 +84,7 @@ CREATE FUNCTION pg_temp.wfmon_health_status(v TEXT) RETURNS TEXT AS $$
 $$ LANGUAGE sql IMMUTABLE;
 
 CREATE FUNCTION pg_temp.wfmon_report_status(v TEXT) RETURNS TEXT AS $$
-    SELECT CASE upper(btrim(v))
+    SELECT CASE pg_temp.wfmon_key(v)
         WHEN 'GENERATING' THEN 'GENERATING'
         WHEN 'COMPLETED' THEN 'COMPLETED' WHEN 'COMPLETE' THEN 'COMPLETED' WHEN 'DONE' THEN 'COMPLETED'
         WHEN 'FAILED' THEN 'FAILED'
@@ -83,7 +92,7 @@ CREATE FUNCTION pg_temp.wfmon_report_status(v TEXT) RETURNS TEXT AS $$
 $$ LANGUAGE sql IMMUTABLE;
 
 CREATE FUNCTION pg_temp.wfmon_report_type(v TEXT) RETURNS TEXT AS $$
-    SELECT CASE upper(btrim(v))
+    SELECT CASE pg_temp.wfmon_key(v)
         WHEN 'PERIODIC' THEN 'PERIODIC' WHEN 'HOURLY' THEN 'HOURLY' WHEN 'DAILY' THEN 'DAILY'
         WHEN 'WEEKLY' THEN 'WEEKLY' WHEN 'MONTHLY' THEN 'MONTHLY'
         WHEN 'ON_DEMAND' THEN 'ON_DEMAND' WHEN 'MANUAL' THEN 'ON_DEMAND'
@@ -91,7 +100,7 @@ CREATE FUNCTION pg_temp.wfmon_report_type(v TEXT) RETURNS TEXT AS $$
 $$ LANGUAGE sql IMMUTABLE;
 
 CREATE FUNCTION pg_temp.wfmon_channel(v TEXT) RETURNS TEXT AS $$
-    SELECT CASE upper(btrim(v))
+    SELECT CASE pg_temp.wfmon_key(v)
         WHEN 'SLACK' THEN 'SLACK' WHEN 'DISCORD' THEN 'DISCORD'
         WHEN 'TEAMS' THEN 'TEAMS' WHEN 'MSTEAMS' THEN 'TEAMS'
         WHEN 'EMAIL' THEN 'EMAIL' WHEN 'SMTP' THEN 'EMAIL'
@@ -101,7 +110,7 @@ CREATE FUNCTION pg_temp.wfmon_channel(v TEXT) RETURNS TEXT AS $$
 $$ LANGUAGE sql IMMUTABLE;
 
 CREATE FUNCTION pg_temp.wfmon_notification_type(v TEXT) RETURNS TEXT AS $$
-    SELECT CASE upper(btrim(v))
+    SELECT CASE pg_temp.wfmon_key(v)
         WHEN 'ALERT' THEN 'ALERT' WHEN 'FAILURE' THEN 'ALERT' WHEN 'WORKFLOW_FAILURE' THEN 'ALERT'
         WHEN 'ERROR' THEN 'ALERT'
         WHEN 'RECOVERY' THEN 'RECOVERY' WHEN 'RESOLVED' THEN 'RECOVERY' WHEN 'RECOVERED' THEN 'RECOVERY'
@@ -112,7 +121,7 @@ CREATE FUNCTION pg_temp.wfmon_notification_type(v TEXT) RETURNS TEXT AS $$
 $$ LANGUAGE sql IMMUTABLE;
 
 CREATE FUNCTION pg_temp.wfmon_notification_status(v TEXT) RETURNS TEXT AS $$
-    SELECT CASE upper(btrim(v))
+    SELECT CASE pg_temp.wfmon_key(v)
         WHEN 'PENDING' THEN 'PENDING' WHEN 'QUEUED' THEN 'PENDING'
         WHEN 'SENT' THEN 'SENT' WHEN 'SUCCESS' THEN 'SENT' WHEN 'DELIVERED' THEN 'SENT'
         WHEN 'FAILED' THEN 'FAILED' WHEN 'FAILURE' THEN 'FAILED' WHEN 'ERROR' THEN 'FAILED'
@@ -121,7 +130,7 @@ CREATE FUNCTION pg_temp.wfmon_notification_status(v TEXT) RETURNS TEXT AS $$
 $$ LANGUAGE sql IMMUTABLE;
 
 CREATE FUNCTION pg_temp.wfmon_delivery_status(v TEXT) RETURNS TEXT AS $$
-    SELECT CASE upper(btrim(v))
+    SELECT CASE pg_temp.wfmon_key(v)
         WHEN 'DELIVERED' THEN 'DELIVERED' WHEN 'SUCCESS' THEN 'DELIVERED'
         WHEN 'RETRYING' THEN 'RETRYING'
         WHEN 'UNDELIVERED' THEN 'UNDELIVERED' WHEN 'FAILED' THEN 'UNDELIVERED'

@@ -1411,6 +1411,23 @@ fn legacy_executions(reports: &[LegacyReport]) -> Vec<LegacyExecution> {
         report_id: None,
         updated_at: started_at + TimeDelta::seconds(2),
     });
+    // Metadata that is not an object cannot take a key: the migration keeps it whole.
+    let started_at = at(9_010);
+    executions.push(LegacyExecution {
+        id: cuid(2_998),
+        run_id: format!("run_{}_{}", millis(started_at), base36(999_999_929)),
+        workflow_name: "health-check".into(),
+        status: "STRANGE".into(),
+        triggered_by: "SCHEDULED".into(),
+        environment: "production".into(),
+        started_at,
+        duration_ms: Some(4_321),
+        tests_failed: 0,
+        error_message: None,
+        metadata: Some(json!(["step-1", "step-2"])),
+        report_id: None,
+        updated_at: started_at + TimeDelta::seconds(2),
+    });
     executions
 }
 
@@ -1836,13 +1853,14 @@ fn normalised<E: FromStr>(
 
 /// The legacy metadata with the original text of each unknown value added under its
 /// `legacy<Column>` key (the migration keeps what it could not map); unchanged otherwise.
+/// Metadata that is not an object is kept whole under `legacyMetadata`.
 fn with_legacy(metadata: &Option<Value>, kept: &[(&'static str, String)]) -> Option<Json> {
     if kept.is_empty() {
         return metadata.clone().map(wfmon_model::json);
     }
     let mut object = match metadata {
         Some(Value::Object(object)) => object.clone(),
-        Some(other) => panic!("legacy metadata must be an object, not {other}"),
+        Some(other) => Map::from_iter([("legacyMetadata".to_owned(), other.clone())]),
         None => Map::new(),
     };
     for (key, text) in kept {

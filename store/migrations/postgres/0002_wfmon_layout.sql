@@ -137,6 +137,16 @@ CREATE FUNCTION pg_temp.wfmon_delivery_status(v TEXT) RETURNS TEXT AS $$
     END
 $$ LANGUAGE sql IMMUTABLE;
 
+-- Adds `extra` to a row's metadata. Metadata that is not a JSON object (an array or a scalar
+-- the bot stored) is kept whole under `legacyMetadata` rather than merged into.
+CREATE FUNCTION pg_temp.wfmon_note(metadata JSONB, extra JSONB) RETURNS JSONB AS $$
+    SELECT CASE
+        WHEN metadata IS NULL OR jsonb_typeof(metadata) = 'null' THEN extra
+        WHEN jsonb_typeof(metadata) = 'object' THEN metadata || extra
+        ELSE jsonb_build_object('legacyMetadata', metadata) || extra
+    END
+$$ LANGUAGE sql IMMUTABLE;
+
 -- Rewrites one column with its normaliser; unknown values become `fallback` and the original
 -- text is kept in metadata.legacy<Key>.
 CREATE FUNCTION pg_temp.wfmon_normalise(tbl TEXT, col TEXT, fn TEXT, fallback TEXT, legacy_key TEXT)
@@ -144,7 +154,7 @@ RETURNS void AS $$
 BEGIN
     EXECUTE format(
         'UPDATE %1$I SET metadata = CASE WHEN %3$s(%2$I) IS NULL AND %2$I IS NOT NULL '
-        '    THEN coalesce(metadata, ''{}''::jsonb) || jsonb_build_object(%5$L, %2$I) ELSE metadata END, '
+        '    THEN pg_temp.wfmon_note(metadata, jsonb_build_object(%5$L, %2$I)) ELSE metadata END, '
         '  %2$I = coalesce(%3$s(%2$I), %4$L) '
         'WHERE %2$I IS DISTINCT FROM coalesce(%3$s(%2$I), %4$L)',
         tbl, col, fn, fallback, legacy_key);
@@ -161,7 +171,7 @@ SELECT pg_temp.wfmon_normalise('notification_logs', 'notification_type', 'pg_tem
 SELECT pg_temp.wfmon_normalise('notification_logs', 'status', 'pg_temp.wfmon_notification_status', 'FAILED', 'legacyStatus');
 -- delivery_status is nullable: an unknown value becomes NULL (and is kept in metadata).
 UPDATE notification_logs
-SET metadata = coalesce(metadata, '{}'::jsonb) || jsonb_build_object('legacyDeliveryStatus', delivery_status),
+SET metadata = pg_temp.wfmon_note(metadata, jsonb_build_object('legacyDeliveryStatus', delivery_status)),
     delivery_status = NULL
 WHERE delivery_status IS NOT NULL AND pg_temp.wfmon_delivery_status(delivery_status) IS NULL;
 UPDATE notification_logs SET delivery_status = pg_temp.wfmon_delivery_status(delivery_status)

@@ -1,4 +1,6 @@
-//! wfmon's engine. Today it holds the configuration file (`config`); the runner, scheduler,
-//! alerting, notifications and reports grow here, each in its own module.
+//! wfmon's engine: the configuration, workflow definitions and templates; the runner,
+//! scheduler, alerting, notifications and reports grow here, each in its own module.
 
 pub mod config;
+pub mod template;
+pub mod workflow;

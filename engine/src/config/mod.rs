@@ -1,0 +1,245 @@
+//! The configuration: one YAML file or a folder of them. Reading is strict: unknown keys,
+//! bad cron expressions, bad durations, undefined variables, duplicate names and unknown
+//! environments are errors that name the file, line, column and key path.
+
+mod raw;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::workflow::Workflow;
+
+/// The default configuration file, in the working directory.
+pub const DEFAULT_CONFIG_FILE: &str = "wfmon.yaml";
+
+/// A configuration that could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A file or folder could not be read.
+    #[error("cannot read configuration {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The YAML is invalid or does not fit the schema (the message holds line and column).
+    #[error("invalid configuration in {path}: {message}")]
+    Invalid { path: PathBuf, message: String },
+    /// The YAML fits the schema but its values do not hold together.
+    #[error("{}", issues_text(.0))]
+    Issues(Vec<ConfigIssue>),
+}
+
+fn issues_text(issues: &[ConfigIssue]) -> String {
+    let mut out = format!(
+        "{} problem{} in the configuration:",
+        issues.len(),
+        if issues.len() == 1 { "" } else { "s" }
+    );
+    for issue in issues {
+        out.push_str(&format!("\n  {issue}"));
+    }
+    out
+}
+
+/// One problem in the configuration, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigIssue {
+    /// The file.
+    pub file: PathBuf,
+    /// 1-based line (0: unknown).
+    pub line: u64,
+    /// 1-based column (0: unknown).
+    pub column: u64,
+    /// Key path, e.g. `workflows[2].steps[0].http.url`.
+    pub path: String,
+    /// What is wrong and, where it helps, what to write instead.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigIssue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if self.line > 0 {
+            write!(f, ":{}:{}", self.line, self.column)?;
+        }
+        write!(f, ": {}: {}", self.path, self.message)
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Where results are stored.
+    pub storage: StorageConfig,
+    /// How the daemon schedules.
+    pub scheduler: SchedulerConfig,
+    /// Environments by name.
+    pub environments: BTreeMap<String, Environment>,
+    /// Workflows, in file order.
+    pub workflows: Vec<Workflow>,
+    /// Values that came from `${ENV}` references: never print or store them.
+    pub secrets: Vec<String>,
+}
+
+/// The `storage:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StorageConfig {
+    /// Database URL (`sqlite://wfmon.db`, `postgres://...`).
+    pub url: Option<String>,
+}
+
+/// The `scheduler:` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchedulerConfig {
+    /// Most runs in flight at once, over all workflows.
+    pub concurrency: usize,
+    /// How long shutdown waits for runs in flight before recording them as ABORTED.
+    pub shutdown_grace: Duration,
+    /// This instance's name in `workflow_executions.instance_id` (default: host and pid).
+    pub instance_id: Option<String>,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        SchedulerConfig {
+            concurrency: 16,
+            shutdown_grace: Duration::from_secs(30),
+            instance_id: None,
+        }
+    }
+}
+
+/// One environment the workflows run against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Environment {
+    /// Name (`production`, `staging`, ...).
+    pub name: String,
+    /// What it is.
+    pub description: Option<String>,
+    /// Variables the workflows' templates use (`base_url`, ...).
+    pub variables: BTreeMap<String, String>,
+}
+
+impl Config {
+    /// Reads and validates a file, or every `*.yaml`/`*.yml` file of a folder (in name order).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let read = |p: &Path| {
+            std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                path: p.to_owned(),
+                source,
+            })
+        };
+        let files: Vec<PathBuf> = if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(path)
+                .map_err(|source| ConfigError::Read {
+                    path: path.to_owned(),
+                    source,
+                })?
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+                .collect();
+            files.sort();
+            if files.is_empty() {
+                return Err(ConfigError::Invalid {
+                    path: path.to_owned(),
+                    message: "the folder holds no .yaml file".into(),
+                });
+            }
+            files
+        } else {
+            vec![path.to_owned()]
+        };
+        let mut sources = Vec::new();
+        for file in files {
+            let text = read(&file)?;
+            sources.push((file, text));
+        }
+        Config::from_sources(&sources)
+    }
+
+    /// Parses configuration text; `path` is only used in messages.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        Config::from_sources(&[(path.to_owned(), text.to_owned())])
+    }
+
+    /// Parses and validates several files as one configuration.
+    pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Config, ConfigError> {
+        let mut parsed = Vec::new();
+        for (path, text) in sources {
+            let raw: raw::RawConfig = if text.trim().is_empty() {
+                raw::RawConfig::default()
+            } else {
+                serde_saphyr::from_str(text).map_err(|e| ConfigError::Invalid {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
+            };
+            parsed.push((path.clone(), raw));
+        }
+        validate::validate(parsed)
+    }
+
+    /// Reads the file at `path` if given, or `wfmon.yaml` if it exists; otherwise the defaults.
+    pub fn load_or_default(path: Option<&Path>) -> Result<Config, ConfigError> {
+        match path {
+            Some(path) => Config::load(path),
+            None => {
+                let default = Path::new(DEFAULT_CONFIG_FILE);
+                if default.exists() {
+                    Config::load(default)
+                } else {
+                    Ok(Config::default())
+                }
+            }
+        }
+    }
+
+    /// A workflow by name.
+    pub fn workflow(&self, name: &str) -> Option<&Workflow> {
+        self.workflows.iter().find(|w| w.name == name)
+    }
+
+    /// Replaces every secret value in `text` with `***`.
+    pub fn redact(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for secret in self.secrets.iter().filter(|s| s.len() >= 4) {
+            out = out.replace(secret.as_str(), "***");
+        }
+        out
+    }
+}
+
+/// Replaces each `${NAME}` with the environment variable's value; a missing variable is an
+/// error naming it (its value is never printed).
+pub fn expand_env(text: &str) -> Result<(String, Vec<String>), String> {
+    let mut out = String::with_capacity(text.len());
+    let mut values = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find("${") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("unclosed `${{` in `{text}`"))?;
+        let name = &after[..end];
+        if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            return Err(format!(
+                "`${{{name}}}` is not a valid environment variable name"
+            ));
+        }
+        let value =
+            std::env::var(name).map_err(|_| format!("environment variable {name} is not set"))?;
+        out.push_str(&value);
+        values.push(value);
+        rest = &after[end + 1..];
+    }
+    out.push_str(rest);
+    Ok((out, values))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,349 @@
+use std::path::Path;
+
+use super::*;
+use crate::workflow::{CaptureSource, RequestBody, StepAction};
+
+const GOOD: &str = r#"
+storage:
+  url: sqlite://wfmon.db
+scheduler:
+  concurrency: 4
+environments:
+  production:
+    variables:
+      base_url: https://shop.example.com
+  staging:
+    description: pre-release
+    variables:
+      base_url: https://staging.shop.example.com
+workflows:
+  - name: user-login
+    schedule: "*/5 * * * *"
+    timezone: Europe/Paris
+    timeout: 1m
+    retries: {attempts: 3, backoff: exponential, initial: 2s, max: 10s}
+    variables:
+      email: farmer@example.com
+    thresholds:
+      - {metric: total_duration, max: 2000}
+    steps:
+      - name: login
+        http:
+          method: post
+          url: "{{ base_url }}/api/login"
+          json: {email: "{{ email }}", password: "pw"}
+        assert:
+          - status == 200
+          - body.user.role == "farmer"
+        capture:
+          token: $.token
+          session: header:Set-Cookie
+      - name: profile
+        http:
+          url: "{{ base_url }}/api/me"
+          headers: {Authorization: "Bearer {{ token }}"}
+        timeout: 5s
+      - name: health
+        health: {url: "{{ base_url }}/api/health", degraded_after: 500ms}
+    cleanup:
+      - name: logout
+        http: {method: POST, url: "{{ base_url }}/api/logout", headers: {Authorization: "Bearer {{ token }}"}}
+  - name: e2e
+    environments: [staging]
+    steps:
+      - name: playwright
+        command: {run: [npx, playwright, test], junit: results.xml}
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigError> {
+    Config::parse(text, Path::new("wfmon.yaml"))
+}
+
+fn issues(text: &str) -> Vec<ConfigIssue> {
+    match parse(text) {
+        Err(ConfigError::Issues(issues)) => issues,
+        other => panic!("expected issues, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_complete_configuration_reads_into_workflows() {
+    let config = parse(GOOD).unwrap();
+    assert_eq!(config.storage.url.as_deref(), Some("sqlite://wfmon.db"));
+    assert_eq!(config.scheduler.concurrency, 4);
+    assert_eq!(config.environments.len(), 2);
+    let login = config.workflow("user-login").unwrap();
+    assert_eq!(
+        login.environments,
+        vec!["production", "staging"],
+        "all environments by default"
+    );
+    assert_eq!(login.timeout, Duration::from_secs(60));
+    assert_eq!(login.retries.attempts, 3);
+    assert_eq!(login.retries.delay_before(2), Duration::from_secs(2));
+    assert_eq!(login.retries.delay_before(3), Duration::from_secs(4));
+    assert_eq!(login.retries.delay_before(9), Duration::from_secs(10));
+    let schedule = login.schedule.as_ref().unwrap();
+    assert_eq!(schedule.timezone, chrono_tz::Europe::Paris);
+    let after = chrono::DateTime::parse_from_rfc3339("2026-01-01T10:02:00Z")
+        .unwrap()
+        .to_utc();
+    assert_eq!(
+        schedule.next_after(after).unwrap().to_rfc3339(),
+        "2026-01-01T10:05:00+00:00"
+    );
+    assert_eq!(login.steps.len(), 3);
+    assert_eq!(login.cleanup.len(), 1);
+    let StepAction::Http(req) = &login.steps[0].action else {
+        panic!()
+    };
+    assert_eq!(req.method, "POST");
+    assert!(matches!(req.body, Some(RequestBody::Json(_))));
+    assert_eq!(login.steps[0].assertions.len(), 2);
+    assert!(
+        matches!(login.steps[0].captures[0].source, CaptureSource::Header(ref h) if h == "set-cookie")
+    );
+    assert!(matches!(
+        login.steps[0].captures[1].source,
+        CaptureSource::JsonPath(_)
+    ));
+    assert_eq!(login.steps[1].timeout, Duration::from_secs(5));
+    assert_eq!(login.steps[0].timeout, Duration::from_secs(30));
+    let StepAction::Health(h) = &login.steps[2].action else {
+        panic!()
+    };
+    assert_eq!(
+        (h.expected_status, h.degraded_after),
+        (200, Some(Duration::from_millis(500)))
+    );
+    let e2e = config.workflow("e2e").unwrap();
+    assert!(e2e.schedule.is_none());
+    assert_eq!(e2e.environments, vec!["staging"]);
+}
+
+#[test]
+fn unknown_keys_are_errors_with_a_location() {
+    let err = parse("storage:\n  urll: sqlite://x.db\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("wfmon.yaml"), "{err}");
+    assert!(err.contains("urll"), "{err}");
+    assert!(err.contains('2'), "line number expected: {err}");
+    let err = parse("workflows:\n  - name: a\n    stepz: []\n")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("stepz"), "{err}");
+}
+
+#[test]
+fn bad_values_are_each_reported_with_file_line_column_and_key_path() {
+    let text = r#"
+environments:
+  production: {variables: {base_url: "http://127.0.0.1:1"}}
+workflows:
+  - name: a
+    schedule: "*/5 25 * * *"
+    timeout: 5 minutes
+    environments: [production, moon]
+    steps:
+      - name: s
+        http: {url: "{{ base_url }}/x", method: FETCH}
+        assert: ["status ==", "status == 200"]
+        capture: {id: "$[", tok: "jsonpath:x"}
+  - name: a
+    steps:
+      - name: t
+        http: {url: "ftp://x"}
+        health: {url: "http://x"}
+"#;
+    let found = issues(text);
+    let find = |path: &str| {
+        found
+            .iter()
+            .find(|i| i.path == path)
+            .unwrap_or_else(|| panic!("no issue at {path}: {found:#?}"))
+    };
+    let cron = find("workflows[0].schedule");
+    assert_eq!((cron.line, cron.column), (6, 15), "{cron}");
+    assert!(cron.message.contains("*/5 25"), "{cron}");
+    assert!(find("workflows[0].timeout").message.contains("5 minutes"));
+    assert!(
+        find("workflows[0].environments[1]")
+            .message
+            .contains("unknown environment `moon`")
+    );
+    assert!(
+        find("workflows[0].steps[0].http.method")
+            .message
+            .contains("FETCH")
+    );
+    assert!(
+        find("workflows[0].steps[0].assert[0]")
+            .message
+            .contains("status ==")
+    );
+    assert!(
+        find("workflows[0].steps[0].capture.id")
+            .message
+            .contains("JSONPath")
+    );
+    assert!(
+        find("workflows[0].steps[0].capture.tok")
+            .message
+            .contains("header:NAME")
+    );
+    let dup = find("workflows[1].name");
+    assert!(
+        dup.message.contains("already defined at wfmon.yaml:5:"),
+        "{dup}"
+    );
+    assert!(
+        !found
+            .iter()
+            .any(|i| i.path.starts_with("workflows[0].steps[0].assert[1]"))
+    );
+    let shown = ConfigError::Issues(found.clone()).to_string();
+    assert!(
+        shown.contains("wfmon.yaml:6:15: workflows[0].schedule:"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn a_step_needs_exactly_one_kind() {
+    let found = issues(
+        "workflows:\n  - name: a\n    steps:\n      - name: s\n        http: {url: \"http://x\"}\n        health: {url: \"http://x\"}\n",
+    );
+    assert!(
+        found[0]
+            .message
+            .contains("exactly one of http, command or health"),
+        "{found:?}"
+    );
+    let found = issues("workflows:\n  - name: a\n    steps: []\n");
+    assert!(found[0].message.contains("at least one step"), "{found:?}");
+}
+
+#[test]
+fn variables_must_be_defined_in_every_environment_or_captured_earlier() {
+    let text = r#"
+environments:
+  production: {variables: {base_url: "http://p", api_key: k}}
+  staging: {variables: {base_url: "http://s"}}
+workflows:
+  - name: w
+    steps:
+      - name: first
+        http: {url: "{{ base_url }}/a", headers: {X-Key: "{{ api_key }}", X-Token: "{{ token }}"}}
+        capture: {token: $.token}
+      - name: second
+        http: {url: "{{ base_url }}/b", headers: {X-Token: "{{ token }}"}}
+"#;
+    let found = issues(text);
+    let messages: Vec<String> = found.iter().map(ToString::to_string).collect();
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`api_key`") && m.contains("environment `staging`")),
+        "{messages:#?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("`token`") && m.contains("steps[0]")),
+        "captured only after: {messages:#?}"
+    );
+    assert!(
+        !messages.iter().any(|m| m.contains("steps[1]")),
+        "captured before use: {messages:#?}"
+    );
+    assert!(
+        !messages
+            .iter()
+            .any(|m| m.contains("`api_key`") && m.contains("`production`")),
+        "{messages:#?}"
+    );
+}
+
+#[test]
+fn environment_references_expand_and_are_remembered_as_secrets() {
+    // SAFETY: the variable names are unique to this test.
+    unsafe { std::env::set_var("WFMON_TEST_CONFIG_PW", "s3cret-pw") };
+    let config = parse(
+        "storage: {url: \"postgres://u:${WFMON_TEST_CONFIG_PW}@h/db\"}\nenvironments:\n  production: {variables: {password: \"${WFMON_TEST_CONFIG_PW}\"}}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.storage.url.as_deref(),
+        Some("postgres://u:s3cret-pw@h/db")
+    );
+    assert_eq!(
+        config.environments["production"].variables["password"],
+        "s3cret-pw"
+    );
+    assert_eq!(
+        config.redact("login failed for s3cret-pw"),
+        "login failed for ***"
+    );
+    let found = issues(
+        "environments:\n  production: {variables: {password: \"${WFMON_TEST_UNSET_VAR}\"}}\n",
+    );
+    assert!(
+        found[0].message.contains("WFMON_TEST_UNSET_VAR is not set"),
+        "{found:?}"
+    );
+    assert!(expand_env("${oops").is_err());
+}
+
+#[test]
+fn a_folder_of_files_is_one_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("00-env.yaml"),
+        "environments:\n  production: {variables: {base_url: \"http://x\"}}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("10-a.yaml"),
+        "workflows:\n  - name: a\n    steps: [{name: s, http: {url: \"{{ base_url }}\"}}]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("20-b.yml"),
+        "workflows:\n  - name: b\n    steps: [{name: s, http: {url: \"{{ base_url }}\"}}]\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+    let config = Config::load(dir.path()).unwrap();
+    assert_eq!(
+        config
+            .workflows
+            .iter()
+            .map(|w| w.name.as_str())
+            .collect::<Vec<_>>(),
+        vec!["a", "b"]
+    );
+    std::fs::write(
+        dir.path().join("30-dup.yaml"),
+        "workflows:\n  - name: a\n    steps: [{name: s, http: {url: \"http://y\"}}]\n",
+    )
+    .unwrap();
+    let err = Config::load(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("30-dup.yaml:2:") && err.contains("10-a.yaml:2:"),
+        "{err}"
+    );
+}
+
+#[test]
+fn cron_accepts_five_or_six_fields_only() {
+    assert!(validate::parse_cron("*/5 * * * *").is_ok());
+    assert!(validate::parse_cron("*/10 * * * * *").is_ok());
+    assert!(
+        validate::parse_cron("* * * *")
+            .unwrap_err()
+            .contains("4 fields")
+    );
+    assert!(validate::parse_cron("0 0 0 1 1 * 2030").is_err());
+    assert!(validate::parse_cron("0 25 * * *").is_err());
+}

@@ -1,0 +1,879 @@
+//! From the YAML as written to the validated `Config`: every check, each problem collected
+//! with its file, line, column and key path, so that one run of `wfmon validate` lists all.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde_saphyr::Spanned;
+
+use super::raw::{RawConfig, RawRetries, RawStep, RawWorkflow};
+use super::{
+    Config, ConfigError, ConfigIssue, Environment, SchedulerConfig, StorageConfig, expand_env,
+};
+use crate::template::{Template, json_variables};
+use crate::workflow::{
+    Backoff, Capture, CaptureSource, CommandSpec, HealthProbe, HttpRequest, RequestBody,
+    RetryPolicy, Schedule, Step, StepAction, Threshold, Workflow,
+};
+
+const DEFAULT_WORKFLOW_TIMEOUT: Duration = Duration::from_secs(300);
+const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30);
+const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+
+/// Collects problems while converting.
+struct Checker {
+    file: PathBuf,
+    issues: Vec<ConfigIssue>,
+    secrets: Vec<String>,
+}
+
+impl Checker {
+    fn issue_at<T>(&mut self, at: &Spanned<T>, path: &str, message: impl Into<String>) {
+        self.issues.push(ConfigIssue {
+            file: self.file.clone(),
+            line: at.referenced.line(),
+            column: at.referenced.column(),
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    fn issue(&mut self, path: &str, message: impl Into<String>) {
+        self.issues.push(ConfigIssue {
+            file: self.file.clone(),
+            line: 0,
+            column: 0,
+            path: path.to_owned(),
+            message: message.into(),
+        });
+    }
+
+    /// Expands `${ENV}` in a value, remembering what came from the environment as secret.
+    fn expand(&mut self, value: &str, at: Option<&Spanned<String>>, path: &str) -> String {
+        match expand_env(value) {
+            Ok((text, secrets)) => {
+                self.secrets.extend(secrets);
+                text
+            }
+            Err(message) => {
+                match at {
+                    Some(at) => self.issue_at(at, path, message),
+                    None => self.issue(path, message),
+                }
+                value.to_owned()
+            }
+        }
+    }
+
+    fn template(&mut self, value: &Spanned<String>, path: &str) -> Template {
+        let text = self.expand(&value.value, Some(value), path);
+        match Template::parse(&text) {
+            Ok(t) => t,
+            Err(message) => {
+                self.issue_at(value, path, message);
+                Template::parse("").expect("empty template")
+            }
+        }
+    }
+
+    fn duration(&mut self, value: &Spanned<String>, path: &str) -> Option<Duration> {
+        match wfmon_model::parse_duration(&value.value) {
+            Ok(d) => d.to_std().ok(),
+            Err(e) => {
+                self.issue_at(value, path, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn retries(&mut self, raw: &RawRetries, path: &str, base: RetryPolicy) -> RetryPolicy {
+        let mut policy = base;
+        let attempts = raw.attempts.value;
+        if !(1..=10).contains(&attempts) {
+            self.issue_at(
+                &raw.attempts,
+                &format!("{path}.attempts"),
+                format!("{attempts} attempts: write 1 (no retry) to 10"),
+            );
+        } else {
+            policy.attempts = attempts;
+        }
+        if let Some(b) = &raw.backoff {
+            match b.value.as_str() {
+                "exponential" => policy.backoff = Backoff::Exponential,
+                "fixed" => policy.backoff = Backoff::Fixed,
+                other => self.issue_at(
+                    b,
+                    &format!("{path}.backoff"),
+                    format!("`{other}` is not a backoff: write exponential or fixed"),
+                ),
+            }
+        }
+        if let Some(d) = raw
+            .initial
+            .as_ref()
+            .and_then(|v| self.duration(v, &format!("{path}.initial")))
+        {
+            policy.initial = d;
+        }
+        if let Some(d) = raw
+            .max
+            .as_ref()
+            .and_then(|v| self.duration(v, &format!("{path}.max")))
+        {
+            policy.max = d;
+        }
+        policy
+    }
+}
+
+/// Merges and validates parsed files into one `Config`.
+pub(super) fn validate(files: Vec<(PathBuf, RawConfig)>) -> Result<Config, ConfigError> {
+    let mut config = Config::default();
+    let mut all_issues = Vec::new();
+    let mut secrets = Vec::new();
+    // Sections that are not lists are taken from the first file that sets them.
+    let mut defaults_file: Option<(PathBuf, usize)> = None;
+    for (i, (path, raw)) in files.iter().enumerate() {
+        let d = &raw.defaults;
+        if d.timeout.is_some()
+            || d.step_timeout.is_some()
+            || d.retries.is_some()
+            || d.environments.is_some()
+            || d.timezone.is_some()
+        {
+            if let Some((first, _)) = &defaults_file {
+                all_issues.push(ConfigIssue {
+                    file: path.clone(),
+                    line: 0,
+                    column: 0,
+                    path: "defaults".into(),
+                    message: format!("defaults are already set in {}", first.display()),
+                });
+            } else {
+                defaults_file = Some((path.clone(), i));
+            }
+        }
+    }
+    let defaults = defaults_file.as_ref().map(|(_, i)| &files[*i].1.defaults);
+
+    // Environments first: workflows refer to them.
+    let mut env_origin: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for (path, raw) in &files {
+        let mut c = Checker {
+            file: path.clone(),
+            issues: Vec::new(),
+            secrets: Vec::new(),
+        };
+        for (name, env) in &raw.environments {
+            let key = format!("environments.{name}");
+            if let Some(first) = env_origin.get(name) {
+                c.issue(
+                    &key,
+                    format!(
+                        "environment `{name}` is already defined in {}",
+                        first.display()
+                    ),
+                );
+                continue;
+            }
+            if !valid_name(name) {
+                c.issue(
+                    &key,
+                    format!("`{name}` is not a valid name (letters, digits, - and _)"),
+                );
+            }
+            let variables = env
+                .variables
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.clone(),
+                        c.expand(v, None, &format!("{key}.variables.{k}")),
+                    )
+                })
+                .collect();
+            env_origin.insert(name.clone(), path.clone());
+            config.environments.insert(
+                name.clone(),
+                Environment {
+                    name: name.clone(),
+                    description: env.description.clone(),
+                    variables,
+                },
+            );
+        }
+        if let Some(url) = &raw.storage.url {
+            if config.storage.url.is_some() {
+                c.issue_at(
+                    url,
+                    "storage.url",
+                    "storage.url is set in more than one file",
+                );
+            } else {
+                config.storage = StorageConfig {
+                    url: Some(c.expand(&url.value, Some(url), "storage.url")),
+                };
+            }
+        }
+        let s = &raw.scheduler;
+        let mut scheduler = SchedulerConfig::default();
+        if let Some(n) = &s.concurrency {
+            if n.value == 0 || n.value > 10_000 {
+                c.issue_at(
+                    n,
+                    "scheduler.concurrency",
+                    format!("{}: write 1 to 10000", n.value),
+                );
+            } else {
+                scheduler.concurrency = n.value as usize;
+            }
+        }
+        if let Some(d) = s
+            .shutdown_grace
+            .as_ref()
+            .and_then(|v| c.duration(v, "scheduler.shutdown_grace"))
+        {
+            scheduler.shutdown_grace = d;
+        }
+        scheduler.instance_id = s.instance_id.clone();
+        if s.concurrency.is_some() || s.shutdown_grace.is_some() || s.instance_id.is_some() {
+            config.scheduler = scheduler;
+        }
+        all_issues.append(&mut c.issues);
+        secrets.append(&mut c.secrets);
+    }
+    if config.environments.is_empty() {
+        config.environments.insert(
+            "production".into(),
+            Environment {
+                name: "production".into(),
+                description: None,
+                variables: BTreeMap::new(),
+            },
+        );
+    }
+
+    // Workflow-wide defaults.
+    let mut c = Checker {
+        file: defaults_file
+            .as_ref()
+            .map_or_else(PathBuf::new, |(p, _)| p.clone()),
+        issues: Vec::new(),
+        secrets: Vec::new(),
+    };
+    let default_timeout = defaults
+        .and_then(|d| d.timeout.as_ref())
+        .and_then(|v| c.duration(v, "defaults.timeout"))
+        .unwrap_or(DEFAULT_WORKFLOW_TIMEOUT);
+    let default_step_timeout = defaults
+        .and_then(|d| d.step_timeout.as_ref())
+        .and_then(|v| c.duration(v, "defaults.step_timeout"))
+        .unwrap_or(DEFAULT_STEP_TIMEOUT);
+    let default_retries = defaults
+        .and_then(|d| d.retries.as_ref())
+        .map(|r| c.retries(r, "defaults.retries", RetryPolicy::default()))
+        .unwrap_or_default();
+    let default_tz = defaults
+        .and_then(|d| d.timezone.as_ref())
+        .and_then(|tz| timezone(&mut c, tz, "defaults.timezone"));
+    let default_envs: Vec<String> = match defaults.and_then(|d| d.environments.as_ref()) {
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| {
+                known_env(
+                    &mut c,
+                    &config.environments,
+                    e,
+                    &format!("defaults.environments[{i}]"),
+                )
+            })
+            .collect(),
+        None => config.environments.keys().cloned().collect(),
+    };
+    all_issues.append(&mut c.issues);
+
+    let context = WorkflowDefaults {
+        timeout: default_timeout,
+        step_timeout: default_step_timeout,
+        retries: default_retries,
+        timezone: default_tz.unwrap_or(chrono_tz::UTC),
+        environments: default_envs,
+    };
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let mut index = 0;
+    for (path, raw) in &files {
+        let mut c = Checker {
+            file: path.clone(),
+            issues: Vec::new(),
+            secrets: Vec::new(),
+        };
+        for rw in &raw.workflows {
+            let key = format!("workflows[{index}]");
+            index += 1;
+            let here = format!(
+                "{}:{}:{}",
+                path.display(),
+                rw.name.referenced.line(),
+                rw.name.referenced.column()
+            );
+            if let Some(first) = names.get(&rw.name.value) {
+                c.issue_at(
+                    &rw.name,
+                    &format!("{key}.name"),
+                    format!("workflow `{}` is already defined at {first}", rw.name.value),
+                );
+                continue;
+            }
+            names.insert(rw.name.value.clone(), here);
+            if let Some(w) = workflow(&mut c, rw, &key, &context, &config.environments) {
+                config.workflows.push(w);
+            }
+        }
+        all_issues.append(&mut c.issues);
+        secrets.append(&mut c.secrets);
+    }
+    if !all_issues.is_empty() {
+        return Err(ConfigError::Issues(all_issues));
+    }
+    secrets.sort();
+    secrets.dedup();
+    config.secrets = secrets;
+    Ok(config)
+}
+
+struct WorkflowDefaults {
+    timeout: Duration,
+    step_timeout: Duration,
+    retries: RetryPolicy,
+    timezone: chrono_tz::Tz,
+    environments: Vec<String>,
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+fn timezone(c: &mut Checker, tz: &Spanned<String>, path: &str) -> Option<chrono_tz::Tz> {
+    match chrono_tz::Tz::from_str(&tz.value) {
+        Ok(tz) => Some(tz),
+        Err(_) => {
+            c.issue_at(
+                tz,
+                path,
+                format!(
+                    "`{}` is not an IANA time zone (e.g. UTC, Europe/Paris)",
+                    tz.value
+                ),
+            );
+            None
+        }
+    }
+}
+
+fn known_env(
+    c: &mut Checker,
+    envs: &BTreeMap<String, Environment>,
+    name: &Spanned<String>,
+    path: &str,
+) -> Option<String> {
+    if envs.contains_key(&name.value) {
+        Some(name.value.clone())
+    } else {
+        let known: Vec<&str> = envs.keys().map(String::as_str).collect();
+        c.issue_at(
+            name,
+            path,
+            format!(
+                "unknown environment `{}` (defined: {})",
+                name.value,
+                known.join(", ")
+            ),
+        );
+        None
+    }
+}
+
+/// Parses a cron expression of 5 fields (minute precision) or 6 (seconds first).
+pub(super) fn parse_cron(expression: &str) -> Result<croner::Cron, String> {
+    let fields = expression.split_whitespace().count();
+    if !expression.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
+        return Err(format!(
+            "`{expression}` has {fields} fields; write 5 (minute hour day month weekday) or 6 (seconds first)"
+        ));
+    }
+    croner::parser::CronParser::builder()
+        .seconds(croner::parser::Seconds::Optional)
+        .year(croner::parser::Year::Disallowed)
+        .build()
+        .parse(expression)
+        .map_err(|e| format!("`{expression}` is not a valid cron expression: {e}"))
+}
+
+fn workflow(
+    c: &mut Checker,
+    rw: &RawWorkflow,
+    key: &str,
+    d: &WorkflowDefaults,
+    envs: &BTreeMap<String, Environment>,
+) -> Option<Workflow> {
+    let before = c.issues.len();
+    let name = rw.name.value.clone();
+    if !valid_name(&name) {
+        c.issue_at(
+            &rw.name,
+            &format!("{key}.name"),
+            format!("`{name}` is not a valid name (letters, digits, -, _ and .)"),
+        );
+    }
+    let tz = match &rw.timezone {
+        Some(tz) => timezone(c, tz, &format!("{key}.timezone")),
+        None => Some(d.timezone),
+    };
+    let schedule = rw
+        .schedule
+        .as_ref()
+        .and_then(|s| match parse_cron(&s.value) {
+            Ok(cron) => tz.map(|timezone| Schedule {
+                expression: s.value.clone(),
+                cron,
+                timezone,
+            }),
+            Err(message) => {
+                c.issue_at(s, &format!("{key}.schedule"), message);
+                None
+            }
+        });
+    let environments: Vec<String> = match &rw.environments {
+        Some(list) if list.is_empty() => {
+            c.issue(&format!("{key}.environments"), "lists no environment");
+            Vec::new()
+        }
+        Some(list) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| known_env(c, envs, e, &format!("{key}.environments[{i}]")))
+            .collect(),
+        None => d.environments.clone(),
+    };
+    let timeout = rw
+        .timeout
+        .as_ref()
+        .and_then(|t| c.duration(t, &format!("{key}.timeout")))
+        .unwrap_or(d.timeout);
+    let retries = rw.retries.as_ref().map_or(d.retries, |r| {
+        c.retries(r, &format!("{key}.retries"), d.retries)
+    });
+    let variables: BTreeMap<String, String> = rw
+        .variables
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.clone(),
+                c.expand(v, None, &format!("{key}.variables.{k}")),
+            )
+        })
+        .collect();
+    let thresholds = rw
+        .thresholds
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| {
+            let path = format!("{key}.thresholds[{i}]");
+            if t.metric.value.trim().is_empty() {
+                c.issue_at(&t.metric, &format!("{path}.metric"), "names no metric");
+                return None;
+            }
+            if !t.max.value.is_finite() || t.max.value < 0.0 {
+                c.issue_at(
+                    &t.max,
+                    &format!("{path}.max"),
+                    "must be a number of at least 0",
+                );
+                return None;
+            }
+            Some(Threshold {
+                metric: t.metric.value.clone(),
+                max: t.max.value,
+                soft: t.soft,
+            })
+        })
+        .collect();
+    if rw.steps.is_empty() {
+        c.issue_at(
+            &rw.name,
+            &format!("{key}.steps"),
+            "a workflow needs at least one step",
+        );
+    }
+    let mut step_names = BTreeSet::new();
+    let mut steps = Vec::new();
+    for (i, rs) in rw.steps.iter().enumerate() {
+        if let Some(step) = step(
+            c,
+            rs,
+            &format!("{key}.steps[{i}]"),
+            d.step_timeout,
+            &mut step_names,
+        ) {
+            steps.push(step);
+        }
+    }
+    let mut cleanup = Vec::new();
+    for (i, rs) in rw.cleanup.iter().enumerate() {
+        if let Some(step) = step(
+            c,
+            rs,
+            &format!("{key}.cleanup[{i}]"),
+            d.step_timeout,
+            &mut step_names,
+        ) {
+            cleanup.push(step);
+        }
+    }
+    let workflow = Workflow {
+        name,
+        description: rw.description.clone(),
+        schedule,
+        environments,
+        timeout,
+        retries,
+        variables,
+        thresholds,
+        tags: rw.tags.clone(),
+        steps,
+        cleanup,
+    };
+    if c.issues.len() == before {
+        check_variables(c, &workflow, rw, key, envs);
+    }
+    (c.issues.len() == before).then_some(workflow)
+}
+
+fn step(
+    c: &mut Checker,
+    rs: &RawStep,
+    key: &str,
+    default_timeout: Duration,
+    names: &mut BTreeSet<String>,
+) -> Option<Step> {
+    let before = c.issues.len();
+    let name = rs.name.value.trim().to_owned();
+    if name.is_empty() {
+        c.issue_at(&rs.name, &format!("{key}.name"), "a step needs a name");
+    } else if !names.insert(name.clone()) {
+        c.issue_at(
+            &rs.name,
+            &format!("{key}.name"),
+            format!("step `{name}` is already defined in this workflow"),
+        );
+    }
+    let kinds = [rs.http.is_some(), rs.command.is_some(), rs.health.is_some()]
+        .iter()
+        .filter(|k| **k)
+        .count();
+    if kinds != 1 {
+        c.issue_at(
+            &rs.name,
+            key,
+            "a step needs exactly one of http, command or health",
+        );
+        return None;
+    }
+    let action = if let Some(h) = &rs.http {
+        let method = h
+            .method
+            .as_ref()
+            .map_or_else(|| "GET".to_owned(), |m| m.value.to_ascii_uppercase());
+        if let Some(m) = &h.method
+            && !HTTP_METHODS.contains(&method.as_str())
+        {
+            c.issue_at(
+                m,
+                &format!("{key}.http.method"),
+                format!(
+                    "`{}` is not an HTTP method ({})",
+                    m.value,
+                    HTTP_METHODS.join(", ")
+                ),
+            );
+        }
+        let url = c.template(&h.url, &format!("{key}.http.url"));
+        check_url(c, &h.url, &format!("{key}.http.url"));
+        let headers = pairs(c, &h.headers, &format!("{key}.http.headers"));
+        let query = pairs(c, &h.query, &format!("{key}.http.query"));
+        let bodies = [h.json.is_some(), h.form.is_some(), h.body.is_some()]
+            .iter()
+            .filter(|b| **b)
+            .count();
+        if bodies > 1 {
+            c.issue_at(
+                &h.url,
+                &format!("{key}.http"),
+                "give at most one of json, form or body",
+            );
+        }
+        let body = if let Some(json) = &h.json {
+            let value = expand_json(c, &json.value, &format!("{key}.http.json"));
+            if let Err(message) = json_variables(&value) {
+                c.issue_at(json, &format!("{key}.http.json"), message);
+            }
+            Some(RequestBody::Json(value))
+        } else if let Some(form) = &h.form {
+            Some(RequestBody::Form(pairs(
+                c,
+                form,
+                &format!("{key}.http.form"),
+            )))
+        } else {
+            h.body.as_ref().map(|b| RequestBody::Raw {
+                content: c.template(b, &format!("{key}.http.body")),
+                content_type: h.content_type.clone(),
+            })
+        };
+        StepAction::Http(HttpRequest {
+            method,
+            url,
+            headers,
+            query,
+            body,
+            follow_redirects: h.follow_redirects.unwrap_or(true),
+            verify_tls: h.verify_tls.unwrap_or(true),
+        })
+    } else if let Some(cmd) = &rs.command {
+        if cmd.run.is_empty() {
+            c.issue_at(
+                &rs.name,
+                &format!("{key}.command.run"),
+                "names no program: write run: [program, arg, ...]",
+            );
+        }
+        let argv = cmd
+            .run
+            .iter()
+            .enumerate()
+            .map(|(i, a)| c.template(a, &format!("{key}.command.run[{i}]")))
+            .collect();
+        StepAction::Command(CommandSpec {
+            argv,
+            workdir: cmd.workdir.as_ref().map(PathBuf::from),
+            env: pairs(c, &cmd.env, &format!("{key}.command.env")),
+            junit: cmd.junit.as_ref().map(PathBuf::from),
+        })
+    } else {
+        let h = rs.health.as_ref().expect("one kind");
+        let expected_status = match &h.expected_status {
+            Some(s) if !(100..=599).contains(&s.value) => {
+                c.issue_at(
+                    s,
+                    &format!("{key}.health.expected_status"),
+                    format!("{} is not an HTTP status", s.value),
+                );
+                200
+            }
+            Some(s) => s.value,
+            None => 200,
+        };
+        check_url(c, &h.url, &format!("{key}.health.url"));
+        StepAction::Health(HealthProbe {
+            url: c.template(&h.url, &format!("{key}.health.url")),
+            expected_status,
+            degraded_after: h
+                .degraded_after
+                .as_ref()
+                .and_then(|d| c.duration(d, &format!("{key}.health.degraded_after"))),
+            headers: pairs(c, &h.headers, &format!("{key}.health.headers")),
+        })
+    };
+    for (i, a) in rs.assertions.iter().enumerate() {
+        if let Err(e) = cel::Program::compile(&a.value) {
+            let message = e.to_string().lines().next().unwrap_or_default().to_owned();
+            c.issue_at(
+                a,
+                &format!("{key}.assert[{i}]"),
+                format!("`{}` is not a valid expression: {message}", a.value),
+            );
+        }
+    }
+    let mut captures = Vec::new();
+    for (var, source) in &rs.capture {
+        let path = format!("{key}.capture.{var}");
+        if !crate::template::Template::parse(&format!("{{{{ {var} }}}}"))
+            .is_ok_and(|t| t.variables().count() == 1)
+        {
+            c.issue_at(
+                source,
+                &path,
+                format!("`{var}` is not a valid variable name"),
+            );
+            continue;
+        }
+        match capture_source(&source.value) {
+            Ok(source) => captures.push(Capture {
+                name: var.clone(),
+                source,
+            }),
+            Err(message) => c.issue_at(source, &path, message),
+        }
+    }
+    let timeout = rs
+        .timeout
+        .as_ref()
+        .and_then(|t| c.duration(t, &format!("{key}.timeout")))
+        .unwrap_or(default_timeout);
+    (c.issues.len() == before).then(|| Step {
+        name,
+        action,
+        assertions: rs.assertions.iter().map(|a| a.value.clone()).collect(),
+        captures,
+        timeout,
+        continue_on_failure: rs.continue_on_failure,
+    })
+}
+
+/// Reads `$.json.path`, `header:Name` or `regex:pattern`.
+fn capture_source(text: &str) -> Result<CaptureSource, String> {
+    if let Some(name) = text.strip_prefix("header:") {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err("`header:` names no header".into());
+        }
+        Ok(CaptureSource::Header(name.to_ascii_lowercase()))
+    } else if let Some(pattern) = text.strip_prefix("regex:") {
+        regex::Regex::new(pattern)
+            .map(CaptureSource::Regex)
+            .map_err(|e| format!("`{pattern}` is not a valid regular expression: {e}"))
+    } else if text.starts_with('$') {
+        serde_json_path::JsonPath::parse(text)
+            .map(CaptureSource::JsonPath)
+            .map_err(|e| format!("`{text}` is not a valid JSONPath: {e}"))
+    } else {
+        Err(format!(
+            "`{text}`: write a JSONPath ($.user.id), header:NAME or regex:PATTERN"
+        ))
+    }
+}
+
+fn check_url(c: &mut Checker, url: &Spanned<String>, path: &str) {
+    let text = url.value.trim_start();
+    if !(text.starts_with("http://") || text.starts_with("https://") || text.starts_with("{{")) {
+        c.issue_at(url, path, format!("`{}` is not an http(s) URL", url.value));
+    }
+}
+
+fn pairs(
+    c: &mut Checker,
+    map: &BTreeMap<String, Spanned<String>>,
+    path: &str,
+) -> Vec<(String, Template)> {
+    map.iter()
+        .map(|(k, v)| (k.clone(), c.template(v, &format!("{path}.{k}"))))
+        .collect()
+}
+
+fn expand_json(c: &mut Checker, value: &serde_json::Value, path: &str) -> serde_json::Value {
+    match value {
+        serde_json::Value::String(s) => serde_json::Value::String(c.expand(s, None, path)),
+        serde_json::Value::Array(items) => serde_json::Value::Array(
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| expand_json(c, v, &format!("{path}[{i}]")))
+                .collect(),
+        ),
+        serde_json::Value::Object(map) => serde_json::Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), expand_json(c, v, &format!("{path}.{k}"))))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Every `{{ name }}` must be defined, in each environment the workflow runs in, by the
+/// environment's variables, the workflow's, or a capture of an earlier step (any step, for
+/// cleanup steps).
+fn check_variables(
+    c: &mut Checker,
+    w: &Workflow,
+    rw: &RawWorkflow,
+    key: &str,
+    envs: &BTreeMap<String, Environment>,
+) {
+    let all_captures: BTreeSet<&str> = w
+        .steps
+        .iter()
+        .flat_map(|s| s.captures.iter().map(|c| c.name.as_str()))
+        .collect();
+    for env_name in &w.environments {
+        let env = &envs[env_name];
+        let mut known: BTreeSet<&str> = env
+            .variables
+            .keys()
+            .map(String::as_str)
+            .chain(w.variables.keys().map(String::as_str))
+            .collect();
+        known.insert("environment");
+        known.insert("workflow");
+        known.insert("run_id");
+        let groups = [
+            (&w.steps, &rw.steps, "steps", false),
+            (&w.cleanup, &rw.cleanup, "cleanup", true),
+        ];
+        for (steps, raw_steps, section, is_cleanup) in groups {
+            for (i, (step, raw)) in steps.iter().zip(raw_steps.iter()).enumerate() {
+                for var in step_variables(step) {
+                    let defined = known.contains(var.as_str())
+                        || (is_cleanup && all_captures.contains(var.as_str()));
+                    if !defined {
+                        c.issue_at(
+                            &raw.name,
+                            &format!("{key}.{section}[{i}]"),
+                            format!(
+                                "variable `{var}` is not defined for environment `{env_name}`: set it under \
+                                 environments.{env_name}.variables or the workflow's variables, or capture it in an earlier step"
+                            ),
+                        );
+                    }
+                }
+                if !is_cleanup {
+                    known.extend(step.captures.iter().map(|c| c.name.as_str()));
+                }
+            }
+        }
+    }
+}
+
+fn step_variables(step: &Step) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |t: &Template| out.extend(t.variables().map(str::to_owned));
+    match &step.action {
+        StepAction::Http(h) => {
+            add(&h.url);
+            h.headers.iter().chain(&h.query).for_each(|(_, t)| add(t));
+            match &h.body {
+                Some(RequestBody::Form(form)) => form.iter().for_each(|(_, t)| add(t)),
+                Some(RequestBody::Raw { content, .. }) => add(content),
+                Some(RequestBody::Json(v)) => out.extend(json_variables(v).unwrap_or_default()),
+                None => {}
+            }
+        }
+        StepAction::Command(cmd) => {
+            cmd.argv.iter().for_each(&mut add);
+            cmd.env.iter().for_each(|(_, t)| add(t));
+        }
+        StepAction::Health(h) => {
+            add(&h.url);
+            h.headers.iter().for_each(|(_, t)| add(t));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}

@@ -1,6 +1,7 @@
-//! wfmon's engine: the configuration, workflow definitions and templates; the runner,
+//! wfmon's engine: the configuration, workflow definitions, templates and the runner; the
 //! scheduler, alerting, notifications and reports grow here, each in its own module.
 
 pub mod config;
+pub mod runner;
 pub mod template;
 pub mod workflow;

@@ -47,6 +47,10 @@ pub enum Command {
     /// Manage the database: migrate, check, stats, prune.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Check the configuration: every problem with file:line:column, or a summary.
+    Validate(JsonFlag),
+    /// Write a commented starter configuration (wfmon.yaml, or -c FILE).
+    Init(InitArgs),
     /// Measure wfmon's speed against a baseline taken in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -64,6 +68,14 @@ pub enum DbCommand {
     Stats(JsonFlag),
     /// Delete raw results older than a duration; reports, rollups and alerts are kept.
     Prune(PruneArgs),
+}
+
+/// `wfmon init` arguments.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
 }
 
 /// `--json` for commands whose output a script may read.

@@ -5,6 +5,7 @@
 
 mod bench;
 mod cli;
+mod config_cmd;
 mod db;
 mod exit;
 
@@ -21,6 +22,8 @@ async fn main() -> std::process::ExitCode {
     init_logging(cli.verbose);
     let outcome = match &cli.command {
         Command::Db(command) => db::run(&cli, command).await,
+        Command::Validate(flags) => config_cmd::validate(cli.config.as_deref(), flags.json),
+        Command::Init(args) => config_cmd::init(cli.config.as_deref(), args.force),
         Command::Bench(command) => bench::run(&cli, command).await,
     };
     match outcome {

@@ -1,0 +1,120 @@
+//! `wfmon validate` and `wfmon init`: check a configuration, write a starter one.
+
+use std::path::{Path, PathBuf};
+
+use wfmon_engine::config::{Config, DEFAULT_CONFIG_FILE};
+
+use crate::exit::Failure;
+
+/// The commented starter configuration `wfmon init` writes.
+pub const STARTER: &str = include_str!("starter.yaml");
+
+/// The configuration path: `-c`/`WFMON_CONFIG`, else `wfmon.yaml`.
+pub fn config_path(explicit: Option<&Path>) -> PathBuf {
+    explicit.map_or_else(|| PathBuf::from(DEFAULT_CONFIG_FILE), Path::to_path_buf)
+}
+
+/// Loads the configuration a command needs; a missing default file is an error that says
+/// how to make one.
+pub fn load(explicit: Option<&Path>) -> Result<Config, Failure> {
+    let path = config_path(explicit);
+    if explicit.is_none() && !path.exists() {
+        return Err(Failure::new(format!(
+            "no configuration: {} does not exist (write one with `wfmon init`, or pass -c FILE)",
+            path.display()
+        )));
+    }
+    Ok(Config::load(&path)?)
+}
+
+/// `wfmon validate`: every problem of the configuration, or a summary of what it holds.
+pub fn validate(explicit: Option<&Path>, json: bool) -> Result<(), Failure> {
+    let path = config_path(explicit);
+    let config = load(explicit)?;
+    let now = chrono::Utc::now();
+    if json {
+        let workflows: Vec<_> = config
+            .workflows
+            .iter()
+            .map(|w| {
+                serde_json::json!({
+                    "name": w.name,
+                    "environments": w.environments,
+                    "schedule": w.schedule.as_ref().map(|s| s.expression.clone()),
+                    "timezone": w.schedule.as_ref().map(|s| s.timezone.name()),
+                    "nextRunAt": w.schedule.as_ref().and_then(|s| s.next_after(now)).map(|t| t.to_rfc3339()),
+                    "steps": w.steps.len(),
+                    "cleanupSteps": w.cleanup.len(),
+                })
+            })
+            .collect();
+        let value = serde_json::json!({
+            "config": path.display().to_string(),
+            "valid": true,
+            "environments": config.environments.keys().collect::<Vec<_>>(),
+            "workflows": workflows,
+        });
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("JSON values serialise")
+        );
+        return Ok(());
+    }
+    println!(
+        "{} is valid: {} workflow(s), {} environment(s) ({})",
+        path.display(),
+        config.workflows.len(),
+        config.environments.len(),
+        config
+            .environments
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for w in &config.workflows {
+        let when = match &w.schedule {
+            Some(s) => {
+                let next = s
+                    .next_after(now)
+                    .map_or_else(|| "never".to_owned(), |t| t.to_rfc3339());
+                format!("`{}` ({}), next {next}", s.expression, s.timezone.name())
+            }
+            None => "on demand only".to_owned(),
+        };
+        println!(
+            "  {:<24} {} step(s), in {}; {when}",
+            w.name,
+            w.steps.len() + w.cleanup.len(),
+            w.environments.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `wfmon init`: writes the starter configuration, never over an existing file.
+pub fn init(explicit: Option<&Path>, force: bool) -> Result<(), Failure> {
+    let path = config_path(explicit);
+    if path.exists() && !force {
+        return Err(Failure::new(format!(
+            "{} already exists; pass --force to overwrite it",
+            path.display()
+        )));
+    }
+    std::fs::write(&path, STARTER)
+        .map_err(|e| Failure::new(format!("cannot write {}: {e}", path.display())))?;
+    println!("wrote {}; check it with `wfmon validate`", path.display());
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_starter_configuration_is_valid() {
+        let config = Config::parse(STARTER, Path::new("starter.yaml")).unwrap();
+        assert_eq!(config.workflows.len(), 2);
+        assert!(config.workflows.iter().all(|w| w.schedule.is_some()));
+    }
+}

@@ -2,6 +2,8 @@
 //! scheduler, alerting, notifications and reports grow here, each in its own module.
 
 pub mod config;
+pub mod executor;
+pub mod recorder;
 pub mod runner;
 pub mod template;
 pub mod workflow;

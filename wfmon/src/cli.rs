@@ -47,6 +47,8 @@ pub enum Command {
     /// Manage the database: migrate, check, stats, prune.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Run one workflow now, step by step; exit code 1 if it fails (for CI pipelines).
+    Check(CheckArgs),
     /// Check the configuration: every problem with file:line:column, or a summary.
     Validate(JsonFlag),
     /// Write a commented starter configuration (wfmon.yaml, or -c FILE).
@@ -68,6 +70,25 @@ pub enum DbCommand {
     Stats(JsonFlag),
     /// Delete raw results older than a duration; reports, rollups and alerts are kept.
     Prune(PruneArgs),
+}
+
+/// `wfmon check` arguments.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The workflow to run.
+    pub workflow: String,
+
+    /// Run in this environment only [default: every environment the workflow lists].
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+
+    /// Do not write the run to the database.
+    #[arg(long)]
+    pub no_record: bool,
+
+    /// Print one JSON document at the end instead of progress.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `wfmon init` arguments.

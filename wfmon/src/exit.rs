@@ -44,6 +44,16 @@ impl Failure {
         }
     }
 
+    /// The message.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// The exit code.
+    pub fn code(&self) -> u8 {
+        self.code
+    }
+
     /// Prints the message on stderr and returns the exit code.
     pub fn report(self) -> ExitCode {
         if !self.message.is_empty() {

@@ -4,6 +4,7 @@
 //! database, run the command, and turn its outcome into an exit code.
 
 mod bench;
+mod check;
 mod cli;
 mod config_cmd;
 mod db;
@@ -20,8 +21,10 @@ async fn main() -> std::process::ExitCode {
         Err(usage) => return exit::usage(usage),
     };
     init_logging(cli.verbose);
+    restore_default_sigpipe();
     let outcome = match &cli.command {
         Command::Db(command) => db::run(&cli, command).await,
+        Command::Check(args) => check::run(&cli, args).await,
         Command::Validate(flags) => config_cmd::validate(cli.config.as_deref(), flags.json),
         Command::Init(args) => config_cmd::init(cli.config.as_deref(), args.force),
         Command::Bench(command) => bench::run(&cli, command).await,
@@ -29,6 +32,16 @@ async fn main() -> std::process::ExitCode {
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(failure) => failure.report(),
+    }
+}
+
+/// Rust ignores SIGPIPE, so `wfmon db stats | head` would fail writing to the closed pipe;
+/// like other command-line tools, end quietly instead.
+fn restore_default_sigpipe() {
+    // SAFETY: called once at start-up before any other thread writes; SIG_DFL is a valid
+    // disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

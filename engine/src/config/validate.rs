@@ -67,6 +67,18 @@ impl Checker {
         }
     }
 
+    /// A `variables:` map with `${ENV}` expanded in each value.
+    fn variables(&mut self, map: &BTreeMap<String, String>, key: &str) -> BTreeMap<String, String> {
+        map.iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    self.expand(v, None, &format!("{key}.variables.{k}")),
+                )
+            })
+            .collect()
+    }
+
     fn template(&mut self, value: &Spanned<String>, path: &str) -> Template {
         let text = self.expand(&value.value, Some(value), path);
         match Template::parse(&text) {
@@ -182,19 +194,10 @@ pub(super) fn validate(files: Vec<(PathBuf, RawConfig)>) -> Result<Config, Confi
             if !valid_name(name) {
                 c.issue(
                     &key,
-                    format!("`{name}` is not a valid name (letters, digits, - and _)"),
+                    format!("`{name}` is not a valid name (letters, digits, -, _ and .)"),
                 );
             }
-            let variables = env
-                .variables
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.clone(),
-                        c.expand(v, None, &format!("{key}.variables.{k}")),
-                    )
-                })
-                .collect();
+            let variables = c.variables(&env.variables, &key);
             env_origin.insert(name.clone(), path.clone());
             config.environments.insert(
                 name.clone(),
@@ -470,16 +473,7 @@ fn workflow(
     let retries = rw.retries.as_ref().map_or(d.retries, |r| {
         c.retries(r, &format!("{key}.retries"), d.retries)
     });
-    let variables: BTreeMap<String, String> = rw
-        .variables
-        .iter()
-        .map(|(k, v)| {
-            (
-                k.clone(),
-                c.expand(v, None, &format!("{key}.variables.{k}")),
-            )
-        })
-        .collect();
+    let variables = c.variables(&rw.variables, key);
     let thresholds = rw
         .thresholds
         .iter()

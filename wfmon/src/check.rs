@@ -43,7 +43,7 @@ pub async fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
     let store = if args.no_record {
         None
     } else {
-        let url = crate::db::database_url(cli)?;
+        let url = crate::db::database_url(cli, Some(&config))?;
         Some(Store::open(&url, OpenMode::Create).await.map_err(|e| {
             let failure = Failure::from(e);
             Failure::with_code(

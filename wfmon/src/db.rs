@@ -8,21 +8,25 @@ use crate::cli::{Cli, DbCommand};
 use crate::exit::{EXIT_SCHEMA, Failure};
 
 /// The database every command uses: --database or WFMON_DATABASE_URL (clap reads both), else
-/// the config file's storage.url, else `sqlite://wfmon.db`.
-pub fn database_url(cli: &Cli) -> Result<DatabaseUrl, Failure> {
+/// the config file's storage.url, else `sqlite://wfmon.db`. A command that has already loaded
+/// the configuration passes it; otherwise it is read here when needed.
+pub fn database_url(cli: &Cli, config: Option<&Config>) -> Result<DatabaseUrl, Failure> {
     let raw = match &cli.database {
         Some(url) => url.clone(),
-        None => Config::load_or_default(cli.config.as_deref())?
-            .storage
-            .url
-            .unwrap_or_else(|| "sqlite://wfmon.db".to_owned()),
+        None => {
+            let storage_url = match config {
+                Some(config) => config.storage.url.clone(),
+                None => Config::load_or_default(cli.config.as_deref())?.storage.url,
+            };
+            storage_url.unwrap_or_else(|| "sqlite://wfmon.db".to_owned())
+        }
     };
     Ok(DatabaseUrl::parse(&raw)?)
 }
 
 /// Runs one `wfmon db` command.
 pub async fn run(cli: &Cli, command: &DbCommand) -> Result<(), Failure> {
-    let url = database_url(cli)?;
+    let url = database_url(cli, None)?;
     match command {
         DbCommand::Migrate(flags) => migrate(&url, flags.json).await,
         DbCommand::Check(flags) => check(&url, flags.json).await,

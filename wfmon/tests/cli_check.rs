@@ -1,10 +1,13 @@
 //! `wfmon check` as a CI pipeline runs it: a real target on 127.0.0.1, the real binary, exit
 //! codes, step-by-step output, and the run recorded in SQLite.
 
+mod common;
+
+use common::{text, wfmon};
+
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output};
 
 /// Answers every request with the same JSON body, until the test ends.
 fn target(body: &'static str) -> String {
@@ -23,25 +26,6 @@ fn target(body: &'static str) -> String {
         }
     });
     base
-}
-
-fn wfmon(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wfmon"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("WFMON_DATABASE_URL")
-        .env_remove("WFMON_CONFIG")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run wfmon")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn write_config(dir: &Path, base: &str) {

@@ -1,24 +1,8 @@
 //! `wfmon init` and `wfmon validate` as a user runs them.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn wfmon(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wfmon"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("WFMON_CONFIG")
-        .output()
-        .expect("run wfmon")
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use common::{text, wfmon};
 
 #[test]
 fn init_writes_a_valid_starter_and_never_overwrites() {

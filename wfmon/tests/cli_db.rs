@@ -1,26 +1,11 @@
 //! `wfmon db ...` as a user runs it: the real binary, a real SQLite file, exit codes and the
 //! words on screen.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn wfmon(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_wfmon"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("WFMON_DATABASE_URL")
-        .env_remove("WFMON_CONFIG")
-        .output()
-        .expect("run wfmon")
-}
+use common::{text, wfmon};
 
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
-}
+use std::process::Command;
 
 #[test]
 fn migrate_check_stats_prune_on_the_default_sqlite_file() {

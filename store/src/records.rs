@@ -90,7 +90,7 @@ where
     DB::Arguments: IntoArguments<DB>,
 {
     let per_statement = (max_params::<DB>() / R::COLUMNS.len()).clamp(1, 1000);
-    let mut prefix = format!("INSERT INTO {} ({}) ", R::TABLE, R::column_list());
+    let prefix = format!("INSERT INTO {} ({}) ", R::TABLE, R::column_list());
     let suffix = match on_conflict {
         OnConflict::Fail => String::new(),
         OnConflict::Update => {
@@ -106,7 +106,6 @@ where
             )
         }
     };
-    prefix.shrink_to_fit();
     for chunk in rows.chunks(per_statement) {
         let mut builder = QueryBuilder::<DB>::new(prefix.as_str());
         builder.push_values(chunk.iter(), |mut row, record| record.push_values(&mut row));

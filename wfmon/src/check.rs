@@ -7,7 +7,6 @@ use std::io::{IsTerminal, Write};
 use wfmon_engine::executor::{Attempt, execute};
 use wfmon_engine::recorder::RunIdentity;
 use wfmon_engine::runner::{RunObserver, StepOutcome};
-use wfmon_engine::workflow::Step;
 use wfmon_model::{StepStatus, TriggeredBy, new_id};
 use wfmon_store::{OpenMode, Store};
 
@@ -177,8 +176,6 @@ impl Printer {
 }
 
 impl RunObserver for Printer {
-    fn step_started(&self, _order: u32, _step: &Step) {}
-
     fn step_finished(&self, s: &StepOutcome) {
         let mark = match s.status {
             StepStatus::Passed => self.paint("32", "✓"),

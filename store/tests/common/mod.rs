@@ -15,15 +15,6 @@ pub fn postgres_base_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/wfmon_test".to_owned())
 }
 
-/// A migrated store on a new SQLite file; keep the directory alive for the test's duration.
-pub async fn sqlite_store() -> (Store, tempfile::TempDir) {
-    let (url, dir) = sqlite_url();
-    let store = Store::open(&url, OpenMode::Create)
-        .await
-        .expect("open sqlite");
-    (store, dir)
-}
-
 /// A URL for a new SQLite file in a new temporary directory.
 pub fn sqlite_url() -> (DatabaseUrl, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -76,16 +67,6 @@ async fn create_database(options: &PgConnectOptions) -> Result<sqlx::PgConnectio
         .await;
     admin.close().await.ok();
     options.connect().await
-}
-
-/// A migrated store on a fresh PostgreSQL schema (see `postgres_url`).
-pub async fn postgres_store() -> Option<Store> {
-    let url = postgres_url().await?;
-    Some(
-        Store::open(&url, OpenMode::Create)
-            .await
-            .expect("open postgres"),
-    )
 }
 
 /// A migrated store on a fresh database, with its URL for tests that must reach around the

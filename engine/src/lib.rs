@@ -5,5 +5,7 @@ pub mod config;
 pub mod executor;
 pub mod recorder;
 pub mod runner;
+pub mod scheduler;
 pub mod template;
 pub mod workflow;
+pub mod writer;

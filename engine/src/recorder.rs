@@ -30,6 +30,8 @@ pub struct RunIdentity {
     pub schedule_id: Option<String>,
     /// The instance running it.
     pub instance_id: String,
+    /// For a scheduled run: the due time it was started for (`dueAt` in its metadata).
+    pub due_at: Option<Timestamp>,
 }
 
 impl RunIdentity {
@@ -50,7 +52,7 @@ impl RunIdentity {
             error_stack: None,
             triggered_by: self.triggered_by,
             environment: self.environment.clone(),
-            metadata: None,
+            metadata: self.due_metadata(),
             report_id: None,
             attempt: self.attempt as i32,
             first_run_id: self.first_run_id.clone(),
@@ -58,6 +60,26 @@ impl RunIdentity {
             instance_id: Some(self.instance_id.clone()),
             created_at: started_at,
             updated_at: started_at,
+        }
+    }
+
+    fn due_metadata(&self) -> Option<wfmon_model::Json> {
+        self.due_at
+            .map(|due| to_json(json!({ "dueAt": due.to_string() })))
+    }
+
+    /// The row of a due run that was not started, with why: a SKIPPED execution that took
+    /// no time.
+    pub fn skipped_row(&self, reason: String) -> WorkflowExecution {
+        let now = Timestamp::now();
+        let at = self.due_at.unwrap_or(now);
+        WorkflowExecution {
+            status: ExecutionStatus::Skipped,
+            completed_at: Some(at),
+            duration_ms: Some(0),
+            error_message: Some(reason),
+            updated_at: now,
+            ..self.started_row(at)
         }
     }
 
@@ -102,6 +124,9 @@ pub fn record_of(
     execution.tests_total = outcome.tests_total as i32;
     execution.error_message = outcome.error.clone();
     let mut metadata = serde_json::Map::new();
+    if let Some(due) = identity.due_at {
+        metadata.insert("dueAt".into(), json!(due.to_string()));
+    }
     if flaky {
         metadata.insert("flaky".into(), json!(true));
     }

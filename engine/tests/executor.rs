@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use axum::http::StatusCode;
 use axum::routing::get;
 use wfmon_engine::config::Config;
-use wfmon_engine::executor::execute;
+use wfmon_engine::executor::{Recording, execute};
 use wfmon_engine::recorder::RunIdentity;
 use wfmon_engine::runner::NoObserver;
 use wfmon_model::{
@@ -79,6 +79,7 @@ fn identity() -> RunIdentity {
         first_run_id: None,
         schedule_id: None,
         instance_id: "test".into(),
+        due_at: None,
     }
 }
 
@@ -94,8 +95,9 @@ async fn a_pass_after_failures_keeps_every_attempt_linked_and_marks_it_flaky() {
         workflow,
         &config.environments["local"],
         first.clone(),
-        Some(&store),
+        Recording::Direct(&store),
         &NoObserver,
+        None,
     )
     .await;
     assert!(errors.is_empty(), "{errors:?}");
@@ -196,8 +198,9 @@ async fn without_retries_a_failure_is_one_attempt_and_nothing_is_left_running() 
         workflow,
         &config.environments["local"],
         identity(),
-        Some(&store),
+        Recording::Direct(&store),
         &NoObserver,
+        None,
     )
     .await;
     assert!(errors.is_empty());
@@ -225,8 +228,9 @@ async fn a_store_that_fails_is_reported_and_the_run_still_happens() {
         workflow,
         &config.environments["local"],
         identity(),
-        Some(&store),
+        Recording::Direct(&store),
         &NoObserver,
+        None,
     )
     .await;
     assert_eq!(attempts[0].outcome.status, ExecutionStatus::Passed);

@@ -92,3 +92,46 @@ pub(crate) fn is_read_only(error: &sqlx::Error) -> bool {
         _ => false,
     }
 }
+
+impl StoreError {
+    /// Whether the error says the database is (for now) out of reach or busy, so the same
+    /// write may succeed later: connection lost or refused, pool timeout, SQLite busy or out
+    /// of disk, PostgreSQL shutting down, out of resources, or a serialisation conflict.
+    /// Any other error (a constraint, a type) would fail again and is not worth retrying.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            StoreError::Connect { .. } => true,
+            StoreError::Query { source, .. } | StoreError::Migration { source, .. } => {
+                is_transient_sqlx(source)
+            }
+            _ => false,
+        }
+    }
+}
+
+fn is_transient_sqlx(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            let code = db.code().unwrap_or_default();
+            // SQLite: BUSY 5, LOCKED 6, IOERR 10, FULL 13, CANTOPEN 14 (extended codes keep
+            // the primary code in the low byte).
+            if let Ok(n) = code.parse::<i64>() {
+                return matches!(n & 0xff, 5 | 6 | 10 | 13 | 14);
+            }
+            // PostgreSQL SQLSTATE: connection exceptions, insufficient resources, operator
+            // intervention (shutdown), serialisation failure and deadlock.
+            code.starts_with("08")
+                || code.starts_with("53")
+                || code.starts_with("57P")
+                || code == "40001"
+                || code == "40P01"
+        }
+        _ => false,
+    }
+}

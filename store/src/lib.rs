@@ -14,6 +14,7 @@ mod migrate;
 mod queries;
 mod recorder;
 mod records;
+mod schedules;
 mod schema;
 mod url;
 
@@ -23,6 +24,9 @@ pub use migrate::{MIGRATIONS_TABLE, MigrationOutcome, latest_version};
 pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;
+pub use schedules::{
+    Advance, ClaimedRun, RunningExecution, ScheduleSpec, ScheduleTally, SyncReport,
+};
 pub use schema::{SchemaProblem, SchemaReport};
 pub use url::{Backend, DatabaseUrl};
 

@@ -4,6 +4,7 @@
 use wfmon_model::{SystemHealthCheck, WorkflowExecution, WorkflowMetric, WorkflowStepResult};
 
 use crate::records::{OnConflict, begin_write, insert_rows};
+use crate::schedules::{ScheduleTally, tally};
 use crate::{Store, StoreError};
 
 /// One execution with everything recorded with it.
@@ -28,21 +29,36 @@ impl Store {
 
     /// Records finished executions and all their rows in one transaction.
     pub async fn record_executions(&self, batch: &[ExecutionRecord]) -> Result<(), StoreError> {
-        if batch.is_empty() {
+        let batch: Vec<&ExecutionRecord> = batch.iter().collect();
+        self.write_results(&[], &batch, &[]).await
+    }
+
+    /// The daemon's write, in one transaction: rows of runs that started (an execution that
+    /// already exists is left as it is), finished executions with all their rows (completing
+    /// their RUNNING row), and the schedule counts of finished scheduled runs.
+    pub async fn write_results(
+        &self,
+        started: &[&WorkflowExecution],
+        batch: &[&ExecutionRecord],
+        tallies: &[&ScheduleTally],
+    ) -> Result<(), StoreError> {
+        if started.is_empty() && batch.is_empty() && tallies.is_empty() {
             return Ok(());
         }
         let executions: Vec<&WorkflowExecution> = batch.iter().map(|r| &r.execution).collect();
         let steps: Vec<&WorkflowStepResult> = batch.iter().flat_map(|r| &r.steps).collect();
         let metrics: Vec<&WorkflowMetric> = batch.iter().flat_map(|r| &r.metrics).collect();
         let checks: Vec<&SystemHealthCheck> = batch.iter().flat_map(|r| &r.health_checks).collect();
-        let context = format!("recording {} execution(s)", batch.len());
+        let context = format!("recording {} execution(s)", batch.len().max(started.len()));
         dispatch!(self, pool, Db => {
             let result: Result<(), sqlx::Error> = async {
                 let mut tx = pool.begin_with(begin_write::<Db>()).await?;
+                insert_rows::<Db, _>(&mut tx, started, OnConflict::Ignore).await?;
                 insert_rows::<Db, _>(&mut tx, &executions, OnConflict::Update).await?;
                 insert_rows::<Db, _>(&mut tx, &steps, OnConflict::Fail).await?;
                 insert_rows::<Db, _>(&mut tx, &metrics, OnConflict::Fail).await?;
                 insert_rows::<Db, _>(&mut tx, &checks, OnConflict::Fail).await?;
+                tally::<Db>(&mut tx, tallies).await?;
                 tx.commit().await
             }
             .await;

@@ -48,6 +48,8 @@ pub(crate) enum OnConflict {
     Fail,
     /// Overwrite every column but identity and timestamps.
     Update,
+    /// Keep the existing row.
+    Ignore,
 }
 
 /// The bind-parameter limit of one statement, with room to spare.
@@ -93,6 +95,7 @@ where
     let prefix = format!("INSERT INTO {} ({}) ", R::TABLE, R::column_list());
     let suffix = match on_conflict {
         OnConflict::Fail => String::new(),
+        OnConflict::Ignore => " ON CONFLICT DO NOTHING".to_string(),
         OnConflict::Update => {
             let sets: Vec<String> = R::COLUMNS
                 .iter()

@@ -4,7 +4,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use wfmon_engine::executor::{Attempt, execute};
+use wfmon_engine::executor::{Attempt, Recording, execute};
 use wfmon_engine::recorder::RunIdentity;
 use wfmon_engine::runner::{RunObserver, StepOutcome};
 use wfmon_model::{StepStatus, TriggeredBy, new_id};
@@ -60,7 +60,7 @@ pub async fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
             && std::io::stdout().is_terminal()
             && std::env::var_os("NO_COLOR").is_none(),
     };
-    let instance = format!("cli-{}", std::process::id());
+    let instance = format!("cli-{}", wfmon_engine::scheduler::default_instance_id());
     let mut all: Vec<Attempt> = Vec::new();
     let mut failed = false;
     for env_name in environments {
@@ -74,6 +74,7 @@ pub async fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
             first_run_id: None,
             schedule_id: None,
             instance_id: instance.clone(),
+            due_at: None,
         };
         printer.line(&format!(
             "{} {} in {} ({})",
@@ -87,8 +88,12 @@ pub async fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
             workflow,
             environment,
             identity,
-            store.as_ref(),
+            match &store {
+                Some(store) => Recording::Direct(store),
+                None => Recording::Off,
+            },
             &printer,
+            None,
         )
         .await;
         for e in &errors {

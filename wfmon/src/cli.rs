@@ -47,6 +47,9 @@ pub enum Command {
     /// Manage the database: migrate, check, stats, prune.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Run the scheduler: every workflow at its cron times, in each of its environments,
+    /// until SIGTERM or SIGINT. Several instances may share one PostgreSQL database.
+    Run,
     /// Run one workflow now, step by step; exit code 1 if it fails (for CI pipelines).
     Check(CheckArgs),
     /// Check the configuration: every problem with file:line:column, or a summary.

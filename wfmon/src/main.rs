@@ -9,6 +9,7 @@ mod cli;
 mod config_cmd;
 mod db;
 mod exit;
+mod run;
 
 use clap::Parser;
 
@@ -20,10 +21,11 @@ async fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(usage) => return exit::usage(usage),
     };
-    init_logging(cli.verbose);
+    init_logging(cli.verbose, matches!(cli.command, Command::Run));
     restore_default_sigpipe();
     let outcome = match &cli.command {
         Command::Db(command) => db::run(&cli, command).await,
+        Command::Run => run::run(&cli).await,
         Command::Check(args) => check::run(&cli, args).await,
         Command::Validate(flags) => config_cmd::validate(cli.config.as_deref(), flags.json),
         Command::Init(args) => config_cmd::init(cli.config.as_deref(), args.force),
@@ -45,8 +47,9 @@ fn restore_default_sigpipe() {
     }
 }
 
-fn init_logging(verbose: u8) {
+fn init_logging(verbose: u8, daemon: bool) {
     let default = match verbose {
+        0 if daemon => "info",
         0 => "warn",
         1 => "info",
         _ => "debug",

@@ -101,6 +101,12 @@ pub struct SchedulerConfig {
     pub shutdown_grace: Duration,
     /// This instance's name in `workflow_executions.instance_id` (default: host and pid).
     pub instance_id: Option<String>,
+    /// How long a claim on a due run lasts without renewal: the time after which the
+    /// schedules of an instance that died are taken over by the others.
+    pub lease: Duration,
+    /// Results kept in memory while the database is unreachable; beyond, they are counted
+    /// and logged as lost.
+    pub buffer: usize,
 }
 
 impl Default for SchedulerConfig {
@@ -109,6 +115,8 @@ impl Default for SchedulerConfig {
             concurrency: 16,
             shutdown_grace: Duration::from_secs(30),
             instance_id: None,
+            lease: Duration::from_secs(30),
+            buffer: 10_000,
         }
     }
 }

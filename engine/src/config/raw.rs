@@ -34,6 +34,8 @@ pub struct RawScheduler {
     pub concurrency: Option<Spanned<u32>>,
     pub shutdown_grace: Option<Spanned<String>>,
     pub instance_id: Option<String>,
+    pub lease: Option<Spanned<String>>,
+    pub buffer: Option<Spanned<u32>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -241,8 +241,37 @@ pub(super) fn validate(files: Vec<(PathBuf, RawConfig)>) -> Result<Config, Confi
         {
             scheduler.shutdown_grace = d;
         }
+        if let Some(d) = s
+            .lease
+            .as_ref()
+            .and_then(|v| c.duration(v, "scheduler.lease"))
+        {
+            if d < Duration::from_secs(1) {
+                let v = s.lease.as_ref().expect("parsed above");
+                c.issue_at(
+                    v,
+                    "scheduler.lease",
+                    "a lease shorter than 1s would expire between renewals: write 1s or more"
+                        .to_string(),
+                );
+            } else {
+                scheduler.lease = d;
+            }
+        }
+        if let Some(n) = &s.buffer {
+            if n.value == 0 {
+                c.issue_at(n, "scheduler.buffer", "0: write how many results to keep while the database is unreachable (e.g. 10000)".to_string());
+            } else {
+                scheduler.buffer = n.value as usize;
+            }
+        }
         scheduler.instance_id = s.instance_id.clone();
-        if s.concurrency.is_some() || s.shutdown_grace.is_some() || s.instance_id.is_some() {
+        if s.concurrency.is_some()
+            || s.shutdown_grace.is_some()
+            || s.instance_id.is_some()
+            || s.lease.is_some()
+            || s.buffer.is_some()
+        {
             config.scheduler = scheduler;
         }
         all_issues.append(&mut c.issues);

@@ -1,0 +1,527 @@
+//! The scheduler: runs each workflow in each of its environments at its cron times, sharing
+//! the work with any other instance on the same database.
+//!
+//! The loop wakes at the next due time (a little before, to claim in advance), claims due
+//! runs in the store (one UPDATE; a lease per schedule, so each due run is claimed by one
+//! instance), moves each claimed schedule to its next due time after now (a schedule that was
+//! due many times during a downtime runs once, then keeps its cadence), and starts each run
+//! at its due time, within a global concurrency limit. While a run is in flight its lease is
+//! renewed; a due time that passes meanwhile is recorded as SKIPPED. The run's result, its
+//! schedule counts and the lease release are written together by the results writer.
+//!
+//! Shutdown stops claiming, waits for runs in flight up to the grace period, then aborts the
+//! rest (recorded as ABORTED), writes what is buffered and releases the leases. At start-up
+//! and every few seconds, runs left RUNNING by a process that is gone are closed as ABORTED.
+
+mod instance;
+mod sweep;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+use wfmon_model::{Timestamp, TriggeredBy, new_id};
+use wfmon_store::{Advance, ClaimedRun, ScheduleSpec, ScheduleTally, Store, StoreError};
+
+pub use instance::{default_instance_id, host_name, is_dead_local};
+pub use sweep::sweep_interrupted;
+
+use crate::config::Config;
+use crate::executor::{Recording, execute};
+use crate::recorder::RunIdentity;
+use crate::runner::NoObserver;
+use crate::workflow::Workflow;
+use crate::writer::{ResultWriter, WriteJob};
+
+/// The schedule id of a workflow in an environment: stable across restarts and instances.
+pub fn schedule_id(workflow: &str, environment: &str) -> String {
+    format!("{workflow}@{environment}")
+}
+
+/// The schedule rows the configuration asks for, with their first due time after `now`.
+pub fn schedule_specs(config: &Config, now: DateTime<Utc>) -> Vec<ScheduleSpec> {
+    let mut specs = Vec::new();
+    for w in &config.workflows {
+        let Some(schedule) = &w.schedule else {
+            continue;
+        };
+        for env in &w.environments {
+            specs.push(ScheduleSpec {
+                schedule_id: schedule_id(&w.name, env),
+                workflow_name: w.name.clone(),
+                environment: env.clone(),
+                cron_expression: schedule.expression.clone(),
+                timezone: schedule.timezone.name().to_string(),
+                description: w.description.clone(),
+                tags: (!w.tags.is_empty()).then(|| wfmon_model::json(serde_json::json!(w.tags))),
+                next_run_at: schedule.next_after(now).map(Timestamp::from),
+            });
+        }
+    }
+    specs
+}
+
+/// Knobs that are not part of the configuration file.
+#[derive(Debug, Clone)]
+pub struct SchedulerOptions {
+    /// How far ahead of a due time runs are claimed, so they start on time.
+    pub lookahead: Duration,
+    /// Longest sleep between two looks at the database (other instances change it).
+    pub poll: Duration,
+    /// Keep the delay between each run's due time and its start (for the benchmark).
+    pub record_start_delays: bool,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions {
+            lookahead: Duration::from_millis(250),
+            poll: Duration::from_secs(1),
+            record_start_delays: false,
+        }
+    }
+}
+
+/// What happened between start and stop.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SchedulerSummary {
+    /// Runs started.
+    pub started: u64,
+    /// Due runs recorded as SKIPPED because the previous one was still in flight.
+    pub skipped: u64,
+    /// Runs cut short by the shutdown.
+    pub aborted: u64,
+    /// Delays between due time and start, when recorded.
+    pub start_delays: Vec<Duration>,
+}
+
+/// A run this instance has in flight, by schedule id.
+struct InFlight {
+    run_id: String,
+    started_at: Timestamp,
+    workflow: String,
+    environment: String,
+    /// The schedule's next due time as this instance holds it.
+    next_due: Option<DateTime<Utc>>,
+}
+
+/// Shared between the loop and the run tasks.
+struct State {
+    store: Store,
+    config: Arc<Config>,
+    instance: String,
+    writer: ResultWriter,
+    permits: Arc<Semaphore>,
+    in_flight: Mutex<HashMap<String, InFlight>>,
+    finished: Notify,
+    abort: watch::Sender<Option<String>>,
+    started: std::sync::atomic::AtomicU64,
+    delays: Option<Mutex<Vec<Duration>>>,
+}
+
+/// Runs the scheduler until `shutdown` resolves (with the name of what stopped it, such as
+/// `SIGTERM`). The caller has synced the schedules (`Store::sync_schedules`) and swept
+/// interrupted runs; `writer` writes the results.
+pub async fn run_scheduler(
+    store: Store,
+    config: Arc<Config>,
+    writer: ResultWriter,
+    instance: String,
+    options: SchedulerOptions,
+    shutdown: impl Future<Output = String>,
+) -> SchedulerSummary {
+    let (abort, _) = watch::channel(None);
+    let state = Arc::new(State {
+        store,
+        permits: Arc::new(Semaphore::new(config.scheduler.concurrency)),
+        config,
+        instance,
+        writer,
+        in_flight: Mutex::new(HashMap::new()),
+        finished: Notify::new(),
+        abort,
+        started: Default::default(),
+        delays: options.record_start_delays.then(|| Mutex::new(Vec::new())),
+    });
+    let lease = TimeDelta::from_std(state.config.scheduler.lease).unwrap_or(TimeDelta::MAX);
+    let lookahead = TimeDelta::from_std(options.lookahead).unwrap_or_default();
+    let poll = TimeDelta::from_std(options.poll).unwrap_or(TimeDelta::seconds(1));
+    let mut tasks = JoinSet::new();
+    let mut skipped = 0;
+    let mut last_error: Option<String> = None;
+    let mut next_maintenance = Utc::now() + lease / 3;
+    tokio::pin!(shutdown);
+    let reason = loop {
+        let now = Utc::now();
+        skipped += state.mark_overlaps(now).await;
+        let free = state.permits.available_permits();
+        let mut saturated = free == 0;
+        let mut db_error = None;
+        if free > 0 {
+            match state
+                .store
+                .claim_due(
+                    &state.instance,
+                    (now + lookahead).into(),
+                    now.into(),
+                    (now + lease).into(),
+                    u32::try_from(free).unwrap_or(u32::MAX),
+                )
+                .await
+            {
+                Ok(claims) => {
+                    saturated = claims.len() >= free;
+                    state.start(claims, now, &mut tasks).await;
+                }
+                Err(e) => db_error = Some(e),
+            }
+        }
+        if now >= next_maintenance {
+            next_maintenance = now + lease / 3;
+            if let Err(e) = state.maintain(now, lease).await {
+                db_error.get_or_insert(e);
+            }
+        }
+        while tasks.try_join_next().is_some() {}
+        let mut wake = now + poll;
+        match state.store.next_due(Timestamp::from(now)).await {
+            Ok(Some(due)) => wake = wake.min(due.as_datetime() - lookahead),
+            Ok(None) => {}
+            Err(e) => {
+                db_error.get_or_insert(e);
+            }
+        }
+        report_db_error(&mut last_error, db_error);
+        if let Some(due) = state.earliest_in_flight_due() {
+            wake = wake.min(due);
+        }
+        wake = wake.min(next_maintenance);
+        let sleep = (wake - Utc::now()).to_std().unwrap_or_default();
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => {}
+            () = state.finished.notified(), if saturated => {}
+            reason = &mut shutdown => break reason,
+        }
+    };
+    let aborted = state.stop(&mut tasks, &reason).await;
+    SchedulerSummary {
+        started: state.started.load(std::sync::atomic::Ordering::Relaxed),
+        skipped,
+        aborted,
+        start_delays: state
+            .delays
+            .as_ref()
+            .map(|d| std::mem::take(&mut *d.lock().expect("delays")))
+            .unwrap_or_default(),
+    }
+}
+
+/// Logs a database error once per outage, and its end.
+fn report_db_error(last: &mut Option<String>, error: Option<StoreError>) {
+    match (error, last.as_ref()) {
+        (Some(e), None) => {
+            tracing::error!("scheduler cannot reach the database, no new runs are claimed: {e}");
+            *last = Some(e.to_string());
+        }
+        (None, Some(_)) => {
+            tracing::info!("scheduler reaches the database again");
+            *last = None;
+        }
+        _ => {}
+    }
+}
+
+impl State {
+    fn lookup(&self, workflow: &str, environment: &str) -> Option<&Workflow> {
+        self.config
+            .workflow(workflow)
+            .filter(|w| w.schedule.is_some() && self.config.environments.contains_key(environment))
+    }
+
+    /// Advances and starts claimed runs.
+    async fn start(
+        self: &Arc<Self>,
+        claims: Vec<ClaimedRun>,
+        now: DateTime<Utc>,
+        tasks: &mut JoinSet<()>,
+    ) {
+        if claims.is_empty() {
+            return;
+        }
+        let mut advances = Vec::with_capacity(claims.len());
+        let mut runs = Vec::with_capacity(claims.len());
+        let mut foreign = Vec::new();
+        for claim in claims {
+            let Some(workflow) = self.lookup(&claim.workflow_name, &claim.environment) else {
+                foreign.push(claim);
+                continue;
+            };
+            let schedule = workflow.schedule.as_ref().expect("scheduled workflow");
+            let due = claim.due_at.as_datetime();
+            let start = due.max(now);
+            let next = schedule.next_after(start);
+            advances.push(Advance {
+                schedule_id: claim.schedule_id.clone(),
+                last_run_at: Some(start.into()),
+                next_run_at: next.map(Timestamp::from),
+            });
+            runs.push((claim, next));
+        }
+        for claim in &foreign {
+            // Its lease is left to expire, so that an instance that has it can take it then.
+            tracing::warn!(
+                schedule = %claim.schedule_id,
+                "claimed a schedule this instance's configuration does not have; leaving it \
+                 to the others (do all instances share one configuration?)"
+            );
+        }
+        if let Err(e) = self
+            .store
+            .advance_schedules(&self.instance, &advances)
+            .await
+        {
+            // The lease still holds them; the run's result writes the next due time.
+            tracing::warn!(
+                "could not move {} schedule(s) to their next due time: {e}",
+                advances.len()
+            );
+        }
+        for (claim, next) in runs {
+            let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+                tracing::warn!(schedule = %claim.schedule_id, "no free run slot for a claimed run; it waits for its lease to expire");
+                continue;
+            };
+            let run_id = new_id("run");
+            self.in_flight.lock().expect("in flight").insert(
+                claim.schedule_id.clone(),
+                InFlight {
+                    run_id: run_id.clone(),
+                    started_at: claim.due_at.max(now.into()),
+                    workflow: claim.workflow_name.clone(),
+                    environment: claim.environment.clone(),
+                    next_due: next,
+                },
+            );
+            let state = self.clone();
+            tasks.spawn(async move {
+                state.run(claim, run_id).await;
+                drop(permit);
+                state.finished.notify_one();
+            });
+        }
+    }
+
+    /// One scheduled run, from its due time to its recorded result.
+    async fn run(self: &Arc<Self>, claim: ClaimedRun, run_id: String) {
+        let due = claim.due_at.as_datetime();
+        if let Ok(wait) = (due - Utc::now()).to_std() {
+            tokio::time::sleep(wait).await;
+        }
+        let delay = (Utc::now() - due).to_std().unwrap_or_default();
+        if let Some(delays) = &self.delays {
+            delays.lock().expect("delays").push(delay);
+        }
+        self.started
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let workflow = self
+            .lookup(&claim.workflow_name, &claim.environment)
+            .expect("looked up when claimed");
+        let environment = &self.config.environments[&claim.environment];
+        let identity = RunIdentity {
+            run_id,
+            workflow: claim.workflow_name.clone(),
+            environment: claim.environment.clone(),
+            triggered_by: TriggeredBy::Scheduled,
+            attempt: 1,
+            first_run_id: None,
+            schedule_id: Some(claim.schedule_id.clone()),
+            instance_id: self.instance.clone(),
+            due_at: Some(claim.due_at),
+        };
+        let tally = |passed: bool| {
+            let next_due = self
+                .in_flight
+                .lock()
+                .expect("in flight")
+                .get(&claim.schedule_id)
+                .and_then(|f| f.next_due);
+            Some(ScheduleTally {
+                schedule_id: claim.schedule_id.clone(),
+                owner: self.instance.clone(),
+                passed,
+                next_run_at: next_due.map(Timestamp::from),
+            })
+        };
+        let abort = self.abort.subscribe();
+        let (attempts, _) = execute(
+            &self.config,
+            workflow,
+            environment,
+            identity,
+            Recording::Queued(&self.writer, &tally),
+            &NoObserver,
+            Some(abort),
+        )
+        .await;
+        if let Some(last) = attempts.last() {
+            let o = &last.outcome;
+            tracing::info!(
+                run_id = %last.identity.run_id,
+                "{}@{} {} in {}ms{}{}",
+                claim.workflow_name,
+                claim.environment,
+                o.status.as_str(),
+                o.duration_ms,
+                if attempts.len() > 1 { format!(" (attempt {})", attempts.len()) } else { String::new() },
+                o.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default(),
+            );
+        }
+        self.in_flight
+            .lock()
+            .expect("in flight")
+            .remove(&claim.schedule_id);
+    }
+
+    /// Records a SKIPPED run for each schedule due while its previous run is still in flight,
+    /// and moves the schedule on. Returns how many were skipped.
+    async fn mark_overlaps(&self, now: DateTime<Utc>) -> u64 {
+        let mut skipped = Vec::new();
+        {
+            let mut in_flight = self.in_flight.lock().expect("in flight");
+            for (schedule_id, run) in in_flight.iter_mut() {
+                let Some(due) = run.next_due.filter(|d| *d <= now) else {
+                    continue;
+                };
+                let Some(workflow) = self.lookup(&run.workflow, &run.environment) else {
+                    continue;
+                };
+                let schedule = workflow.schedule.as_ref().expect("scheduled workflow");
+                run.next_due = schedule.next_after(now);
+                let identity = RunIdentity {
+                    run_id: new_id("run"),
+                    workflow: run.workflow.clone(),
+                    environment: run.environment.clone(),
+                    triggered_by: TriggeredBy::Scheduled,
+                    attempt: 1,
+                    first_run_id: None,
+                    schedule_id: Some(schedule_id.clone()),
+                    instance_id: self.instance.clone(),
+                    due_at: Some(due.into()),
+                };
+                let reason = format!(
+                    "skipped: the previous run {} (started {}) was still in flight at this due time",
+                    run.run_id, run.started_at
+                );
+                skipped.push((
+                    identity.skipped_row(reason),
+                    Advance {
+                        schedule_id: schedule_id.clone(),
+                        last_run_at: None,
+                        next_run_at: run.next_due.map(Timestamp::from),
+                    },
+                ));
+            }
+        }
+        let count = skipped.len() as u64;
+        let mut advances = Vec::new();
+        for (row, advance) in skipped {
+            tracing::info!(
+                workflow = %row.workflow_name,
+                environment = %row.environment,
+                "due run skipped: the previous one is still in flight"
+            );
+            self.writer.send(WriteJob::Finished(
+                Box::new(wfmon_store::ExecutionRecord {
+                    execution: row,
+                    steps: Vec::new(),
+                    metrics: Vec::new(),
+                    health_checks: Vec::new(),
+                }),
+                None,
+            ));
+            advances.push(advance);
+        }
+        if !advances.is_empty()
+            && let Err(e) = self
+                .store
+                .advance_schedules(&self.instance, &advances)
+                .await
+        {
+            tracing::debug!(
+                "could not move skipped schedules on now (their run's result will): {e}"
+            );
+        }
+        count
+    }
+
+    fn earliest_in_flight_due(&self) -> Option<DateTime<Utc>> {
+        self.in_flight
+            .lock()
+            .expect("in flight")
+            .values()
+            .filter_map(|f| f.next_due)
+            .min()
+    }
+
+    /// Renews this instance's leases and closes runs that other processes left RUNNING.
+    async fn maintain(&self, now: DateTime<Utc>, lease: TimeDelta) -> Result<(), StoreError> {
+        let held = !self.in_flight.lock().expect("in flight").is_empty();
+        if held {
+            self.store
+                .renew_leases(&self.instance, (now + lease).into())
+                .await?;
+        }
+        let mine: Vec<String> = self
+            .in_flight
+            .lock()
+            .expect("in flight")
+            .values()
+            .map(|f| f.run_id.clone())
+            .collect();
+        sweep_interrupted(&self.store, &self.config, &self.instance, &mine, false).await?;
+        Ok(())
+    }
+
+    /// Stops: waits for runs in flight up to the grace period, aborts the rest, writes what
+    /// is buffered and releases this instance's leases. Returns how many runs were aborted.
+    async fn stop(&self, tasks: &mut JoinSet<()>, signal: &str) -> u64 {
+        let grace = self.config.scheduler.shutdown_grace;
+        let in_flight = tasks.len();
+        if in_flight > 0 {
+            tracing::info!(
+                "{signal}: no new runs; waiting up to {}s for {in_flight} run(s) in flight",
+                grace.as_secs_f64()
+            );
+        }
+        let drained =
+            tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} })
+                .await
+                .is_ok();
+        let mut aborted = 0;
+        if !drained {
+            aborted = tasks.len() as u64;
+            let reason = format!(
+                "aborted: wfmon stopped ({signal}) and the run did not end within the shutdown grace of {}s",
+                grace.as_secs_f64()
+            );
+            tracing::warn!("aborting {aborted} run(s) still in flight");
+            let _ = self.abort.send(Some(reason));
+            while tasks.join_next().await.is_some() {}
+        }
+        let left = self.writer.close(Duration::from_secs(10)).await;
+        if left > 0 {
+            tracing::error!(
+                "{left} result(s) could not be written before exit: the database is unreachable"
+            );
+        }
+        match self.store.release_leases(&self.instance).await {
+            Ok(_) => {}
+            Err(e) => tracing::warn!("could not release this instance's claims (they expire): {e}"),
+        }
+        aborted
+    }
+}

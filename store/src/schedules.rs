@@ -301,6 +301,21 @@ impl Store {
         Ok(changed)
     }
 
+    /// Makes every enabled schedule nobody holds due at `at` (a first run of everything
+    /// now, as `wfmon demo` does). Returns the schedules changed.
+    pub async fn make_due(&self, at: Timestamp) -> Result<u64, StoreError> {
+        dispatch!(self, pool, Db => {
+            sqlx::query::<Db>(
+                "UPDATE workflow_schedules SET next_run_at = $1 WHERE enabled AND lease_owner IS NULL",
+            )
+            .bind(at)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected())
+            .map_err(StoreError::query("making schedules due"))
+        })
+    }
+
     /// Extends every lease `owner` holds to `until`. Returns the leases renewed.
     pub async fn renew_leases(&self, owner: &str, until: Timestamp) -> Result<u64, StoreError> {
         dispatch!(self, pool, Db => {

@@ -47,6 +47,9 @@ pub enum Command {
     /// Manage the database: migrate, check, stats, prune.
     #[command(subcommand)]
     Db(DbCommand),
+    /// Start the bundled demo web shop and monitor it with the example journeys (SQLite in
+    /// the working directory, no set-up).
+    Demo(DemoArgs),
     /// Run the scheduler: every workflow at its cron times, in each of its environments,
     /// until SIGTERM or SIGINT. Several instances may share one PostgreSQL database.
     Run,
@@ -73,6 +76,17 @@ pub enum DbCommand {
     Stats(JsonFlag),
     /// Delete raw results older than a duration; reports, rollups and alerts are kept.
     Prune(PruneArgs),
+}
+
+/// `wfmon demo` arguments.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Port of the demo shop on 127.0.0.1 (a free one if it is taken).
+    #[arg(long, default_value_t = 8081)]
+    pub port: u16,
+    /// Turn off the shop's deliberate faults (slow listings, failed orders).
+    #[arg(long)]
+    pub no_faults: bool,
 }
 
 /// `wfmon check` arguments.

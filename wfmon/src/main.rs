@@ -8,6 +8,7 @@ mod check;
 mod cli;
 mod config_cmd;
 mod db;
+mod demo;
 mod exit;
 mod run;
 
@@ -21,11 +22,15 @@ async fn main() -> std::process::ExitCode {
         Ok(cli) => cli,
         Err(usage) => return exit::usage(usage),
     };
-    init_logging(cli.verbose, matches!(cli.command, Command::Run));
+    init_logging(
+        cli.verbose,
+        matches!(cli.command, Command::Run | Command::Demo(_)),
+    );
     restore_default_sigpipe();
     let outcome = match &cli.command {
         Command::Db(command) => db::run(&cli, command).await,
         Command::Run => run::run(&cli).await,
+        Command::Demo(args) => demo::run(&cli, args).await,
         Command::Check(args) => check::run(&cli, args).await,
         Command::Validate(flags) => config_cmd::validate(cli.config.as_deref(), flags.json),
         Command::Init(args) => config_cmd::init(cli.config.as_deref(), args.force),

@@ -1,0 +1,90 @@
+//! `wfmon demo`: the whole loop in one command, with no set-up. Starts the bundled demo web
+//! shop on 127.0.0.1, loads the bundled example configuration (six journeys, two
+//! environments) pointed at it, and schedules it on a SQLite database in the working
+//! directory, running every journey once at start so results show at once.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use wfmon_demo::{DEMO_ACCOUNTS, DemoOptions, example_config};
+use wfmon_engine::config::Config;
+use wfmon_engine::scheduler::SchedulerOptions;
+use wfmon_model::Timestamp;
+use wfmon_store::{DatabaseUrl, OpenMode, Store};
+
+use crate::cli::{Cli, DemoArgs};
+use crate::exit::Failure;
+
+/// The demo's database when none is given.
+const DEMO_DATABASE: &str = "sqlite://wfmon-demo.db";
+
+/// Runs the demo until SIGTERM or SIGINT.
+pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    let options = DemoOptions {
+        faults: !args.no_faults,
+        ..DemoOptions::default()
+    };
+    let shop = match wfmon_demo::start(addr, options.clone()).await {
+        Ok(shop) => shop,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            tracing::warn!(
+                "port {} is taken; the demo shop takes a free one",
+                args.port
+            );
+            wfmon_demo::start(SocketAddr::from(([127, 0, 0, 1], 0)), options)
+                .await
+                .map_err(|e| Failure::new(format!("cannot start the demo shop: {e}")))?
+        }
+        Err(e) => {
+            return Err(Failure::new(format!(
+                "cannot start the demo shop on {addr}: {e}"
+            )));
+        }
+    };
+    let base_url = shop.base_url();
+    let config = Config::parse(&example_config(&base_url), Path::new("examples/wfmon.yaml"))
+        .map_err(|e| Failure::new(format!("the bundled example configuration is invalid: {e}")))?;
+    let url = match &cli.database {
+        Some(url) => DatabaseUrl::parse(url)?,
+        None => DatabaseUrl::parse(DEMO_DATABASE)?,
+    };
+    let store = Store::open(&url, OpenMode::Create).await?;
+    store
+        .sync_schedules(&wfmon_engine::scheduler::schedule_specs(
+            &config,
+            chrono::Utc::now(),
+        ))
+        .await?;
+    let first_runs = store.make_due(Timestamp::now()).await?;
+    let journeys: Vec<&str> = config.workflows.iter().map(|w| w.name.as_str()).collect();
+    let mut banner = format!(
+        "wfmon demo\n  demo shop   {base_url}  (endpoints and accounts on its home page)\n  \
+         database    {}\n  journeys    {} in environments {}; {first_runs} first runs now, \
+         then on their schedules\n  accounts   ",
+        store.redacted_url(),
+        journeys.join(", "),
+        config
+            .environments
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" and "),
+    );
+    for account in DEMO_ACCOUNTS.iter().take(2) {
+        banner.push_str(&format!(" {} / {}", account.email, account.password));
+    }
+    banner.push_str(
+        "\n  see results with `wfmon db stats` or `wfmon check WORKFLOW`; stop with Ctrl-C\n",
+    );
+    eprintln!("{banner}");
+    let outcome = crate::run::serve(
+        store,
+        config,
+        SchedulerOptions::default(),
+        crate::run::stop_signal(),
+    )
+    .await;
+    let _ = shop.shutdown().await;
+    outcome
+}

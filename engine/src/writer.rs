@@ -2,8 +2,9 @@
 //! one task writes what is queued in batches, one transaction each. When the database is out
 //! of reach, results wait in the queue and are written when it returns, in order; beyond the
 //! bound, new results are refused, counted and logged, never dropped silently. A write that
-//! fails for another reason (a bug, a constraint) is retried one result at a time, so one bad
-//! result cannot hold back the others; the ones that still fail are counted and logged.
+//! fails while the database still answers (a bug, a constraint) is retried one result at a
+//! time, so one bad result cannot hold back the others; the ones that still fail are counted
+//! and logged.
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -192,7 +193,7 @@ async fn write_loop(store: Store, shared: Arc<Shared>) {
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     break;
                 }
-                Err(e) if e.is_transient() => {
+                Err(e) if e.is_transient() || !store.ping().await => {
                     match &mut outage {
                         None => {
                             tracing::error!(

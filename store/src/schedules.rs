@@ -109,6 +109,13 @@ pub struct RunningExecution {
 const SYNC_LOCK_KEY: i64 = 0x7766_6d6f_6e5f_7363; // "wfmon_sc"
 
 impl Store {
+    /// Whether the database answers a trivial query now.
+    pub async fn ping(&self) -> bool {
+        dispatch!(self, pool, Db => {
+            sqlx::query::<Db>("SELECT 1").execute(pool).await.is_ok()
+        })
+    }
+
     /// Every schedule row, by workflow then environment.
     pub async fn schedules(&self) -> Result<Vec<WorkflowSchedule>, StoreError> {
         let sql = format!(

@@ -1,0 +1,153 @@
+//! The daemon's results writer against real databases: results queued while PostgreSQL
+//! refuses connections are all written once it accepts them again; beyond the buffer's
+//! bound, results are refused and counted, never dropped silently.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::{ConnectOptions, Connection};
+use wfmon_engine::writer::{ResultWriter, WriteJob};
+use wfmon_model::{ExecutionStatus, Timestamp, TriggeredBy, WorkflowExecution, new_id};
+use wfmon_store::{DatabaseUrl, ExecutionRecord, OpenMode, Store};
+
+fn finished(workflow: &str) -> WriteJob {
+    let now = Timestamp::now();
+    let execution = WorkflowExecution {
+        id: new_id("exe"),
+        run_id: new_id("run"),
+        workflow_name: workflow.into(),
+        status: ExecutionStatus::Passed,
+        started_at: now,
+        completed_at: Some(now),
+        duration_ms: Some(1),
+        tests_passed: 1,
+        tests_failed: 0,
+        tests_total: 1,
+        error_message: None,
+        error_stack: None,
+        triggered_by: TriggeredBy::Scheduled,
+        environment: "prod".into(),
+        metadata: None,
+        report_id: None,
+        attempt: 1,
+        first_run_id: None,
+        schedule_id: None,
+        instance_id: Some("test".into()),
+        created_at: now,
+        updated_at: now,
+    };
+    WriteJob::Finished(
+        Box::new(ExecutionRecord {
+            execution,
+            steps: Vec::new(),
+            metrics: Vec::new(),
+            health_checks: Vec::new(),
+        }),
+        None,
+    )
+}
+
+#[tokio::test]
+async fn beyond_the_bound_results_are_refused_and_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url =
+        DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("w.db").display())).unwrap();
+    let store = Store::open(&url, OpenMode::Create).await.unwrap();
+    // A closed pool fails every write as out of reach: results wait in the buffer.
+    store.close().await;
+    let (writer, _task) = ResultWriter::start(store, 3);
+    let accepted: Vec<bool> = (0..5).map(|_| writer.send(finished("w"))).collect();
+    assert_eq!(accepted, [true, true, true, false, false]);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stats = writer.stats();
+    assert_eq!(
+        (stats.written, stats.pending, stats.overflowed),
+        (0, 3, 2),
+        "{stats:?}"
+    );
+    assert_eq!(
+        writer.close(Duration::from_millis(300)).await,
+        3,
+        "left unwritten"
+    );
+}
+
+#[tokio::test]
+async fn results_queued_during_an_outage_are_written_when_the_database_returns() {
+    let base = std::env::var("WFMON_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/wfmon_test".to_owned());
+    let options = PgConnectOptions::from_str(&base).unwrap();
+    let mut admin = match options.clone().database("postgres").connect().await {
+        Ok(c) => c,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping PostgreSQL test: {e}");
+            return;
+        }
+        Err(e) => panic!("CI is set but PostgreSQL is unreachable: {e}"),
+    };
+    let name = format!("wfmon_outage_{}", new_id("d").trim_start_matches("d_"));
+    let exec = |sql: String| sqlx::query(sqlx::AssertSqlSafe(sql));
+    exec(format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let url = DatabaseUrl::parse(&format!(
+        "postgres://{}@{}:{}/{name}",
+        options.get_username(),
+        options.get_host(),
+        options.get_port()
+    ))
+    .unwrap();
+    let store = Store::open(&url, OpenMode::Create).await.unwrap();
+    let (writer, task) = ResultWriter::start(store.clone(), 1000);
+    for _ in 0..10 {
+        writer.send(finished("before"));
+    }
+    writer.flush().await;
+    assert_eq!(writer.stats().written, 10);
+
+    // Outage: no new connections, and the open ones are cut.
+    exec(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    exec(format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+    ))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    for _ in 0..25 {
+        assert!(writer.send(finished("during")));
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stats = writer.stats();
+    assert_eq!(
+        stats.written, 10,
+        "nothing can be written during the outage"
+    );
+    assert_eq!(stats.pending, 25);
+
+    exec(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(20), writer.flush())
+        .await
+        .expect("written after the outage");
+    let stats = writer.stats();
+    assert_eq!(
+        (stats.written, stats.pending, stats.overflowed, stats.failed),
+        (35, 0, 0, 0)
+    );
+    assert_eq!(store.count::<WorkflowExecution>().await.unwrap(), 35);
+    assert_eq!(writer.close(Duration::from_secs(1)).await, 0);
+    task.await.unwrap();
+    store.close().await;
+    exec(format!("DROP DATABASE {name} WITH (FORCE)"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    admin.close().await.ok();
+}

@@ -80,7 +80,8 @@ pub struct ScheduleTally {
     pub owner: String,
     /// Whether the run succeeded (PASSED or WARNING).
     pub passed: bool,
-    /// The holder's next due time, written if it still holds the lease.
+    /// The holder's next due time, written if it still holds the lease and it is later than
+    /// the one stored.
     pub next_run_at: Option<Timestamp>,
 }
 
@@ -323,6 +324,33 @@ impl Store {
         })
     }
 
+    /// Moves schedules forward to the given due times, never back, whoever holds them (after
+    /// an outage, the due times an instance kept on its own clock). Returns the rows changed.
+    pub async fn forward_schedules(&self, next: &[(String, Timestamp)]) -> Result<u64, StoreError> {
+        let mut changed = 0;
+        dispatch!(self, pool, Db => {
+            let result: Result<(), sqlx::Error> = async {
+                let mut tx = pool.begin_with(begin_write::<Db>()).await?;
+                for chunk in next.chunks(1000) {
+                    let mut q = QueryBuilder::<Db>::new(
+                        "UPDATE workflow_schedules SET next_run_at = v.column2 FROM (",
+                    );
+                    q.push_values(chunk, |mut row, (id, at)| {
+                        row.push_bind(id.as_str()).push_bind(*at);
+                    });
+                    q.push(") AS v WHERE workflow_schedules.schedule_id = v.column1 \
+                            AND (workflow_schedules.next_run_at IS NULL \
+                                 OR workflow_schedules.next_run_at < v.column2)");
+                    changed += q.build().execute(&mut *tx).await?.rows_affected();
+                }
+                tx.commit().await
+            }
+            .await;
+            result.map_err(StoreError::query("moving schedules forward"))
+        })?;
+        Ok(changed)
+    }
+
     /// Extends every lease `owner` holds to `until`. Returns the leases renewed.
     pub async fn renew_leases(&self, owner: &str, until: Timestamp) -> Result<u64, StoreError> {
         dispatch!(self, pool, Db => {
@@ -456,7 +484,8 @@ where
     for t in tallies {
         let (ok, failed) = if t.passed { (1i64, 0i64) } else { (0, 1) };
         let next_sql = if t.next_run_at.is_some() {
-            "next_run_at = CASE WHEN lease_owner = $4 THEN $5 ELSE next_run_at END, "
+            "next_run_at = CASE WHEN lease_owner = $4 AND (next_run_at IS NULL OR next_run_at < $5) \
+             THEN $5 ELSE next_run_at END, "
         } else {
             ""
         };

@@ -54,7 +54,7 @@ fn restore_default_sigpipe() {
 
 fn init_logging(verbose: u8, daemon: bool) {
     let default = match verbose {
-        0 if daemon => "info",
+        0 if daemon => "info,sqlx=warn",
         0 => "warn",
         1 => "info",
         _ => "debug",

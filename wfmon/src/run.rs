@@ -37,7 +37,7 @@ pub async fn serve(
     let report = store
         .sync_schedules(&schedule_specs(&config, chrono::Utc::now()))
         .await?;
-    let closed = sweep_interrupted(&store, &config, &instance, &[], true).await?;
+    let closed = sweep_interrupted(&store, &config, &instance, true).await?;
     let scheduled = config
         .workflows
         .iter()
@@ -64,6 +64,8 @@ pub async fn serve(
         shutdown,
     )
     .await;
+    // The scheduler has waited for the writer to drain (bounded); what is left stays unwritten.
+    writer_task.abort();
     let _ = writer_task.await;
     let stats = writer.stats();
     tracing::info!(

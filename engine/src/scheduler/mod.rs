@@ -9,6 +9,11 @@
 //! renewed; a due time that passes meanwhile is recorded as SKIPPED. The run's result, its
 //! schedule counts and the lease release are written together by the results writer.
 //!
+//! While the database does not answer, runs go on without claims: each instance runs the
+//! schedules of its configuration on its own clock (with several instances, a due run may
+//! then run on each), results wait in the writer's buffer, and claiming resumes when the
+//! database returns.
+//!
 //! Shutdown stops claiming, waits for runs in flight up to the grace period, then aborts the
 //! rest (recorded as ABORTED), writes what is buffered and releases the leases. At start-up
 //! and every few seconds, runs left RUNNING by a process that is gone are closed as ABORTED.
@@ -38,6 +43,7 @@ use crate::workflow::Workflow;
 use crate::writer::{ResultWriter, WriteJob};
 
 /// The schedule id of a workflow in an environment: stable across restarts and instances.
+/// Workflow names cannot contain `@` (see config validation), so the id splits back.
 pub fn schedule_id(workflow: &str, environment: &str) -> String {
     format!("{workflow}@{environment}")
 }
@@ -117,6 +123,8 @@ struct State {
     writer: ResultWriter,
     permits: Arc<Semaphore>,
     in_flight: Mutex<HashMap<String, InFlight>>,
+    /// The latest due time started, by schedule.
+    last_due: Mutex<HashMap<String, DateTime<Utc>>>,
     finished: Notify,
     abort: watch::Sender<Option<String>>,
     started: std::sync::atomic::AtomicU64,
@@ -142,6 +150,7 @@ pub async fn run_scheduler(
         instance,
         writer,
         in_flight: Mutex::new(HashMap::new()),
+        last_due: Mutex::new(HashMap::new()),
         finished: Notify::new(),
         abort,
         started: Default::default(),
@@ -154,6 +163,8 @@ pub async fn run_scheduler(
     let mut skipped = 0;
     let mut last_error: Option<String> = None;
     let mut next_maintenance = Utc::now() + lease / 3;
+    // While the database does not answer: each schedule's next due time, kept here.
+    let mut offline: Option<HashMap<String, DateTime<Utc>>> = None;
     tokio::pin!(shutdown);
     let reason = loop {
         let now = Utc::now();
@@ -161,7 +172,23 @@ pub async fn run_scheduler(
         let free = state.permits.available_permits();
         let mut saturated = free == 0;
         let mut db_error = None;
-        if free > 0 {
+        if offline.is_some() && state.reachable().await {
+            // Back: the due times kept on this clock go to the database, so that what ran
+            // during the outage is not run again as a catch-up.
+            let next: Vec<(String, Timestamp)> = offline
+                .take()
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(id, at)| (id, at.into()))
+                .collect();
+            if let Err(e) = state.store.forward_schedules(&next).await {
+                tracing::warn!(
+                    "could not move schedules past the runs made during the outage: {e}"
+                );
+            }
+            tracing::info!("database reachable again: runs are claimed in it again");
+        }
+        if offline.is_none() && free > 0 {
             match state
                 .store
                 .claim_due(
@@ -175,10 +202,24 @@ pub async fn run_scheduler(
             {
                 Ok(claims) => {
                     saturated = claims.len() >= free;
-                    state.start(claims, now, &mut tasks).await;
+                    state.start(claims, now, &mut tasks, false).await;
                 }
-                Err(e) => db_error = Some(e),
+                Err(e) => {
+                    if !state.reachable().await {
+                        tracing::error!(
+                            "database unreachable: schedules run from the configuration, \
+                             unclaimed, until it returns; their results wait in memory"
+                        );
+                        offline = Some(state.local_schedule(now));
+                    }
+                    db_error = Some(e);
+                }
             }
+        }
+        if let Some(next) = &mut offline {
+            let due = state.due_offline(next, now + lookahead, now, free);
+            saturated = due.len() >= free;
+            state.start(due, now, &mut tasks, true).await;
         }
         if now >= next_maintenance {
             next_maintenance = now + lease / 3;
@@ -198,6 +239,9 @@ pub async fn run_scheduler(
         report_db_error(&mut last_error, db_error);
         if let Some(due) = state.earliest_in_flight_due() {
             wake = wake.min(due);
+        }
+        if let Some(due) = offline.as_ref().and_then(|n| n.values().min()) {
+            wake = wake.min(*due - lookahead);
         }
         wake = wake.min(next_maintenance);
         let sleep = (wake - Utc::now()).to_std().unwrap_or_default();
@@ -236,18 +280,92 @@ fn report_db_error(last: &mut Option<String>, error: Option<StoreError>) {
 }
 
 impl State {
+    /// Whether the database answers within half a second.
+    async fn reachable(&self) -> bool {
+        tokio::time::timeout(Duration::from_millis(500), self.store.ping())
+            .await
+            .unwrap_or(false)
+    }
+
     fn lookup(&self, workflow: &str, environment: &str) -> Option<&Workflow> {
         self.config
             .workflow(workflow)
             .filter(|w| w.schedule.is_some() && self.config.environments.contains_key(environment))
     }
 
-    /// Advances and starts claimed runs.
+    /// The next due time of every schedule of the configuration, on this clock: after the
+    /// last one this instance started, and no earlier than a second before `now` (a run due
+    /// as the database went away is not lost).
+    fn local_schedule(&self, now: DateTime<Utc>) -> HashMap<String, DateTime<Utc>> {
+        let last = self.last_due.lock().expect("last due");
+        let mut next = HashMap::new();
+        for w in &self.config.workflows {
+            let Some(schedule) = &w.schedule else {
+                continue;
+            };
+            for env in &w.environments {
+                let id = schedule_id(&w.name, env);
+                let after = last.get(&id).map_or(now - TimeDelta::seconds(1), |l| {
+                    (*l).max(now - TimeDelta::seconds(1))
+                });
+                if let Some(due) = schedule.next_after(after) {
+                    next.insert(id, due);
+                }
+            }
+        }
+        next
+    }
+
+    /// While the database is unreachable: the runs due by `due_by` that are not in flight,
+    /// up to `limit`, each schedule moved to its next due time.
+    fn due_offline(
+        &self,
+        next: &mut HashMap<String, DateTime<Utc>>,
+        due_by: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: usize,
+    ) -> Vec<ClaimedRun> {
+        let in_flight = self.in_flight.lock().expect("in flight");
+        let mut due: Vec<(DateTime<Utc>, String)> = next
+            .iter()
+            .filter(|(id, at)| **at <= due_by && !in_flight.contains_key(*id))
+            .map(|(id, at)| (*at, id.clone()))
+            .collect();
+        drop(in_flight);
+        due.sort();
+        due.truncate(limit);
+        let mut runs = Vec::with_capacity(due.len());
+        for (at, id) in due {
+            let Some((workflow, environment)) = id.split_once('@') else {
+                continue;
+            };
+            let Some(schedule) = self
+                .lookup(workflow, environment)
+                .and_then(|w| w.schedule.as_ref())
+            else {
+                continue;
+            };
+            match schedule.next_after(at.max(now)) {
+                Some(following) => next.insert(id.clone(), following),
+                None => next.remove(&id),
+            };
+            runs.push(ClaimedRun {
+                schedule_id: id.clone(),
+                workflow_name: workflow.to_string(),
+                environment: environment.to_string(),
+                due_at: at.into(),
+            });
+        }
+        runs
+    }
+
+    /// Advances (unless `offline`) and starts claimed runs.
     async fn start(
         self: &Arc<Self>,
         claims: Vec<ClaimedRun>,
         now: DateTime<Utc>,
         tasks: &mut JoinSet<()>,
+        offline: bool,
     ) {
         if claims.is_empty() {
             return;
@@ -279,10 +397,11 @@ impl State {
                  to the others (do all instances share one configuration?)"
             );
         }
-        if let Err(e) = self
-            .store
-            .advance_schedules(&self.instance, &advances)
-            .await
+        if !offline
+            && let Err(e) = self
+                .store
+                .advance_schedules(&self.instance, &advances)
+                .await
         {
             // The lease still holds them; the run's result writes the next due time.
             tracing::warn!(
@@ -296,6 +415,10 @@ impl State {
                 continue;
             };
             let run_id = new_id("run");
+            self.last_due
+                .lock()
+                .expect("last due")
+                .insert(claim.schedule_id.clone(), claim.due_at.as_datetime());
             self.in_flight.lock().expect("in flight").insert(
                 claim.schedule_id.clone(),
                 InFlight {
@@ -475,14 +598,7 @@ impl State {
                 .renew_leases(&self.instance, (now + lease).into())
                 .await?;
         }
-        let mine: Vec<String> = self
-            .in_flight
-            .lock()
-            .expect("in flight")
-            .values()
-            .map(|f| f.run_id.clone())
-            .collect();
-        sweep_interrupted(&self.store, &self.config, &self.instance, &mine, false).await?;
+        sweep_interrupted(&self.store, &self.config, &self.instance, false).await?;
         Ok(())
     }
 

@@ -2,8 +2,8 @@
 //! machine), as ABORTED with the reason, and releasing the claims of instances known dead.
 //!
 //! A RUNNING execution is interrupted when:
-//! - its instance is this one (at start-up, or a run this process does not have in flight):
-//!   a previous start with the same configured `instance_id`;
+//! - its instance is this one and this process is starting: a previous start with the same
+//!   configured `instance_id`;
 //! - its instance is a process of this host that no longer exists;
 //! - it was scheduled, and its schedule's lease is no longer held by its instance (the lease
 //!   expired, or another instance holds it);
@@ -19,13 +19,12 @@ use wfmon_store::{RunningExecution, Store, StoreError};
 use super::instance::{host_name, is_dead_local};
 use crate::config::Config;
 
-/// Closes interrupted runs and releases dead instances' claims. `me` is this instance and
-/// `mine` the run ids it has in flight. Returns how many runs were closed.
+/// Closes interrupted runs and releases dead instances' claims. `me` is this instance; its
+/// own runs are closed only `at_startup`. Returns how many runs were closed.
 pub async fn sweep_interrupted(
     store: &Store,
     config: &Config,
     me: &str,
-    mine: &[String],
     at_startup: bool,
 ) -> Result<u64, StoreError> {
     let running = store.running_executions().await?;
@@ -67,7 +66,7 @@ pub async fn sweep_interrupted(
         let instance = run.instance_id.clone().unwrap_or_default();
         let started = run.started_at.as_datetime();
         if instance == me {
-            if !mine.contains(&run.run_id) {
+            if at_startup {
                 add(
                     format!(
                         "aborted: left RUNNING by an earlier start of instance {me} (crash or kill)"

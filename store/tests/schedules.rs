@@ -19,6 +19,7 @@ on_both_backends!(
     the_count_is_written_with_the_result_and_releases_the_lease,
     expired_leases_can_be_claimed_and_renewed_ones_cannot,
     interrupted_runs_are_listed_and_closed_once,
+    schedules_move_forward_only,
 );
 
 fn spec(workflow: &str, env: &str, cron: &str, next: Option<Timestamp>) -> ScheduleSpec {
@@ -427,4 +428,35 @@ async fn interrupted_runs_are_listed_and_closed_once(db: TestDb) {
     // Closing again changes nothing: only RUNNING rows are closed.
     assert_eq!(s.abort_executions(&running, "again", now).await.unwrap(), 0);
     assert!(s.running_executions().await.unwrap().is_empty());
+}
+
+async fn schedules_move_forward_only(db: TestDb) {
+    let s = &db.store;
+    let now = Timestamp::now();
+    s.sync_schedules(&[
+        spec("a", "prod", "* * * * *", Some(now)),
+        spec("b", "prod", "* * * * *", Some(now)),
+    ])
+    .await
+    .unwrap();
+    s.claim_due("holder", now, now, now.plus(secs(30)), 1)
+        .await
+        .unwrap();
+    let changed = s
+        .forward_schedules(&[
+            ("a@prod".into(), now.plus(secs(5))),
+            ("b@prod".into(), now.minus(secs(5))),
+            ("missing@prod".into(), now.plus(secs(5))),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        changed, 1,
+        "only a later due time moves a schedule, held or not"
+    );
+    assert_eq!(
+        schedule(s, "a@prod").await.next_run_at,
+        Some(now.plus(secs(5)))
+    );
+    assert_eq!(schedule(s, "b@prod").await.next_run_at, Some(now));
 }

@@ -2,10 +2,12 @@
 //! scheduler, alerting, notifications and reports grow here, each in its own module.
 
 pub mod config;
+pub mod events;
 pub mod executor;
 pub mod recorder;
 pub mod runner;
 pub mod scheduler;
 pub mod template;
+pub mod trigger;
 pub mod workflow;
 pub mod writer;

@@ -25,7 +25,7 @@ pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;
 pub use schedules::{
-    Advance, ClaimedRun, RunningExecution, ScheduleSpec, ScheduleTally, SyncReport,
+    Advance, ClaimedRun, RunningExecution, ScheduleSpec, ScheduleTally, SyncReport, is_paused,
 };
 pub use schema::{SchemaProblem, SchemaReport};
 pub use url::{Backend, DatabaseUrl};

@@ -110,6 +110,52 @@ pub struct RunningExecution {
 const SYNC_LOCK_KEY: i64 = 0x7766_6d6f_6e5f_7363; // "wfmon_sc"
 
 impl Store {
+    /// Pauses (or resumes) a schedule: a paused one is not run, and stays paused across
+    /// restarts and configuration reloads until resumed. Who and when are kept in its
+    /// metadata (`pausedBy`, `pausedAt`, `resumedBy`, `resumedAt`). A resumed schedule is
+    /// next due at `next_run_at`. Returns the row, or None if there is no such schedule.
+    pub async fn set_paused(
+        &self,
+        schedule_id: &str,
+        paused: bool,
+        by: &str,
+        next_run_at: Option<Timestamp>,
+    ) -> Result<Option<WorkflowSchedule>, StoreError> {
+        let Some(row) = self.get::<WorkflowSchedule>(schedule_id).await? else {
+            return Ok(None);
+        };
+        let mut metadata = match row.metadata.as_ref().map(|m| m.0.clone()) {
+            Some(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        let now = Timestamp::now().to_string();
+        if paused {
+            metadata.insert("paused".into(), serde_json::Value::Bool(true));
+            metadata.insert("pausedBy".into(), by.into());
+            metadata.insert("pausedAt".into(), now.into());
+        } else {
+            metadata.remove("paused");
+            metadata.insert("resumedBy".into(), by.into());
+            metadata.insert("resumedAt".into(), now.into());
+        }
+        let next = if paused { row.next_run_at } else { next_run_at };
+        dispatch!(self, pool, Db => {
+            sqlx::query::<Db>(
+                "UPDATE workflow_schedules SET enabled = $1, metadata = $2, next_run_at = $3 \
+                 WHERE schedule_id = $4",
+            )
+            .bind(!paused)
+            .bind(wfmon_model::json(serde_json::Value::Object(metadata)))
+            .bind(next)
+            .bind(schedule_id)
+            .execute(pool)
+            .await
+            .map(drop)
+            .map_err(StoreError::query("pausing a schedule"))
+        })?;
+        self.get::<WorkflowSchedule>(schedule_id).await
+    }
+
     /// Whether the database answers a trivial query now.
     pub async fn ping(&self) -> bool {
         dispatch!(self, pool, Db => {
@@ -157,9 +203,10 @@ impl Store {
                         new_rows.push(new_row(spec, now));
                         continue;
                     };
+                    let paused = is_paused(row);
                     let timing_changed = row.cron_expression != spec.cron_expression
                         || row.timezone != spec.timezone
-                        || !row.enabled
+                        || (!row.enabled && !paused)
                         || row.next_run_at.is_none();
                     let changed = timing_changed
                         || row.workflow_name != spec.workflow_name
@@ -183,7 +230,7 @@ impl Store {
                     .bind(&spec.description)
                     .bind(&spec.tags)
                     .bind(next)
-                    .bind(true)
+                    .bind(!paused)
                     .bind(&spec.schedule_id)
                     .execute(&mut *tx)
                     .await?;
@@ -441,6 +488,16 @@ impl Store {
         })?;
         Ok(closed)
     }
+}
+
+/// Whether a schedule was paused by a person (`set_paused`), not disabled by the
+/// configuration.
+pub fn is_paused(row: &WorkflowSchedule) -> bool {
+    row.metadata
+        .as_ref()
+        .and_then(|m| m.0.get("paused"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
 }
 
 fn new_row(spec: &ScheduleSpec, now: Timestamp) -> WorkflowSchedule {

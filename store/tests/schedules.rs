@@ -20,6 +20,7 @@ on_both_backends!(
     expired_leases_can_be_claimed_and_renewed_ones_cannot,
     interrupted_runs_are_listed_and_closed_once,
     schedules_move_forward_only,
+    a_paused_schedule_stays_paused_across_syncs_until_resumed,
 );
 
 fn spec(workflow: &str, env: &str, cron: &str, next: Option<Timestamp>) -> ScheduleSpec {
@@ -459,4 +460,43 @@ async fn schedules_move_forward_only(db: TestDb) {
         Some(now.plus(secs(5)))
     );
     assert_eq!(schedule(s, "b@prod").await.next_run_at, Some(now));
+}
+
+async fn a_paused_schedule_stays_paused_across_syncs_until_resumed(db: TestDb) {
+    let s = &db.store;
+    let now = Timestamp::now();
+    let specs = [spec("w", "prod", "* * * * *", Some(now))];
+    s.sync_schedules(&specs).await.unwrap();
+    let paused = s
+        .set_paused("w@prod", true, "alice", None)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!paused.enabled);
+    assert!(wfmon_store::is_paused(&paused));
+    assert_eq!(paused.metadata.as_ref().unwrap().0["pausedBy"], "alice");
+    assert!(
+        s.claim_due("a", now, now, now.plus(secs(30)), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A restart syncs the configuration again: still paused.
+    s.sync_schedules(&specs).await.unwrap();
+    assert!(!schedule(s, "w@prod").await.enabled);
+    let later = now.plus(secs(60));
+    let resumed = s
+        .set_paused("w@prod", false, "bob", Some(later))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(resumed.enabled && !wfmon_store::is_paused(&resumed));
+    assert_eq!(resumed.next_run_at, Some(later));
+    assert_eq!(resumed.metadata.as_ref().unwrap().0["resumedBy"], "bob");
+    assert!(
+        s.set_paused("nope@prod", true, "x", None)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }

@@ -36,6 +36,7 @@ pub use instance::{default_instance_id, host_name, is_dead_local};
 pub use sweep::sweep_interrupted;
 
 use crate::config::Config;
+use crate::events::{Event, EventBus};
 use crate::executor::{Recording, execute};
 use crate::recorder::RunIdentity;
 use crate::runner::NoObserver;
@@ -80,6 +81,8 @@ pub struct SchedulerOptions {
     pub poll: Duration,
     /// Keep the delay between each run's due time and its start (for the benchmark).
     pub record_start_delays: bool,
+    /// Where runs starting and ending are announced.
+    pub events: EventBus,
 }
 
 impl Default for SchedulerOptions {
@@ -88,6 +91,7 @@ impl Default for SchedulerOptions {
             lookahead: Duration::from_millis(250),
             poll: Duration::from_secs(1),
             record_start_delays: false,
+            events: EventBus::new(),
         }
     }
 }
@@ -129,6 +133,7 @@ struct State {
     abort: watch::Sender<Option<String>>,
     started: std::sync::atomic::AtomicU64,
     delays: Option<Mutex<Vec<Duration>>>,
+    events: EventBus,
 }
 
 /// Runs the scheduler until `shutdown` resolves (with the name of what stopped it, such as
@@ -155,6 +160,7 @@ pub async fn run_scheduler(
         abort,
         started: Default::default(),
         delays: options.record_start_delays.then(|| Mutex::new(Vec::new())),
+        events: options.events.clone(),
     });
     let lease = TimeDelta::from_std(state.config.scheduler.lease).unwrap_or(TimeDelta::MAX);
     let lookahead = TimeDelta::from_std(options.lookahead).unwrap_or_default();
@@ -480,6 +486,12 @@ impl State {
             })
         };
         let abort = self.abort.subscribe();
+        self.events.publish(Event::RunStarted {
+            run_id: identity.run_id.clone(),
+            workflow_name: identity.workflow.clone(),
+            environment: identity.environment.clone(),
+            started_at: Timestamp::now(),
+        });
         let (attempts, _) = execute(
             &self.config,
             workflow,
@@ -492,6 +504,15 @@ impl State {
         .await;
         if let Some(last) = attempts.last() {
             let o = &last.outcome;
+            self.events.publish(Event::RunFinished {
+                run_id: last.identity.run_id.clone(),
+                workflow_name: claim.workflow_name.clone(),
+                environment: claim.environment.clone(),
+                status: o.status,
+                duration_ms: o.duration_ms,
+                error_message: o.error.clone(),
+                completed_at: Timestamp::now(),
+            });
             tracing::info!(
                 run_id = %last.identity.run_id,
                 "{}@{} {} in {}ms{}{}",
@@ -557,6 +578,15 @@ impl State {
                 environment = %row.environment,
                 "due run skipped: the previous one is still in flight"
             );
+            self.events.publish(Event::RunFinished {
+                run_id: row.run_id.clone(),
+                workflow_name: row.workflow_name.clone(),
+                environment: row.environment.clone(),
+                status: row.status,
+                duration_ms: 0,
+                error_message: row.error_message.clone(),
+                completed_at: row.completed_at.unwrap_or(row.started_at),
+            });
             self.writer.send(WriteJob::Finished(
                 Box::new(wfmon_store::ExecutionRecord {
                     execution: row,

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 use tokio::sync::broadcast;
-use wfmon_model::{ExecutionStatus, Timestamp};
+use wfmon_model::{ExecutionStatus, Timestamp, WorkflowExecution};
 
 /// Events kept for a slow listener before it starts losing them.
 const CAPACITY: usize = 1024;
@@ -43,6 +43,12 @@ pub enum Event {
         error_message: Option<String>,
         /// When it ended.
         completed_at: Timestamp,
+    },
+    /// A finished execution was committed to the database (what alerting evaluates).
+    #[serde(rename = "execution.recorded", rename_all = "camelCase")]
+    ExecutionRecorded {
+        /// The row as stored.
+        execution: Box<WorkflowExecution>,
     },
 }
 

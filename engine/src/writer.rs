@@ -15,6 +15,8 @@ use tokio::sync::Notify;
 use wfmon_model::WorkflowExecution;
 use wfmon_store::{ExecutionRecord, ScheduleTally, Store, StoreError};
 
+use crate::events::{Event, EventBus};
+
 /// Most results written in one transaction.
 const BATCH: usize = 500;
 
@@ -53,6 +55,7 @@ struct Shared {
     idle: Notify,
     capacity: usize,
     counters: Counters,
+    events: Option<EventBus>,
 }
 
 #[derive(Default)]
@@ -72,12 +75,23 @@ pub struct ResultWriter {
 impl ResultWriter {
     /// Starts the writer task on `store`, keeping at most `capacity` results in memory.
     pub fn start(store: Store, capacity: usize) -> (ResultWriter, tokio::task::JoinHandle<()>) {
+        ResultWriter::start_with_events(store, capacity, None)
+    }
+
+    /// Like `start`, and announces each finished execution on `events` once it is committed
+    /// (`Event::ExecutionRecorded`), for alerting and live views.
+    pub fn start_with_events(
+        store: Store,
+        capacity: usize,
+        events: Option<EventBus>,
+    ) -> (ResultWriter, tokio::task::JoinHandle<()>) {
         let shared = Arc::new(Shared {
             queue: Mutex::new(Queue::default()),
             wake: Notify::new(),
             idle: Notify::new(),
             capacity: capacity.max(1),
             counters: Counters::default(),
+            events,
         });
         let task = tokio::spawn(write_loop(store, shared.clone()));
         (ResultWriter { shared }, task)
@@ -233,6 +247,7 @@ async fn write_one_by_one(store: &Store, batch: &[WriteJob], shared: &Shared, ca
         match write(store, std::slice::from_ref(job)).await {
             Ok(()) => {
                 shared.counters.written.fetch_add(1, Ordering::Relaxed);
+                announce(shared, std::slice::from_ref(job));
             }
             Err(e) => {
                 shared.counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -242,6 +257,20 @@ async fn write_one_by_one(store: &Store, batch: &[WriteJob], shared: &Shared, ca
                 };
                 tracing::error!(run_id = %run_id, "result not recorded: {e}");
             }
+        }
+    }
+}
+
+/// Announces the finished executions of a committed batch.
+fn announce(shared: &Shared, batch: &[WriteJob]) {
+    let Some(events) = &shared.events else {
+        return;
+    };
+    for job in batch {
+        if let WriteJob::Finished(record, _) = job {
+            events.publish(Event::ExecutionRecorded {
+                execution: Box::new(record.execution.clone()),
+            });
         }
     }
 }

@@ -54,7 +54,9 @@ pub async fn serve(
         report.disabled,
         config.scheduler.concurrency,
     );
-    let (writer, writer_task) = ResultWriter::start(store.clone(), config.scheduler.buffer);
+    let events = options.events.clone();
+    let (writer, writer_task) =
+        ResultWriter::start_with_events(store.clone(), config.scheduler.buffer, Some(events));
     let summary = run_scheduler(
         store.clone(),
         Arc::new(config),

@@ -229,17 +229,22 @@ pub async fn run_scheduler(
         }
         if now >= next_maintenance {
             next_maintenance = now + lease / 3;
-            if let Err(e) = state.maintain(now, lease).await {
+            if offline.is_none()
+                && let Err(e) = state.maintain(now, lease).await
+            {
                 db_error.get_or_insert(e);
             }
         }
         while tasks.try_join_next().is_some() {}
         let mut wake = now + poll;
-        match state.store.next_due(Timestamp::from(now)).await {
-            Ok(Some(due)) => wake = wake.min(due.as_datetime() - lookahead),
-            Ok(None) => {}
-            Err(e) => {
-                db_error.get_or_insert(e);
+        // With no free slot, what is due waits for one (`finished`), not for its due time.
+        if offline.is_none() && !saturated {
+            match state.store.next_due(Timestamp::from(now)).await {
+                Ok(Some(due)) => wake = wake.min(due.as_datetime() - lookahead),
+                Ok(None) => {}
+                Err(e) => {
+                    db_error.get_or_insert(e);
+                }
             }
         }
         report_db_error(&mut last_error, db_error);
@@ -250,7 +255,10 @@ pub async fn run_scheduler(
             wake = wake.min(*due - lookahead);
         }
         wake = wake.min(next_maintenance);
-        let sleep = (wake - Utc::now()).to_std().unwrap_or_default();
+        let sleep = (wake - Utc::now())
+            .to_std()
+            .unwrap_or_default()
+            .max(Duration::from_millis(1));
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
             () = state.finished.notified(), if saturated => {}

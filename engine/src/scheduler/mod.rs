@@ -251,7 +251,11 @@ pub async fn run_scheduler(
         if let Some(due) = state.earliest_in_flight_due() {
             wake = wake.min(due);
         }
-        if let Some(due) = offline.as_ref().and_then(|n| n.values().min()) {
+        if let Some(due) = offline
+            .as_ref()
+            .filter(|_| !saturated)
+            .and_then(|n| n.values().min())
+        {
             wake = wake.min(*due - lookahead);
         }
         wake = wake.min(next_maintenance);

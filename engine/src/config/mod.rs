@@ -7,6 +7,7 @@ mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -77,6 +78,8 @@ pub struct Config {
     pub storage: StorageConfig,
     /// How the daemon schedules.
     pub scheduler: SchedulerConfig,
+    /// Where the API and the dashboard listen.
+    pub server: ServerConfig,
     /// Environments by name.
     pub environments: BTreeMap<String, Environment>,
     /// Workflows, in file order.
@@ -90,6 +93,37 @@ pub struct Config {
 pub struct StorageConfig {
     /// Database URL (`sqlite://wfmon.db`, `postgres://...`).
     pub url: Option<String>,
+}
+
+/// The `server:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// The address the API and the dashboard listen on, as configured; None: not configured,
+    /// the daemon then takes `DEFAULT_LISTEN` if it is free.
+    pub listen: Option<SocketAddr>,
+}
+
+/// Where the API listens when the configuration does not say.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), 8080);
+
+/// Reads a listen address: `IP:PORT` (`[IPv6]:PORT`) or `localhost:PORT`.
+pub fn parse_listen(text: &str) -> Result<SocketAddr, String> {
+    let text = text.trim();
+    if let Some(port) = text.strip_prefix("localhost:")
+        && let Ok(port) = port.parse::<u16>()
+    {
+        return Ok(SocketAddr::new(
+            std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+            port,
+        ));
+    }
+    text.parse::<SocketAddr>().map_err(|_| {
+        format!(
+            "`{text}` is not a listen address: write IP:PORT, e.g. 127.0.0.1:8080 (this host \
+             only) or 0.0.0.0:8080 (every interface)"
+        )
+    })
 }
 
 /// The `scheduler:` section.

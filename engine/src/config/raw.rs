@@ -15,6 +15,8 @@ pub struct RawConfig {
     #[serde(default)]
     pub scheduler: RawScheduler,
     #[serde(default)]
+    pub server: RawServer,
+    #[serde(default)]
     pub defaults: RawDefaults,
     #[serde(default)]
     pub environments: BTreeMap<String, RawEnvironment>,
@@ -36,6 +38,12 @@ pub struct RawScheduler {
     pub instance_id: Option<String>,
     pub lease: Option<Spanned<String>>,
     pub buffer: Option<Spanned<u32>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawServer {
+    pub listen: Option<Spanned<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -347,3 +347,49 @@ fn cron_accepts_five_or_six_fields_only() {
     assert!(validate::parse_cron("0 0 0 1 1 * 2030").is_err());
     assert!(validate::parse_cron("0 25 * * *").is_err());
 }
+
+#[test]
+fn server_listen_reads_an_address_and_names_a_bad_one() {
+    let config = parse("server: {listen: \"0.0.0.0:9090\"}\n").unwrap();
+    assert_eq!(config.server.listen, Some("0.0.0.0:9090".parse().unwrap()));
+    let config = parse("server: {listen: \"localhost:8181\"}\n").unwrap();
+    assert_eq!(
+        config.server.listen,
+        Some("127.0.0.1:8181".parse().unwrap())
+    );
+    let config = parse("server: {listen: \"[::1]:0\"}\n").unwrap();
+    assert_eq!(config.server.listen, Some("[::1]:0".parse().unwrap()));
+    assert_eq!(parse("").unwrap().server.listen, None, "not configured");
+    assert_eq!(DEFAULT_LISTEN.to_string(), "127.0.0.1:8080");
+    for bad in ["8080", "example.com:80", "127.0.0.1:99999", "127.0.0.1"] {
+        let found = issues(&format!("\nserver:\n  listen: \"{bad}\"\n"));
+        let issue = found
+            .iter()
+            .find(|i| i.path == "server.listen")
+            .unwrap_or_else(|| panic!("no issue for {bad}: {found:#?}"));
+        assert_eq!((issue.line, issue.column), (3, 11), "{issue}");
+        assert!(issue.message.contains(bad), "{issue}");
+        assert!(issue.message.contains("IP:PORT"), "{issue}");
+    }
+    let err = parse("server: {port: 80}\n").unwrap_err().to_string();
+    assert!(err.contains("port"), "unknown key named: {err}");
+}
+
+#[test]
+fn server_listen_is_set_in_one_file_only() {
+    let sources = [
+        (
+            std::path::PathBuf::from("a.yaml"),
+            "server: {listen: \"127.0.0.1:1\"}\n".to_owned(),
+        ),
+        (
+            std::path::PathBuf::from("b.yaml"),
+            "server: {listen: \"127.0.0.1:2\"}\n".to_owned(),
+        ),
+    ];
+    let err = Config::from_sources(&sources).unwrap_err().to_string();
+    assert!(
+        err.contains("b.yaml") && err.contains("more than one file"),
+        "{err}"
+    );
+}

@@ -11,6 +11,7 @@ use serde_saphyr::Spanned;
 use super::raw::{RawConfig, RawRetries, RawStep, RawWorkflow};
 use super::{
     Config, ConfigError, ConfigIssue, Environment, SchedulerConfig, StorageConfig, expand_env,
+    parse_listen,
 };
 use crate::template::{Template, json_variables};
 use crate::workflow::{
@@ -219,6 +220,20 @@ pub(super) fn validate(files: Vec<(PathBuf, RawConfig)>) -> Result<Config, Confi
                 config.storage = StorageConfig {
                     url: Some(c.expand(&url.value, Some(url), "storage.url")),
                 };
+            }
+        }
+        if let Some(listen) = &raw.server.listen {
+            if config.server.listen.is_some() {
+                c.issue_at(
+                    listen,
+                    "server.listen",
+                    "server.listen is set in more than one file",
+                );
+            } else {
+                match parse_listen(&listen.value) {
+                    Ok(addr) => config.server.listen = Some(addr),
+                    Err(message) => c.issue_at(listen, "server.listen", message),
+                }
             }
         }
         let s = &raw.scheduler;

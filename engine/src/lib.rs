@@ -1,9 +1,11 @@
 //! wfmon's engine: the configuration, workflow definitions, templates and the runner; the
 //! scheduler, alerting, notifications and reports grow here, each in its own module.
 
+pub mod alerting;
 pub mod config;
 pub mod events;
 pub mod executor;
+pub mod notify;
 pub mod recorder;
 pub mod runner;
 pub mod scheduler;

@@ -11,7 +11,11 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::alerting::AlertsConfig;
+use crate::notify::NotificationsConfig;
 use crate::workflow::Workflow;
+
+pub(crate) use validate::{Checker, parse_cron, valid_name};
 
 /// The default configuration file, in the working directory.
 pub const DEFAULT_CONFIG_FILE: &str = "wfmon.yaml";
@@ -84,6 +88,10 @@ pub struct Config {
     pub environments: BTreeMap<String, Environment>,
     /// Workflows, in file order.
     pub workflows: Vec<Workflow>,
+    /// Alert rules, silences and maintenance windows.
+    pub alerts: AlertsConfig,
+    /// Notification channels and routes.
+    pub notifications: NotificationsConfig,
     /// Values that came from `${ENV}` references: never print or store them.
     pub secrets: Vec<String>,
 }

@@ -22,6 +22,10 @@ pub struct RawConfig {
     pub environments: BTreeMap<String, RawEnvironment>,
     #[serde(default)]
     pub workflows: Vec<RawWorkflow>,
+    #[serde(default)]
+    pub alerts: crate::alerting::RawAlerts,
+    #[serde(default)]
+    pub notifications: crate::notify::RawNotifications,
 }
 
 #[derive(Debug, Default, Deserialize)]

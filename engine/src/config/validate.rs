@@ -24,14 +24,14 @@ const DEFAULT_STEP_TIMEOUT: Duration = Duration::from_secs(30);
 const HTTP_METHODS: &[&str] = &["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
 
 /// Collects problems while converting.
-struct Checker {
+pub(crate) struct Checker {
     file: PathBuf,
     issues: Vec<ConfigIssue>,
     secrets: Vec<String>,
 }
 
 impl Checker {
-    fn issue_at<T>(&mut self, at: &Spanned<T>, path: &str, message: impl Into<String>) {
+    pub(crate) fn issue_at<T>(&mut self, at: &Spanned<T>, path: &str, message: impl Into<String>) {
         self.issues.push(ConfigIssue {
             file: self.file.clone(),
             line: at.referenced.line(),
@@ -41,7 +41,7 @@ impl Checker {
         });
     }
 
-    fn issue(&mut self, path: &str, message: impl Into<String>) {
+    pub(crate) fn issue(&mut self, path: &str, message: impl Into<String>) {
         self.issues.push(ConfigIssue {
             file: self.file.clone(),
             line: 0,
@@ -52,7 +52,12 @@ impl Checker {
     }
 
     /// Expands `${ENV}` in a value, remembering what came from the environment as secret.
-    fn expand(&mut self, value: &str, at: Option<&Spanned<String>>, path: &str) -> String {
+    pub(crate) fn expand(
+        &mut self,
+        value: &str,
+        at: Option<&Spanned<String>>,
+        path: &str,
+    ) -> String {
         match expand_env(value) {
             Ok((text, secrets)) => {
                 self.secrets.extend(secrets);
@@ -69,6 +74,16 @@ impl Checker {
     }
 
     /// A `variables:` map with `${ENV}` expanded in each value.
+    /// How many problems were found so far.
+    pub(crate) fn issue_count(&self) -> usize {
+        self.issues.len()
+    }
+
+    /// Remembers a value (a webhook URL, a password) that must never be printed or stored.
+    pub(crate) fn secret(&mut self, value: &str) {
+        self.secrets.push(value.to_owned());
+    }
+
     fn variables(&mut self, map: &BTreeMap<String, String>, key: &str) -> BTreeMap<String, String> {
         map.iter()
             .map(|(k, v)| {
@@ -91,7 +106,7 @@ impl Checker {
         }
     }
 
-    fn duration(&mut self, value: &Spanned<String>, path: &str) -> Option<Duration> {
+    pub(crate) fn duration(&mut self, value: &Spanned<String>, path: &str) -> Option<Duration> {
         match wfmon_model::parse_duration(&value.value) {
             Ok(d) => d.to_std().ok(),
             Err(e) => {
@@ -383,6 +398,7 @@ pub(super) fn validate(files: Vec<(PathBuf, RawConfig)>) -> Result<Config, Confi
         all_issues.append(&mut c.issues);
         secrets.append(&mut c.secrets);
     }
+    alerts_and_notifications(&files, &mut config, &mut all_issues, &mut secrets);
     if !all_issues.is_empty() {
         return Err(ConfigError::Issues(all_issues));
     }
@@ -390,6 +406,69 @@ pub(super) fn validate(files: Vec<(PathBuf, RawConfig)>) -> Result<Config, Confi
     secrets.dedup();
     config.secrets = secrets;
     Ok(config)
+}
+
+/// The `notifications:` and `alerts:` sections, each taken from the one file that sets it
+/// (rules refer to workflows, environments and channels, so they come last).
+fn alerts_and_notifications(
+    files: &[(PathBuf, RawConfig)],
+    config: &mut Config,
+    all_issues: &mut Vec<ConfigIssue>,
+    secrets: &mut Vec<String>,
+) {
+    let pick = |is_set: &dyn Fn(&RawConfig) -> bool,
+                section: &str,
+                issues: &mut Vec<ConfigIssue>| {
+        let mut chosen: Option<usize> = None;
+        for (i, (path, raw)) in files.iter().enumerate() {
+            if !is_set(raw) {
+                continue;
+            }
+            match chosen {
+                Some(first) => issues.push(ConfigIssue {
+                    file: path.clone(),
+                    line: 0,
+                    column: 0,
+                    path: section.to_owned(),
+                    message: format!("{section} is already set in {}", files[first].0.display()),
+                }),
+                None => chosen = Some(i),
+            }
+        }
+        chosen
+    };
+    let notifications = pick(&|r| r.notifications.is_set(), "notifications", all_issues);
+    let alerts = pick(&|r| r.alerts.is_set(), "alerts", all_issues);
+    if let Some(i) = notifications {
+        let mut c = Checker {
+            file: files[i].0.clone(),
+            issues: Vec::new(),
+            secrets: Vec::new(),
+        };
+        config.notifications =
+            crate::notify::validate_notifications(&files[i].1.notifications, &mut c);
+        all_issues.append(&mut c.issues);
+        secrets.append(&mut c.secrets);
+    }
+    if let Some(i) = alerts {
+        let mut c = Checker {
+            file: files[i].0.clone(),
+            issues: Vec::new(),
+            secrets: Vec::new(),
+        };
+        // Rules may name any channel written in the file, even one with its own problem
+        // (reported once, under notifications).
+        let channels = notifications
+            .map(|n| crate::notify::raw_channel_names(&files[n].1.notifications))
+            .unwrap_or_default();
+        let known = crate::alerting::Known {
+            workflows: &config.workflows,
+            environments: &config.environments,
+            channels: &channels,
+        };
+        config.alerts = crate::alerting::validate_alerts(&files[i].1.alerts, &known, &mut c);
+        all_issues.append(&mut c.issues);
+    }
 }
 
 struct WorkflowDefaults {
@@ -400,7 +479,7 @@ struct WorkflowDefaults {
     environments: Vec<String>,
 }
 
-fn valid_name(name: &str) -> bool {
+pub(crate) fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
@@ -448,7 +527,7 @@ fn known_env(
 }
 
 /// Parses a cron expression of 5 fields (minute precision) or 6 (seconds first).
-pub(super) fn parse_cron(expression: &str) -> Result<croner::Cron, String> {
+pub(crate) fn parse_cron(expression: &str) -> Result<croner::Cron, String> {
     let fields = expression.split_whitespace().count();
     if !expression.trim_start().starts_with('@') && !(5..=6).contains(&fields) {
         return Err(format!(

@@ -1,0 +1,261 @@
+//! Email over SMTP (STARTTLS, implicit TLS, or plain for a relay on the same host): a
+//! multipart/alternative message with a text part and an HTML part in which every value is
+//! escaped. The Message-ID is derived from the notification, so a repeated delivery carries
+//! the same one.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use serde::Deserialize;
+use serde_saphyr::Spanned;
+use wfmon_model::NotificationChannel;
+
+use super::config::required;
+use super::notice::escape_html;
+use super::{BoxFuture, Channel, DeliveryKeys, Notice, SendError};
+use crate::config::Checker;
+
+/// `email:` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawEmail {
+    host: Option<Spanned<String>>,
+    port: Option<Spanned<u16>>,
+    tls: Option<Spanned<String>>,
+    username: Option<Spanned<String>>,
+    password: Option<Spanned<String>>,
+    from: Option<Spanned<String>>,
+    #[serde(default)]
+    to: Vec<Spanned<String>>,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (required); port 587 by default.
+    StartTls,
+    /// TLS from the first byte; port 465 by default.
+    Tls,
+    /// No encryption (a relay on the same host or network); port 25 by default.
+    None,
+}
+
+/// A validated email channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmailConfig {
+    /// SMTP server.
+    pub host: String,
+    /// SMTP port.
+    pub port: u16,
+    /// Connection security.
+    pub tls: SmtpTls,
+    /// Login, if the server needs one.
+    pub username: Option<String>,
+    /// Password (secret).
+    pub password: Option<String>,
+    /// Sender address.
+    pub from: String,
+    /// Recipients.
+    pub to: Vec<String>,
+}
+
+pub(crate) fn validate<T>(
+    raw: &RawEmail,
+    anchor: &Spanned<T>,
+    c: &mut Checker,
+    path: &str,
+) -> Option<EmailConfig> {
+    let before = c.issue_count();
+    let host = required(c, &raw.host, anchor, path, "host", "the SMTP server")
+        .map(|h| c.expand(&h.value, Some(h), &format!("{path}.host")));
+    let tls = match &raw.tls {
+        None => SmtpTls::StartTls,
+        Some(t) => match t.value.to_ascii_lowercase().as_str() {
+            "starttls" => SmtpTls::StartTls,
+            "tls" => SmtpTls::Tls,
+            "none" => SmtpTls::None,
+            other => {
+                c.issue_at(
+                    t,
+                    &format!("{path}.tls"),
+                    format!("`{other}` is not a TLS mode: write starttls, tls or none"),
+                );
+                SmtpTls::StartTls
+            }
+        },
+    };
+    let port = raw.port.as_ref().map_or(
+        match tls {
+            SmtpTls::StartTls => 587,
+            SmtpTls::Tls => 465,
+            SmtpTls::None => 25,
+        },
+        |p| p.value,
+    );
+    let address = |c: &mut Checker, value: &Spanned<String>, key: &str| {
+        let text = c.expand(&value.value, Some(value), key);
+        match Mailbox::from_str(&text) {
+            Ok(_) => Some(text),
+            Err(e) => {
+                c.issue_at(
+                    value,
+                    key,
+                    format!("`{}` is not an email address: {e}", value.value),
+                );
+                None
+            }
+        }
+    };
+    let from = required(c, &raw.from, anchor, path, "from", "the sender's address")
+        .and_then(|f| address(c, f, &format!("{path}.from")));
+    if raw.to.is_empty() {
+        c.issue_at(
+            anchor,
+            &format!("{path}.to"),
+            "missing: a list of recipients",
+        );
+    }
+    let to: Vec<String> = raw
+        .to
+        .iter()
+        .enumerate()
+        .filter_map(|(i, t)| address(c, t, &format!("{path}.to[{i}]")))
+        .collect();
+    let username = raw
+        .username
+        .as_ref()
+        .map(|u| c.expand(&u.value, Some(u), &format!("{path}.username")));
+    let password = raw.password.as_ref().map(|p| {
+        let text = c.expand(&p.value, Some(p), &format!("{path}.password"));
+        c.secret(&text);
+        text
+    });
+    if let (Some(p), None) = (&raw.password, &username) {
+        c.issue_at(
+            p,
+            &format!("{path}.password"),
+            "a password needs a username",
+        );
+    }
+    if c.issue_count() != before {
+        return None;
+    }
+    Some(EmailConfig {
+        host: host?,
+        port,
+        tls,
+        username,
+        password,
+        from: from?,
+        to,
+    })
+}
+
+/// Sends email.
+pub struct Email {
+    config: EmailConfig,
+    timeout: Duration,
+}
+
+impl Email {
+    /// A sender for `config`; `timeout` bounds each SMTP exchange.
+    pub fn new(config: EmailConfig, timeout: Duration) -> Email {
+        Email { config, timeout }
+    }
+
+    fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
+        let c = &self.config;
+        let builder = match c.tls {
+            SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&c.host),
+            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&c.host),
+            SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
+                &c.host,
+            )),
+        }
+        .map_err(|e| SendError::permanent(format!("SMTP set-up failed: {e}")))?;
+        let mut builder = builder.port(c.port).timeout(Some(self.timeout));
+        if let (Some(user), Some(password)) = (&c.username, &c.password) {
+            builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
+        }
+        Ok(builder.build())
+    }
+}
+
+/// The HTML part: every value escaped.
+pub fn html_body(notice: &Notice) -> String {
+    let mut rows = String::new();
+    for (label, value) in notice.facts() {
+        rows.push_str(&format!(
+            "<tr><th align=\"left\">{}</th><td>{}</td></tr>\n",
+            escape_html(label),
+            escape_html(&value)
+        ));
+    }
+    let link = notice.link.as_ref().map_or(String::new(), |l| {
+        format!("<p><a href=\"{}\">Open in wfmon</a></p>\n", escape_html(l))
+    });
+    format!(
+        "<!DOCTYPE html>\n<html><body>\n<h2>{}</h2>\n<p>{}</p>\n<table>\n{rows}</table>\n{link}</body></html>\n",
+        escape_html(&notice.title),
+        escape_html(&notice.summary),
+    )
+}
+
+/// The whole message.
+pub fn message(
+    config: &EmailConfig,
+    notice: &Notice,
+    keys: &DeliveryKeys,
+) -> Result<Message, SendError> {
+    let bad =
+        |e: &dyn std::fmt::Display| SendError::permanent(format!("cannot build the email: {e}"));
+    let mut builder = Message::builder()
+        .from(Mailbox::from_str(&config.from).map_err(|e| bad(&e))?)
+        .subject(notice.title.clone())
+        .message_id(Some(format!("<{}@wfmon>", keys.idempotency_key)));
+    for to in &config.to {
+        builder = builder.to(Mailbox::from_str(to).map_err(|e| bad(&e))?);
+    }
+    builder
+        .multipart(MultiPart::alternative_plain_html(
+            notice.text(),
+            html_body(notice),
+        ))
+        .map_err(|e| bad(&e))
+}
+
+impl Channel for Email {
+    fn kind(&self) -> NotificationChannel {
+        NotificationChannel::Email
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "email via {}:{} to {}",
+            self.config.host,
+            self.config.port,
+            self.config.to.join(", ")
+        )
+    }
+
+    fn send<'a>(
+        &'a self,
+        notice: &'a Notice,
+        keys: &'a DeliveryKeys,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let message = message(&self.config, notice, keys)?;
+            let transport = self.transport()?;
+            match transport.send(message).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.is_permanent() => {
+                    Err(SendError::permanent(format!("SMTP server refused: {e}")))
+                }
+                Err(e) => Err(SendError::retry(format!("SMTP: {e}"))),
+            }
+        })
+    }
+}

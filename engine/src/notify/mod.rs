@@ -1,0 +1,106 @@
+//! Notifications: where alerts go. Each channel is one module with its configuration, its
+//! validation and its sender, implementing the small `Channel` trait; adding a channel
+//! touches its module and one line of `config.rs` and `build_channel`. Notifications are
+//! written to the outbox (`notification_logs`, status PENDING) and delivered by `sender`,
+//! with timeouts, retries with backoff and a circuit breaker per channel.
+
+pub mod breaker;
+mod config;
+pub mod console;
+pub mod discord;
+pub mod email;
+mod http;
+pub mod notice;
+pub mod pagerduty;
+
+pub mod slack;
+pub mod teams;
+pub mod webhook;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use config::{ChannelConfig, DeliverySettings, NotificationsConfig, redacted_url};
+pub(crate) use config::{
+    RawNotifications, channel_names, raw_channel_names, validate as validate_notifications,
+};
+pub use notice::Notice;
+use wfmon_model::NotificationChannel;
+
+/// A boxed future, so that `Channel` can be used as a trait object.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Keys that let a receiver recognise a repeated delivery.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryKeys {
+    /// Unique per notification (the outbox row's log id): sent as `Idempotency-Key`.
+    pub idempotency_key: String,
+    /// Stable per alert episode (the alert id): PagerDuty's `dedup_key`.
+    pub dedup_key: String,
+}
+
+/// Why an attempt failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SendError {
+    /// Worth another attempt (timeout, connection refused, 5xx, 429).
+    #[error("{reason}")]
+    Retry {
+        /// What went wrong (no URL, no secret).
+        reason: String,
+        /// How long the receiver asked to wait (429 Retry-After).
+        after: Option<Duration>,
+    },
+    /// Another attempt would fail the same way (4xx, rejected address).
+    #[error("{reason}")]
+    Permanent {
+        /// What went wrong (no URL, no secret).
+        reason: String,
+    },
+}
+
+impl SendError {
+    /// A failure worth retrying.
+    pub fn retry(reason: impl Into<String>) -> SendError {
+        SendError::Retry {
+            reason: reason.into(),
+            after: None,
+        }
+    }
+
+    /// A failure not worth retrying.
+    pub fn permanent(reason: impl Into<String>) -> SendError {
+        SendError::Permanent {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// One way of delivering a notice.
+pub trait Channel: Send + Sync {
+    /// The kind, for `notification_logs.channel`.
+    fn kind(&self) -> NotificationChannel;
+    /// Where it goes, without any secret (stored as the row's recipient, shown in logs).
+    fn describe(&self) -> String;
+    /// Delivers one notice; one attempt, no retry.
+    fn send<'a>(
+        &'a self,
+        notice: &'a Notice,
+        keys: &'a DeliveryKeys,
+    ) -> BoxFuture<'a, Result<(), SendError>>;
+}
+
+/// Makes the sender of a configured channel. `timeout` bounds one attempt.
+pub fn build_channel(config: &ChannelConfig, timeout: Duration) -> Arc<dyn Channel> {
+    let client = http::client(timeout);
+    match config {
+        ChannelConfig::Slack(c) => Arc::new(slack::Slack::new(c.clone(), client)),
+        ChannelConfig::Discord(c) => Arc::new(discord::Discord::new(c.clone(), client)),
+        ChannelConfig::Teams(c) => Arc::new(teams::Teams::new(c.clone(), client)),
+        ChannelConfig::Webhook(c) => Arc::new(webhook::Webhook::new(c.clone(), client)),
+        ChannelConfig::Email(c) => Arc::new(email::Email::new(c.clone(), timeout)),
+        ChannelConfig::PagerDuty(c) => Arc::new(pagerduty::PagerDuty::new(c.clone(), client)),
+        ChannelConfig::Console(_) => Arc::new(console::Console),
+    }
+}

@@ -1,0 +1,111 @@
+//! Slack, through an incoming webhook: a Block Kit message with what failed, where, the
+//! expected and actual values, the duration, the environment and a link to the run.
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+use serde_saphyr::Spanned;
+use wfmon_model::NotificationChannel;
+
+use super::config::{http_url, redacted_url, required};
+use super::notice::truncate;
+use super::{BoxFuture, Channel, DeliveryKeys, Notice, SendError, http};
+use crate::config::Checker;
+
+/// `slack:` as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawSlack {
+    webhook_url: Option<Spanned<String>>,
+}
+
+/// A validated Slack channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SlackConfig {
+    /// The incoming webhook URL (secret).
+    pub webhook_url: String,
+}
+
+pub(crate) fn validate<T>(
+    raw: &RawSlack,
+    anchor: &Spanned<T>,
+    c: &mut Checker,
+    path: &str,
+) -> Option<SlackConfig> {
+    let url = required(
+        c,
+        &raw.webhook_url,
+        anchor,
+        path,
+        "webhook_url",
+        "the incoming webhook URL, e.g. \"${SLACK_WEBHOOK_URL}\"",
+    )?;
+    let webhook_url = http_url(c, url, &format!("{path}.webhook_url"))?;
+    c.secret(&webhook_url);
+    Some(SlackConfig { webhook_url })
+}
+
+/// Sends to Slack.
+pub struct Slack {
+    config: SlackConfig,
+    client: reqwest::Client,
+}
+
+impl Slack {
+    /// A sender for `config`.
+    pub fn new(config: SlackConfig, client: reqwest::Client) -> Slack {
+        Slack { config, client }
+    }
+}
+
+/// Slack's mrkdwn needs `&`, `<` and `>` escaped.
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The Block Kit message.
+pub fn payload(notice: &Notice) -> Value {
+    let fields: Vec<Value> = notice
+        .facts()
+        .into_iter()
+        .take(10) // Slack accepts at most 10 fields per section.
+        .map(|(label, value)| {
+            json!({"type": "mrkdwn", "text": format!("*{label}*\n{}", truncate(&escape(&value), 1900))})
+        })
+        .collect();
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&notice.title, 150)}}),
+        json!({"type": "section", "text": {"type": "mrkdwn", "text": escape(&notice.summary)}}),
+        json!({"type": "section", "fields": fields}),
+    ];
+    if let Some(link) = &notice.link {
+        blocks.push(json!({"type": "actions", "elements": [{
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Open in wfmon"},
+            "url": link,
+        }]}));
+    }
+    json!({"text": notice.title, "blocks": blocks})
+}
+
+impl Channel for Slack {
+    fn kind(&self) -> NotificationChannel {
+        NotificationChannel::Slack
+    }
+
+    fn describe(&self) -> String {
+        format!("slack {}", redacted_url(&self.config.webhook_url))
+    }
+
+    fn send<'a>(
+        &'a self,
+        notice: &'a Notice,
+        _keys: &'a DeliveryKeys,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            let body = serde_json::to_vec(&payload(notice)).expect("JSON serialises");
+            http::post_json(&self.client, &self.config.webhook_url, body, &[]).await
+        })
+    }
+}

@@ -20,6 +20,7 @@ const DEMO_DATABASE: &str = "sqlite://wfmon-demo.db";
 
 /// Runs the demo until SIGTERM or SIGINT.
 pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
+    let stop = crate::run::stop_signal();
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     let options = DemoOptions {
         faults: !args.no_faults,
@@ -82,7 +83,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         store,
         config,
         SchedulerOptions::default(),
-        crate::run::stop_signal(),
+        stop,
     )
     .await;
     let _ = shop.shutdown().await;

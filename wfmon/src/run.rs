@@ -16,10 +16,11 @@ use crate::exit::Failure;
 
 /// Runs the daemon until a stop signal.
 pub async fn run(cli: &Cli) -> Result<(), Failure> {
+    let stop = stop_signal();
     let config = crate::config_cmd::load(cli.config.as_deref())?;
     let url = crate::db::database_url(cli, Some(&config))?;
     let store = Store::open(&url, OpenMode::Create).await?;
-    serve(store, config, SchedulerOptions::default(), stop_signal()).await
+    serve(store, config, SchedulerOptions::default(), stop).await
 }
 
 /// Schedules `config` on `store` until `shutdown` resolves; shared by `run` and `demo`.
@@ -88,13 +89,17 @@ pub async fn serve(
     Ok(())
 }
 
-/// Resolves with the signal's name on the first SIGTERM or SIGINT.
-pub async fn stop_signal() -> String {
+/// Resolves with the signal's name on the first SIGTERM or SIGINT. The handlers are
+/// installed when this is called, not when the future is first polled, so a signal during
+/// start-up (opening the database, syncing schedules) still stops the daemon gracefully.
+pub fn stop_signal() -> impl std::future::Future<Output = String> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     let mut int = signal(SignalKind::interrupt()).expect("SIGINT handler");
-    tokio::select! {
-        _ = term.recv() => "SIGTERM".to_string(),
-        _ = int.recv() => "SIGINT".to_string(),
+    async move {
+        tokio::select! {
+            _ = term.recv() => "SIGTERM".to_string(),
+            _ = int.recv() => "SIGINT".to_string(),
+        }
     }
 }

@@ -861,9 +861,6 @@ async fn sigterm_waits_for_a_run_that_ends_within_the_grace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "bug: wfmon run installs its SIGTERM handler only when the scheduler loop first \
-            polls the stop future, after printing `wfmon running`; a SIGTERM in between \
-            kills the process (exit status 143, no `stopped:` line)"]
 async fn sigterm_right_after_start_up_stops_gracefully() {
     let target = Target::start();
     let dir = tempfile::tempdir().unwrap();

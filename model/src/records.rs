@@ -158,6 +158,13 @@ record! {
         pub execution_id: Option<String>,
         pub report_id: Option<String>,
         pub alert_id: Option<String>,
+        /// The configured channel's name (the outbox sends through it).
+        pub channel_name: Option<String>,
+        /// When the next delivery attempt is due (PENDING rows).
+        pub next_attempt_at: Option<Timestamp>,
+        /// The instance sending it now, until `claimed_until`.
+        pub claimed_by: Option<String>,
+        pub claimed_until: Option<Timestamp>,
         pub created_at: Timestamp,
     }
 }
@@ -212,6 +219,8 @@ record! {
         pub resolved_at: Option<Timestamp>,
         pub resolved_by: Option<String>,
         pub escalated_at: Option<Timestamp>,
+        /// When a notification about it was last queued for delivery.
+        pub last_notified_at: Option<Timestamp>,
         pub metadata: Option<Json>,
         pub created_at: Timestamp,
         pub updated_at: Timestamp,

@@ -8,9 +8,11 @@
 
 #[macro_use]
 mod dispatch;
+mod alerts;
 mod error;
 mod maintenance;
 mod migrate;
+mod outbox;
 mod queries;
 mod recorder;
 mod records;
@@ -18,9 +20,11 @@ mod schedules;
 mod schema;
 mod url;
 
+pub use alerts::AlertChange;
 pub use error::StoreError;
 pub use maintenance::{PruneReport, TableStats};
 pub use migrate::{MIGRATIONS_TABLE, MigrationOutcome, latest_version};
+pub use outbox::DeliveryOutcome;
 pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;

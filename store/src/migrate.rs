@@ -22,11 +22,18 @@ struct Migration {
     sql: &'static str,
 }
 
-const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "schema",
-    sql: include_str!("../migrations/sqlite/0001_schema.sql"),
-}];
+const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "schema",
+        sql: include_str!("../migrations/sqlite/0001_schema.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "alerting",
+        sql: include_str!("../migrations/sqlite/0002_alerting.sql"),
+    },
+];
 
 const POSTGRES: &[Migration] = &[
     Migration {
@@ -38,6 +45,11 @@ const POSTGRES: &[Migration] = &[
         version: 2,
         name: "wfmon_layout",
         sql: include_str!("../migrations/postgres/0002_wfmon_layout.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "alerting",
+        sql: include_str!("../migrations/postgres/0003_alerting.sql"),
     },
 ];
 

@@ -217,6 +217,7 @@ fn alert(workflow: &str, status: AlertStatus) -> Alert {
         resolved_at: None,
         resolved_by: None,
         escalated_at: None,
+        last_notified_at: None,
         metadata: None,
         created_at: now,
         updated_at: now,

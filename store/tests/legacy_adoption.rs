@@ -177,16 +177,17 @@ async fn migrate_keeps_every_legacy_row_readable_with_normalised_values() {
 
     let outcome = store.migrate().await.expect("migrate the legacy database");
     assert_eq!(outcome.from, 0);
-    assert_eq!(outcome.to, 2);
+    let latest = wfmon_store::latest_version(wfmon_store::Backend::Postgres);
+    assert_eq!(outcome.to, latest);
     let versions: Vec<i64> = outcome
         .applied
         .iter()
         .map(|(version, _)| *version)
         .collect();
-    assert_eq!(versions, [1, 2]);
+    assert_eq!(versions, (1..=latest).collect::<Vec<_>>());
     let report = store.check_schema().await.expect("check schema");
     assert!(report.is_ok(), "{report}");
-    assert_eq!(report.version, Some(2));
+    assert_eq!(report.version, Some(latest));
 
     let rows = &legacy.rows;
     assert_eq!(
@@ -483,7 +484,8 @@ async fn second_migrate_applies_nothing_and_changes_nothing() {
 
     let outcome = store.migrate().await.expect("second migrate");
     assert!(outcome.applied.is_empty(), "{outcome:?}");
-    assert_eq!((outcome.from, outcome.to), (2, 2));
+    let latest = wfmon_store::latest_version(wfmon_store::Backend::Postgres);
+    assert_eq!((outcome.from, outcome.to), (latest, latest));
 
     assert_eq!(table_digests(&mut conn).await, rows_before);
     SchemaSnapshot::take(&mut conn).await.assert_same(
@@ -1799,6 +1801,10 @@ impl LegacyNotification {
             execution_id: self.execution_id.clone(),
             report_id: self.report_id.clone(),
             alert_id: None,
+            channel_name: None,
+            next_attempt_at: None,
+            claimed_by: None,
+            claimed_until: None,
             created_at: utc(self.sent_at),
         }
     }
@@ -2023,6 +2029,7 @@ fn alert(fingerprint: &str, status: AlertStatus) -> Alert {
         resolved_at: None,
         resolved_by: None,
         escalated_at: None,
+        last_notified_at: None,
         metadata: None,
         created_at: now,
         updated_at: now,

@@ -293,6 +293,10 @@ pub fn notification(execution: &WorkflowExecution) -> NotificationLog {
         execution_id: Some(execution.run_id.clone()),
         report_id: None,
         alert_id: None,
+        channel_name: None,
+        next_attempt_at: None,
+        claimed_by: None,
+        claimed_until: None,
         created_at: Timestamp::now(),
     }
 }

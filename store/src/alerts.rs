@@ -1,0 +1,404 @@
+//! Alert state, in the `alerts` table: one row per episode, at most one open row per
+//! fingerprint (rule, workflow, environment), which the database enforces with a unique
+//! partial index. Every change is one compare-and-set statement, so two evaluators (two
+//! instances, or the daemon and `wfmon alerts`) never both open, resolve or escalate the
+//! same alert; the notifications a change causes are written in the same transaction.
+//!
+//! Also the history reads the evaluator needs: recent runs, runs in a window, metric values.
+
+use sqlx::{AssertSqlSafe, QueryBuilder};
+use wfmon_model::{Alert, NotificationLog, Record, Timestamp, WorkflowExecution};
+
+use crate::records::{OnConflict, begin_write, insert_rows, select_sql};
+use crate::{Store, StoreError};
+
+/// What `trigger_alert` did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AlertChange {
+    /// A new episode was opened (the candidate row was inserted).
+    Opened(Alert),
+    /// The open episode of the fingerprint was triggered again (occurrences bumped).
+    Retriggered(Alert),
+}
+
+impl AlertChange {
+    /// The alert as stored now.
+    pub fn alert(&self) -> &Alert {
+        match self {
+            AlertChange::Opened(a) | AlertChange::Retriggered(a) => a,
+        }
+    }
+}
+
+/// Final statuses of runs that tell whether a workflow works (not RUNNING, SKIPPED, ABORTED).
+const VERDICT_STATUSES: &str = "('PASSED', 'WARNING', 'FAILED', 'TIMED_OUT')";
+
+fn with_alert(rows: &[NotificationLog], alert_id: &str) -> Vec<NotificationLog> {
+    rows.iter()
+        .map(|r| NotificationLog {
+            alert_id: Some(alert_id.to_owned()),
+            ..r.clone()
+        })
+        .collect()
+}
+
+impl Store {
+    /// Opens an episode for the candidate's fingerprint, or, when one is open, bumps its
+    /// occurrences, last trigger time and message: one statement, so concurrent triggers
+    /// of one fingerprint open one episode.
+    pub async fn trigger_alert(&self, candidate: &Alert) -> Result<AlertChange, StoreError> {
+        let columns = Alert::column_list();
+        let prefix = format!("INSERT INTO alerts ({columns}) ");
+        let suffix = format!(
+            " ON CONFLICT (fingerprint) WHERE status <> 'RESOLVED' DO UPDATE SET \
+             occurrences = alerts.occurrences + 1, \
+             last_triggered_at = excluded.last_triggered_at, message = excluded.message \
+             RETURNING {columns}"
+        );
+        let stored: Alert = dispatch!(self, pool, Db => {
+            let mut q = QueryBuilder::<Db>::new(prefix.as_str());
+            q.push_values(std::iter::once(candidate), |mut row, a| {
+                wfmon_model::PushValues::<Db>::push_values(a, &mut row)
+            });
+            q.push(suffix.as_str());
+            q.build_query_as::<Alert>()
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::query(format!("triggering alert {}", candidate.fingerprint)))
+        })?;
+        Ok(if stored.alert_id == candidate.alert_id {
+            AlertChange::Opened(stored)
+        } else {
+            AlertChange::Retriggered(stored)
+        })
+    }
+
+    /// The open episode of a fingerprint.
+    pub async fn open_alert(&self, fingerprint: &str) -> Result<Option<Alert>, StoreError> {
+        let sql = format!(
+            "{} WHERE fingerprint = $1 AND status <> 'RESOLVED'",
+            select_sql::<Alert>()
+        );
+        dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, Alert>(AssertSqlSafe(sql))
+                .bind(fingerprint)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query("reading an open alert"))
+        })
+    }
+
+    /// Every open episode, oldest first.
+    pub async fn open_alerts(&self) -> Result<Vec<Alert>, StoreError> {
+        let sql = format!(
+            "{} WHERE status <> 'RESOLVED' ORDER BY triggered_at, alert_id",
+            select_sql::<Alert>()
+        );
+        dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, Alert>(AssertSqlSafe(sql))
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("listing open alerts"))
+        })
+    }
+
+    /// The most recently triggered episodes, open ones only or all.
+    pub async fn recent_alerts(
+        &self,
+        open_only: bool,
+        limit: u32,
+    ) -> Result<Vec<Alert>, StoreError> {
+        let filter = if open_only {
+            "WHERE status <> 'RESOLVED' "
+        } else {
+            ""
+        };
+        let sql = format!(
+            "{} {filter}ORDER BY last_triggered_at DESC, alert_id DESC LIMIT $1",
+            select_sql::<Alert>()
+        );
+        dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, Alert>(AssertSqlSafe(sql))
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("listing alerts"))
+        })
+    }
+
+    /// Queues notifications about an open alert and marks it notified at `at`, if it was
+    /// last notified at `expected` (None: never): two evaluators cannot both remind.
+    /// Returns whether this call won (and the rows were queued).
+    pub async fn notify_alert(
+        &self,
+        alert_id: &str,
+        expected: Option<Timestamp>,
+        at: Timestamp,
+        rows: &[NotificationLog],
+    ) -> Result<bool, StoreError> {
+        let rows = with_alert(rows, alert_id);
+        let refs: Vec<&NotificationLog> = rows.iter().collect();
+        let sql = if expected.is_some() {
+            "UPDATE alerts SET last_notified_at = $1 WHERE alert_id = $2 \
+             AND status <> 'RESOLVED' AND last_notified_at = $3"
+        } else {
+            "UPDATE alerts SET last_notified_at = $1 WHERE alert_id = $2 \
+             AND status <> 'RESOLVED' AND last_notified_at IS NULL"
+        };
+        dispatch!(self, pool, Db => {
+            let result: Result<bool, sqlx::Error> = async {
+                let mut tx = pool.begin_with(begin_write::<Db>()).await?;
+                let mut q = sqlx::query::<Db>(sql).bind(at).bind(alert_id);
+                if let Some(expected) = expected {
+                    q = q.bind(expected);
+                }
+                let won = q.execute(&mut *tx).await?.rows_affected() == 1;
+                if won {
+                    insert_rows::<Db, _>(&mut tx, &refs, OnConflict::Fail).await?;
+                }
+                tx.commit().await?;
+                Ok(won)
+            }
+            .await;
+            result.map_err(StoreError::query(format!("notifying alert {alert_id}")))
+        })
+    }
+
+    /// Resolves an open alert and queues `rows` (its recovery notifications) with it.
+    /// Returns the resolved alert, or None when it was not open.
+    pub async fn resolve_alert(
+        &self,
+        alert_id: &str,
+        by: &str,
+        at: Timestamp,
+        rows: &[NotificationLog],
+    ) -> Result<Option<Alert>, StoreError> {
+        let sql = format!(
+            "UPDATE alerts SET status = 'RESOLVED', resolved_at = $1, resolved_by = $2 \
+             WHERE alert_id = $3 AND status <> 'RESOLVED' RETURNING {}",
+            Alert::column_list()
+        );
+        self.change_alert(sql, alert_id, (at, Some(by.to_owned())), rows, "resolving")
+            .await
+    }
+
+    /// Escalates an ACTIVE alert (nobody acknowledged it in time) and queues `rows`.
+    pub async fn escalate_alert(
+        &self,
+        alert_id: &str,
+        at: Timestamp,
+        rows: &[NotificationLog],
+    ) -> Result<Option<Alert>, StoreError> {
+        let notified = if rows.is_empty() {
+            ""
+        } else {
+            ", last_notified_at = $1"
+        };
+        let sql = format!(
+            "UPDATE alerts SET status = 'ESCALATED', escalated_at = $1{notified} \
+             WHERE alert_id = $2 AND status = 'ACTIVE' RETURNING {}",
+            Alert::column_list()
+        );
+        self.change_alert(sql, alert_id, (at, None), rows, "escalating")
+            .await
+    }
+
+    /// Acknowledges an open alert (ACTIVE, ESCALATED or SILENCED): no more escalation or
+    /// reminders. Returns None when it is not open or already acknowledged.
+    pub async fn acknowledge_alert(
+        &self,
+        alert_id: &str,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<Option<Alert>, StoreError> {
+        let sql = format!(
+            "UPDATE alerts SET status = 'ACKNOWLEDGED', acknowledged_at = $1, acknowledged_by = $2 \
+             WHERE alert_id = $3 AND status IN ('ACTIVE', 'ESCALATED', 'SILENCED') RETURNING {}",
+            Alert::column_list()
+        );
+        self.change_alert(
+            sql,
+            alert_id,
+            (at, Some(by.to_owned())),
+            &[],
+            "acknowledging",
+        )
+        .await
+    }
+
+    /// Silences an open alert until `until`: it stays recorded, its notifications are
+    /// suppressed. Who, why and until when are kept in its metadata (`silencedBy`,
+    /// `silenceReason`, `silencedUntil`).
+    pub async fn silence_alert(
+        &self,
+        alert_id: &str,
+        until: Timestamp,
+        reason: &str,
+        by: &str,
+    ) -> Result<Option<Alert>, StoreError> {
+        let Some(alert) = self.get::<Alert>(alert_id).await? else {
+            return Ok(None);
+        };
+        let mut metadata = match alert.metadata.as_ref().map(|m| m.0.clone()) {
+            Some(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        };
+        metadata.insert("silencedBy".into(), by.into());
+        metadata.insert("silenceReason".into(), reason.into());
+        metadata.insert("silencedUntil".into(), until.to_string().into());
+        let metadata = wfmon_model::json(serde_json::Value::Object(metadata));
+        let sql = format!(
+            "UPDATE alerts SET status = 'SILENCED', metadata = $1 \
+             WHERE alert_id = $2 AND status <> 'RESOLVED' RETURNING {}",
+            Alert::column_list()
+        );
+        dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, Alert>(AssertSqlSafe(sql))
+                .bind(metadata)
+                .bind(alert_id)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query(format!("silencing alert {alert_id}")))
+        })
+    }
+
+    /// Makes a SILENCED alert ACTIVE again (its silence expired).
+    pub async fn unsilence_alert(&self, alert_id: &str) -> Result<Option<Alert>, StoreError> {
+        let sql = format!(
+            "UPDATE alerts SET status = 'ACTIVE' WHERE alert_id = $1 AND status = 'SILENCED' \
+             RETURNING {}",
+            Alert::column_list()
+        );
+        dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, Alert>(AssertSqlSafe(sql))
+                .bind(alert_id)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query(format!("ending the silence of alert {alert_id}")))
+        })
+    }
+
+    /// Runs one compare-and-set UPDATE ... RETURNING with parameters $1 time, then $2 who
+    /// (when given), then the alert id, and queues `rows` in the same transaction when it
+    /// matched.
+    async fn change_alert(
+        &self,
+        sql: String,
+        alert_id: &str,
+        (at, by): (Timestamp, Option<String>),
+        rows: &[NotificationLog],
+        action: &str,
+    ) -> Result<Option<Alert>, StoreError> {
+        let rows = with_alert(rows, alert_id);
+        let refs: Vec<&NotificationLog> = rows.iter().collect();
+        dispatch!(self, pool, Db => {
+            let result: Result<Option<Alert>, sqlx::Error> = async {
+                let mut tx = pool.begin_with(begin_write::<Db>()).await?;
+                let mut q = sqlx::query_as::<Db, Alert>(AssertSqlSafe(sql)).bind(at);
+                if let Some(by) = by {
+                    q = q.bind(by);
+                }
+                let changed = q.bind(alert_id).fetch_optional(&mut *tx).await?;
+                if changed.is_some() {
+                    insert_rows::<Db, _>(&mut tx, &refs, OnConflict::Fail).await?;
+                }
+                tx.commit().await?;
+                Ok(changed)
+            }
+            .await;
+            result.map_err(StoreError::query(format!("{action} alert {alert_id}")))
+        })
+    }
+
+    /// The last `limit` runs of a workflow in an environment that passed or failed (not
+    /// RUNNING, SKIPPED or ABORTED), newest first.
+    pub async fn recent_runs(
+        &self,
+        workflow: &str,
+        environment: &str,
+        limit: u32,
+    ) -> Result<Vec<WorkflowExecution>, StoreError> {
+        let sql = format!(
+            "{} WHERE workflow_name = $1 AND environment = $2 AND status IN {VERDICT_STATUSES} \
+             ORDER BY started_at DESC, run_id DESC LIMIT $3",
+            select_sql::<WorkflowExecution>()
+        );
+        dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, WorkflowExecution>(AssertSqlSafe(sql))
+                .bind(workflow)
+                .bind(environment)
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("reading recent runs"))
+        })
+    }
+
+    /// Runs (passed or failed) started at or after `since`, newest first.
+    pub async fn runs_since(
+        &self,
+        workflow: &str,
+        environment: &str,
+        since: Timestamp,
+    ) -> Result<Vec<WorkflowExecution>, StoreError> {
+        let sql = format!(
+            "{} WHERE workflow_name = $1 AND environment = $2 AND status IN {VERDICT_STATUSES} \
+             AND started_at >= $3 ORDER BY started_at DESC, run_id DESC",
+            select_sql::<WorkflowExecution>()
+        );
+        dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, WorkflowExecution>(AssertSqlSafe(sql))
+                .bind(workflow)
+                .bind(environment)
+                .bind(since)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("reading runs in a window"))
+        })
+    }
+
+    /// Values of a metric of a workflow's runs in an environment recorded since `since`.
+    pub async fn metric_values_since(
+        &self,
+        workflow: &str,
+        environment: &str,
+        metric: &str,
+        since: Timestamp,
+    ) -> Result<Vec<f64>, StoreError> {
+        dispatch!(self, pool, Db => {
+            sqlx::query_scalar::<Db, f64>(
+                "SELECT m.metric_value FROM workflow_metrics m \
+                 JOIN workflow_executions e ON e.run_id = m.execution_id \
+                 WHERE e.workflow_name = $1 AND e.environment = $2 AND m.metric_name = $3 \
+                   AND m.recorded_at >= $4",
+            )
+            .bind(workflow)
+            .bind(environment)
+            .bind(metric)
+            .bind(since)
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query("reading metric values"))
+        })
+    }
+
+    /// When the last run (of any outcome but SKIPPED) of a workflow in an environment
+    /// started.
+    pub async fn last_run_started(
+        &self,
+        workflow: &str,
+        environment: &str,
+    ) -> Result<Option<Timestamp>, StoreError> {
+        dispatch!(self, pool, Db => {
+            sqlx::query_scalar::<Db, Option<Timestamp>>(
+                "SELECT MAX(started_at) FROM workflow_executions \
+                 WHERE workflow_name = $1 AND environment = $2 AND status <> 'SKIPPED'",
+            )
+            .bind(workflow)
+            .bind(environment)
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::query("reading the last run"))
+        })
+    }
+}

@@ -1,0 +1,396 @@
+//! Aggregates for the API's overview and charts: run counts, success rate and p95 duration
+//! per workflow and environment or per time bucket, the latest run of each workflow and
+//! environment, the latest check of each health endpoint, and the alert and report lists.
+//!
+//! The statistics are one query on both backends, the p95 included (window functions and
+//! integer arithmetic both dialects share, interpolating like PostgreSQL's
+//! `percentile_cont`), so SQLite and PostgreSQL give the same numbers. Every query that reads
+//! executions is bounded by `started_at`, which is indexed (alone, and after workflow and
+//! environment).
+
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, QueryBuilder};
+use wfmon_model::{
+    Alert, AlertStatus, ExecutionStatus, MonitoringReport, Record, ReportType, RollupBucket,
+    SystemHealthCheck, Timestamp, WorkflowExecution,
+};
+
+use crate::records::select_sql;
+use crate::{Backend, Store, StoreError};
+
+/// Runs counted over a window. A run is an execution that ended and was not skipped: PASSED
+/// and WARNING count as passed; FAILED, TIMED_OUT and ABORTED as failed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStats {
+    /// Runs that ended.
+    pub runs: i64,
+    /// Of which passed.
+    pub passed: i64,
+    /// Of which failed.
+    pub failed: i64,
+    /// `passed / runs`, a ratio in [0, 1]; None without runs.
+    pub success_rate: Option<f64>,
+    /// 95th percentile of the runs' durations (linear interpolation between the two nearest
+    /// ranks, as `percentile_cont`); None without durations.
+    pub p95_duration_ms: Option<f64>,
+}
+
+impl RunStats {
+    fn new(runs: i64, passed: i64, p95: Option<f64>) -> RunStats {
+        RunStats {
+            runs,
+            passed,
+            failed: runs - passed,
+            success_rate: (runs > 0).then(|| passed as f64 / runs as f64),
+            p95_duration_ms: p95,
+        }
+    }
+}
+
+/// The runs of one workflow in one environment over a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowStats {
+    /// Workflow.
+    pub workflow_name: String,
+    /// Environment.
+    pub environment: String,
+    /// Its runs.
+    #[serde(flatten)]
+    pub stats: RunStats,
+}
+
+/// The runs of one time bucket.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SeriesPoint {
+    /// Start of the bucket (UTC, on the minute or the hour).
+    pub bucket_start: Timestamp,
+    /// Its runs.
+    #[serde(flatten)]
+    pub stats: RunStats,
+}
+
+/// Which runs a series counts, and in which buckets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesQuery {
+    /// Workflow name; None: every workflow.
+    pub workflow: Option<String>,
+    /// Environment; None: every environment.
+    pub environment: Option<String>,
+    /// Bucket width.
+    pub bucket: RollupBucket,
+    /// Runs started at or after.
+    pub since: Timestamp,
+    /// Runs started before.
+    pub until: Timestamp,
+}
+
+/// Which alerts to list; `None` fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AlertFilter {
+    /// Status.
+    pub status: Option<AlertStatus>,
+    /// Workflow name.
+    pub workflow: Option<String>,
+    /// Environment.
+    pub environment: Option<String>,
+    /// At most this many (default 100).
+    pub limit: Option<u32>,
+}
+
+#[derive(sqlx::FromRow)]
+struct PairRow {
+    k1: String,
+    k2: String,
+    runs: i64,
+    passed: i64,
+    p95: Option<f64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct BucketRow {
+    k1: Timestamp,
+    runs: i64,
+    passed: i64,
+    p95: Option<f64>,
+}
+
+/// `'A', 'B'`: the canonical texts of the statuses `keep` selects, for an IN list. Built from
+/// the enum, so it cannot name a status that does not exist.
+fn status_list(keep: impl Fn(ExecutionStatus) -> bool) -> String {
+    ExecutionStatus::ALL
+        .iter()
+        .filter(|s| keep(**s))
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The statuses that are not runs: in flight, or skipped.
+fn not_runs() -> String {
+    status_list(|s| !s.is_final() || s == ExecutionStatus::Skipped)
+}
+
+/// The part of the statistics query after the `runs` CTE's WHERE clause: counts, ranks and
+/// the interpolated 95th percentile per `(k1, k2)`.
+fn stats_tail() -> String {
+    format!(
+        "), counts AS ( \
+           SELECT k1, k2, COUNT(*) AS runs, \
+                  SUM(CASE WHEN status IN ({passed}) THEN 1 ELSE 0 END) AS passed \
+           FROM runs GROUP BY k1, k2 \
+         ), ranked AS ( \
+           SELECT k1, k2, CAST(duration_ms AS DOUBLE PRECISION) AS d, \
+                  ROW_NUMBER() OVER (PARTITION BY k1, k2 ORDER BY duration_ms) - 1 AS i, \
+                  COUNT(*) OVER (PARTITION BY k1, k2) AS n \
+           FROM runs WHERE duration_ms IS NOT NULL \
+         ), p95 AS ( \
+           SELECT k1, k2, \
+                  MAX(CASE WHEN i = 95 * (n - 1) / 100 THEN d END) AS lo, \
+                  MAX(CASE WHEN i = 95 * (n - 1) / 100 + 1 THEN d END) AS hi, \
+                  MAX(CAST(95 * (n - 1) % 100 AS DOUBLE PRECISION) / 100) AS frac \
+           FROM ranked GROUP BY k1, k2 \
+         ) \
+         SELECT c.k1, c.k2, c.runs, c.passed, \
+                CASE WHEN p.hi IS NULL THEN p.lo ELSE p.lo + p.frac * (p.hi - p.lo) END AS p95 \
+         FROM counts c LEFT JOIN p95 p ON p.k1 = c.k1 AND p.k2 = c.k2 \
+         ORDER BY c.k1, c.k2",
+        passed = status_list(ExecutionStatus::is_success),
+    )
+}
+
+/// The start of the bucket holding `started_at`, in the backend's dialect (UTC).
+fn bucket_expression(backend: Backend, bucket: RollupBucket) -> &'static str {
+    match (backend, bucket) {
+        // SQLite keeps fixed-width ISO-8601 text: truncating the text truncates the time.
+        (Backend::Sqlite, RollupBucket::Hour) => "substr(started_at, 1, 13) || ':00:00.000Z'",
+        (Backend::Sqlite, RollupBucket::Minute) => "substr(started_at, 1, 16) || ':00.000Z'",
+        (Backend::Postgres, RollupBucket::Hour) => {
+            "date_trunc('hour', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        }
+        (Backend::Postgres, RollupBucket::Minute) => {
+            "date_trunc('minute', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        }
+    }
+}
+
+impl Store {
+    /// Runs of each workflow in each environment started in `[since, until)`, by workflow
+    /// then environment.
+    pub async fn workflow_stats(
+        &self,
+        since: Timestamp,
+        until: Timestamp,
+    ) -> Result<Vec<WorkflowStats>, StoreError> {
+        let head = format!(
+            "WITH runs AS ( SELECT workflow_name AS k1, environment AS k2, status, duration_ms \
+             FROM workflow_executions WHERE status NOT IN ({}) AND started_at >= $1 \
+             AND started_at < $2 ",
+            not_runs()
+        );
+        let sql = head + &stats_tail();
+        let rows = dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, PairRow>(AssertSqlSafe(sql))
+                .bind(since)
+                .bind(until)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("counting runs per workflow"))
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| WorkflowStats {
+                workflow_name: r.k1,
+                environment: r.k2,
+                stats: RunStats::new(r.runs, r.passed, r.p95),
+            })
+            .collect())
+    }
+
+    /// Runs per time bucket, oldest bucket first; buckets without runs are left out.
+    pub async fn run_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesPoint>, StoreError> {
+        let head = format!(
+            "WITH runs AS ( SELECT {} AS k1, '' AS k2, status, duration_ms \
+             FROM workflow_executions WHERE status NOT IN ({}) AND started_at >= ",
+            bucket_expression(self.backend(), query.bucket),
+            not_runs()
+        );
+        let tail = stats_tail();
+        let rows = dispatch!(self, pool, Db => {
+            let mut q = QueryBuilder::<Db>::new(head);
+            q.push_bind(query.since);
+            q.push(" AND started_at < ").push_bind(query.until);
+            if let Some(workflow) = &query.workflow {
+                q.push(" AND workflow_name = ").push_bind(workflow.clone());
+            }
+            if let Some(environment) = &query.environment {
+                q.push(" AND environment = ").push_bind(environment.clone());
+            }
+            q.push(tail);
+            q.build_query_as::<BucketRow>()
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("counting runs per time bucket"))
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SeriesPoint {
+                bucket_start: r.k1,
+                stats: RunStats::new(r.runs, r.passed, r.p95),
+            })
+            .collect())
+    }
+
+    /// The latest run (ended, not skipped) of each `(workflow, environment)` pair asked for,
+    /// and of every other pair that ran since `since`. One query over the runs since `since`;
+    /// a pair asked for that did not run since then costs one indexed lookup.
+    pub async fn latest_runs(
+        &self,
+        since: Timestamp,
+        pairs: &[(String, String)],
+    ) -> Result<Vec<WorkflowExecution>, StoreError> {
+        let columns = WorkflowExecution::column_list();
+        let recent = format!(
+            "SELECT {columns} FROM ( SELECT {columns}, ROW_NUMBER() OVER ( \
+               PARTITION BY workflow_name, environment ORDER BY started_at DESC, run_id DESC) AS rn \
+             FROM workflow_executions WHERE started_at >= $1 AND status NOT IN ({not_runs}) \
+             ) latest WHERE rn = 1 ORDER BY workflow_name, environment",
+            not_runs = not_runs()
+        );
+        let mut found = dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, WorkflowExecution>(AssertSqlSafe(recent))
+                .bind(since)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("reading the latest runs"))
+        })?;
+        let one = format!(
+            "{} WHERE workflow_name = $1 AND environment = $2 AND status NOT IN ({}) \
+             ORDER BY started_at DESC, run_id DESC LIMIT 1",
+            select_sql::<WorkflowExecution>(),
+            not_runs()
+        );
+        let mut older = Vec::new();
+        for (workflow, environment) in pairs {
+            if found
+                .iter()
+                .any(|e| &e.workflow_name == workflow && &e.environment == environment)
+            {
+                continue;
+            }
+            let row = dispatch!(self, pool, Db => {
+                sqlx::query_as::<Db, WorkflowExecution>(AssertSqlSafe(one.clone()))
+                    .bind(workflow)
+                    .bind(environment)
+                    .fetch_optional(pool)
+                    .await
+                    .map_err(StoreError::query(format!("reading the latest run of {workflow}")))
+            })?;
+            older.extend(row);
+        }
+        found.append(&mut older);
+        found.sort_by(|a, b| {
+            (&a.workflow_name, &a.environment).cmp(&(&b.workflow_name, &b.environment))
+        });
+        Ok(found)
+    }
+
+    /// The latest check of each health endpoint (check name and endpoint) checked since
+    /// `since`, by check name.
+    pub async fn latest_health_checks(
+        &self,
+        since: Timestamp,
+    ) -> Result<Vec<SystemHealthCheck>, StoreError> {
+        let columns = SystemHealthCheck::column_list();
+        let sql = format!(
+            "SELECT {columns} FROM ( SELECT {columns}, ROW_NUMBER() OVER ( \
+               PARTITION BY check_name, endpoint ORDER BY checked_at DESC, id DESC) AS rn \
+             FROM system_health_checks WHERE checked_at >= $1 \
+             ) latest WHERE rn = 1 ORDER BY check_name, endpoint"
+        );
+        dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, SystemHealthCheck>(AssertSqlSafe(sql))
+                .bind(since)
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("reading the latest health checks"))
+        })
+    }
+
+    /// Number of alerts not resolved.
+    pub async fn open_alert_count(&self) -> Result<i64, StoreError> {
+        dispatch!(self, pool, Db => {
+            sqlx::query_scalar::<Db, i64>("SELECT COUNT(*) FROM alerts WHERE status <> $1")
+                .bind(AlertStatus::Resolved)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::query("counting open alerts"))
+        })
+    }
+
+    /// Alerts matching a filter, most recently triggered first.
+    pub async fn list_alerts(&self, filter: &AlertFilter) -> Result<Vec<Alert>, StoreError> {
+        dispatch!(self, pool, Db => {
+            let mut q = QueryBuilder::<Db>::new(select_sql::<Alert>());
+            q.push(" WHERE 1 = 1");
+            if let Some(status) = filter.status {
+                q.push(" AND status = ").push_bind(status);
+            }
+            if let Some(workflow) = &filter.workflow {
+                q.push(" AND workflow_name = ").push_bind(workflow.clone());
+            }
+            if let Some(environment) = &filter.environment {
+                q.push(" AND environment = ").push_bind(environment.clone());
+            }
+            q.push(" ORDER BY last_triggered_at DESC, alert_id DESC LIMIT ");
+            q.push_bind(i64::from(filter.limit.unwrap_or(100)));
+            q.build_query_as::<Alert>()
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("listing alerts"))
+        })
+    }
+
+    /// Reports, of one type or all, most recently generated first.
+    pub async fn list_reports(
+        &self,
+        report_type: Option<ReportType>,
+        limit: u32,
+    ) -> Result<Vec<MonitoringReport>, StoreError> {
+        dispatch!(self, pool, Db => {
+            let mut q = QueryBuilder::<Db>::new(select_sql::<MonitoringReport>());
+            if let Some(report_type) = report_type {
+                q.push(" WHERE report_type = ").push_bind(report_type);
+            }
+            q.push(" ORDER BY generated_at DESC, report_id DESC LIMIT ");
+            q.push_bind(i64::from(limit));
+            q.build_query_as::<MonitoringReport>()
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("listing reports"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_exclude_the_running_and_the_skipped() {
+        assert_eq!(not_runs(), "'RUNNING', 'SKIPPED'");
+        assert_eq!(
+            status_list(ExecutionStatus::is_success),
+            "'PASSED', 'WARNING'"
+        );
+    }
+
+    #[test]
+    fn rates_are_ratios_and_failures_the_rest() {
+        let stats = RunStats::new(4, 3, Some(10.0));
+        assert_eq!((stats.failed, stats.success_rate), (1, Some(0.75)));
+        assert_eq!(RunStats::new(0, 0, None).success_rate, None);
+    }
+}

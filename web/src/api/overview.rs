@@ -1,0 +1,195 @@
+//! `GET /api/overview`: the state of every workflow in every environment (last run, the
+//! last 24 hours, schedule), the latest health checks and the number of open alerts: what
+//! the dashboard's first screen shows, in one request.
+
+use std::collections::BTreeMap;
+
+use axum::Json;
+use axum::extract::State;
+use chrono::TimeDelta;
+use serde::Serialize;
+use wfmon_model::{ExecutionStatus, SystemHealthCheck, Timestamp};
+use wfmon_store::RunStats;
+
+use super::ScheduleView;
+use crate::error::ApiError;
+use crate::extract::Params;
+use crate::state::AppState;
+
+/// The window of the statistics.
+const WINDOW: TimeDelta = TimeDelta::hours(24);
+
+/// The answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Overview {
+    /// When it was computed.
+    pub generated_at: Timestamp,
+    /// Start of the statistics window (24 hours before `generatedAt`).
+    pub since: Timestamp,
+    /// One entry per workflow and environment: the configured ones in configuration order,
+    /// then any other that has a schedule row or ran in the window.
+    pub workflows: Vec<WorkflowState>,
+    /// The latest check of each health endpoint checked in the window.
+    pub health: Vec<SystemHealthCheck>,
+    /// Alerts not resolved.
+    pub open_alerts: i64,
+}
+
+/// One workflow in one environment.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowState {
+    /// Workflow.
+    pub workflow_name: String,
+    /// Environment.
+    pub environment: String,
+    /// Whether the configuration runs this workflow in this environment.
+    pub configured: bool,
+    /// Status of the last run that ended (not skipped); None if it never ran.
+    pub state: Option<ExecutionStatus>,
+    /// That run.
+    pub last_run: Option<LastRun>,
+    /// A run in flight now, if any.
+    pub running: Option<Running>,
+    /// Runs of the last 24 hours.
+    pub last24h: RunStats,
+    /// Its schedule row, if it has one.
+    pub schedule: Option<ScheduleView>,
+}
+
+/// The last run of a workflow in an environment.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LastRun {
+    /// Run id (`GET /api/executions/{runId}`).
+    pub run_id: String,
+    /// Start.
+    pub started_at: Timestamp,
+    /// How it ended.
+    pub status: ExecutionStatus,
+    /// How long it took.
+    pub duration_ms: Option<i32>,
+}
+
+/// A run in flight.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Running {
+    /// Run id.
+    pub run_id: String,
+    /// Start.
+    pub started_at: Timestamp,
+}
+
+/// `GET /api/overview`
+pub async fn overview(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<Overview>, ApiError> {
+    params.only(&[])?;
+    let now = Timestamp::now();
+    let since = now.minus(WINDOW);
+    let configured: Vec<(String, String)> = state
+        .config()
+        .workflows
+        .iter()
+        .flat_map(|w| w.environments.iter().map(|e| (w.name.clone(), e.clone())))
+        .collect();
+    let store = state.store();
+    // Runs that start while this is computed still count.
+    let until = now.plus(TimeDelta::minutes(1));
+    let (stats, latest, running, schedules, health, open_alerts) = tokio::try_join!(
+        store.workflow_stats(since, until),
+        store.latest_runs(since, &configured),
+        store.running_executions(),
+        store.schedules(),
+        store.latest_health_checks(since),
+        store.open_alert_count(),
+    )?;
+
+    let mut rows: BTreeMap<(String, String), WorkflowState> = BTreeMap::new();
+    let mut order: Vec<(String, String)> = Vec::new();
+    let mut entry = |key: (String, String), configured: bool| {
+        rows.entry(key.clone()).or_insert_with(|| {
+            order.push(key.clone());
+            WorkflowState {
+                workflow_name: key.0,
+                environment: key.1,
+                configured,
+                state: None,
+                last_run: None,
+                running: None,
+                last24h: RunStats::default(),
+                schedule: None,
+            }
+        });
+    };
+    for key in &configured {
+        entry(key.clone(), true);
+    }
+    let mut others: Vec<(String, String)> = schedules
+        .iter()
+        .map(|s| (s.workflow_name.clone(), s.environment.clone()))
+        .chain(
+            stats
+                .iter()
+                .map(|s| (s.workflow_name.clone(), s.environment.clone())),
+        )
+        .chain(
+            latest
+                .iter()
+                .map(|e| (e.workflow_name.clone(), e.environment.clone())),
+        )
+        .collect();
+    others.sort();
+    for key in others {
+        entry(key, false);
+    }
+    for s in stats {
+        if let Some(row) = rows.get_mut(&(s.workflow_name, s.environment)) {
+            row.last24h = s.stats;
+        }
+    }
+    for e in latest {
+        if let Some(row) = rows.get_mut(&(e.workflow_name, e.environment)) {
+            row.state = Some(e.status);
+            row.last_run = Some(LastRun {
+                run_id: e.run_id,
+                started_at: e.started_at,
+                status: e.status,
+                duration_ms: e.duration_ms,
+            });
+        }
+    }
+    for r in running {
+        if let Some(row) = rows.get_mut(&(r.workflow_name, r.environment)) {
+            let newer = row
+                .running
+                .as_ref()
+                .is_none_or(|current| current.started_at < r.started_at);
+            if newer {
+                row.running = Some(Running {
+                    run_id: r.run_id,
+                    started_at: r.started_at,
+                });
+            }
+        }
+    }
+    for s in &schedules {
+        if let Some(row) = rows.get_mut(&(s.workflow_name.clone(), s.environment.clone())) {
+            row.schedule = Some(ScheduleView::from(s));
+        }
+    }
+    let workflows = order
+        .into_iter()
+        .filter_map(|key| rows.remove(&key))
+        .collect();
+    Ok(Json(Overview {
+        generated_at: now,
+        since,
+        workflows,
+        health,
+        open_alerts,
+    }))
+}

@@ -1,0 +1,109 @@
+//! `GET /api/series`: runs, passed, failed, success rate and p95 duration per minute or hour,
+//! for charts. Every bucket of the window is present (empty ones with zero runs), oldest
+//! first.
+
+use std::collections::HashMap;
+
+use axum::Json;
+use axum::extract::State;
+use chrono::TimeDelta;
+use serde::Serialize;
+use wfmon_model::{RollupBucket, Timestamp};
+use wfmon_store::{RunStats, SeriesPoint, SeriesQuery};
+
+use crate::error::ApiError;
+use crate::extract::Params;
+use crate::state::AppState;
+
+/// Most buckets one answer holds (a day of minutes, two months of hours).
+pub const MAX_BUCKETS: i64 = 1440;
+
+/// The answer.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Series {
+    /// `minute` or `hour`.
+    pub bucket: &'static str,
+    /// Start of the first bucket.
+    pub since: Timestamp,
+    /// End of the window (exclusive).
+    pub until: Timestamp,
+    /// One point per bucket, oldest first.
+    pub points: Vec<SeriesPoint>,
+}
+
+/// `GET /api/series`
+pub async fn series(
+    State(state): State<AppState>,
+    params: Params,
+) -> Result<Json<Series>, ApiError> {
+    params.only(&["workflow", "environment", "bucket", "since", "until"])?;
+    let now = Timestamp::now();
+    let bucket = params
+        .parse_with("bucket", |text| match text.to_ascii_lowercase().as_str() {
+            "hour" => Ok(RollupBucket::Hour),
+            "minute" => Ok(RollupBucket::Minute),
+            _ => Err(format!(
+                "`bucket`: `{}` is not a bucket (write hour or minute)",
+                crate::error::echo(text)
+            )),
+        })?
+        .unwrap_or(RollupBucket::Hour);
+    let (width, default_span, name) = match bucket {
+        RollupBucket::Hour => (TimeDelta::hours(1), TimeDelta::hours(24), "hour"),
+        RollupBucket::Minute => (TimeDelta::minutes(1), TimeDelta::hours(1), "minute"),
+    };
+    let until = params.instant("until", now)?.unwrap_or(now);
+    let since = params
+        .instant("since", now)?
+        .unwrap_or_else(|| until.minus(default_span));
+    if until <= since {
+        return Err(ApiError::invalid_parameter(
+            "until",
+            "`until` must be after `since`",
+        ));
+    }
+    let step = width.num_milliseconds();
+    let first = since.unix_millis().div_euclid(step) * step;
+    let buckets = (until.unix_millis() - first + step - 1) / step;
+    if buckets > MAX_BUCKETS {
+        return Err(ApiError::invalid_parameter(
+            "since",
+            format!(
+                "the window holds {buckets} {name} buckets; at most {MAX_BUCKETS} (narrow `since`..`until` or use bucket=hour)"
+            ),
+        ));
+    }
+    let since = Timestamp::from_unix_millis(first).unwrap_or(since);
+    let query = SeriesQuery {
+        workflow: params.text("workflow").map(str::to_owned),
+        environment: params.text("environment").map(str::to_owned),
+        bucket,
+        since,
+        until,
+    };
+    let mut found: HashMap<i64, SeriesPoint> = state
+        .store()
+        .run_series(&query)
+        .await?
+        .into_iter()
+        .map(|p| (p.bucket_start.unix_millis(), p))
+        .collect();
+    let points = (0..buckets)
+        .filter_map(|i| {
+            let start = first + i * step;
+            found.remove(&start).or_else(|| {
+                Timestamp::from_unix_millis(start).map(|bucket_start| SeriesPoint {
+                    bucket_start,
+                    stats: RunStats::default(),
+                })
+            })
+        })
+        .collect();
+    Ok(Json(Series {
+        bucket: name,
+        since,
+        until,
+        points,
+    }))
+}

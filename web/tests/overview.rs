@@ -1,0 +1,351 @@
+//! The aggregates and probes through the API, the same test bodies on SQLite and PostgreSQL:
+//! the overview of the last day, time series with p95, alert and report lists, readiness.
+
+mod common;
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use common::*;
+use serde_json::Value;
+use wfmon_model::*;
+
+on_both_backends!(
+    overview_counts_the_last_day_per_workflow_and_environment,
+    series_fill_every_bucket_with_counts_and_p95,
+    alerts_and_reports_are_listed_newest_first,
+    readiness_names_the_failing_check,
+);
+
+async fn overview_counts_the_last_day_per_workflow_and_environment(api: TestApi) {
+    // quick@production: 20 runs of 100..=2000 ms in the last day, 15 passed; plus a skipped
+    // run and one in flight, which are not runs; plus one run two days ago, outside.
+    let mut rows = Vec::new();
+    for i in 1..=20 {
+        let status = if i % 4 == 0 {
+            ExecutionStatus::Failed
+        } else {
+            ExecutionStatus::Passed
+        };
+        rows.push(execution(
+            "quick",
+            "production",
+            status,
+            minutes_ago(600 - i * 10),
+            Some(i as i32 * 100),
+        ));
+    }
+    let newest = execution(
+        "quick",
+        "production",
+        ExecutionStatus::Warning,
+        minutes_ago(30),
+        None,
+    );
+    rows.push(newest.clone());
+    rows.push(execution(
+        "quick",
+        "production",
+        ExecutionStatus::Skipped,
+        minutes_ago(20),
+        Some(0),
+    ));
+    let running = execution(
+        "quick",
+        "production",
+        ExecutionStatus::Running,
+        minutes_ago(1),
+        None,
+    );
+    rows.push(running.clone());
+    rows.push(execution(
+        "quick",
+        "production",
+        ExecutionStatus::Failed,
+        minutes_ago(2 * 24 * 60),
+        Some(5),
+    ));
+    // broken last ran three days ago; a legacy workflow ran an hour ago.
+    let old = execution(
+        "broken",
+        "production",
+        ExecutionStatus::Failed,
+        minutes_ago(3 * 24 * 60),
+        Some(7),
+    );
+    rows.push(old.clone());
+    rows.push(execution(
+        "legacy-bot",
+        "production",
+        ExecutionStatus::Passed,
+        minutes_ago(60),
+        Some(9),
+    ));
+    api.store.insert(&rows).await.unwrap();
+    api.store
+        .insert(&[
+            health_check(
+                None,
+                "http://a/health",
+                HealthStatus::Healthy,
+                minutes_ago(50),
+            ),
+            health_check(
+                None,
+                "http://a/health",
+                HealthStatus::Unhealthy,
+                minutes_ago(5),
+            ),
+            health_check(
+                None,
+                "http://b/health",
+                HealthStatus::Degraded,
+                minutes_ago(7),
+            ),
+        ])
+        .await
+        .unwrap();
+    api.store
+        .insert(&[
+            alert("quick", AlertStatus::Active),
+            alert("broken", AlertStatus::Resolved),
+        ])
+        .await
+        .unwrap();
+
+    let (status, body) = api.get("/api/overview").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["openAlerts"], 1);
+    let entry = |workflow: &str, environment: &str| {
+        body["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["workflowName"] == workflow && w["environment"] == environment)
+            .unwrap_or_else(|| panic!("no {workflow}@{environment} in {body}"))
+            .clone()
+    };
+    let quick = entry("quick", "production");
+    assert_eq!(quick["configured"], true);
+    let stats = &quick["last24h"];
+    assert_eq!(
+        (
+            stats["runs"].as_i64(),
+            stats["passed"].as_i64(),
+            stats["failed"].as_i64()
+        ),
+        (Some(21), Some(16), Some(5))
+    );
+    assert!((stats["successRate"].as_f64().unwrap() - 16.0 / 21.0).abs() < 1e-9);
+    // percentile_cont(0.95) of 100, 200, ..., 2000: rank 0.95 * 19 = 18.05 between 1900 and 2000.
+    assert!(
+        (stats["p95DurationMs"].as_f64().unwrap() - 1905.0).abs() < 1e-6,
+        "{stats}"
+    );
+    assert_eq!(quick["state"], "WARNING", "the newest run that ended");
+    assert_eq!(quick["lastRun"]["runId"], newest.run_id.as_str());
+    assert!(quick["lastRun"]["durationMs"].is_null());
+    assert_eq!(quick["running"]["runId"], running.run_id.as_str());
+    assert_eq!(quick["schedule"]["scheduleId"], "quick@production");
+    assert_eq!(quick["schedule"]["cron"], "*/5 * * * *");
+    assert!(quick["schedule"]["nextRunAt"].is_string());
+
+    let broken = entry("broken", "production");
+    assert_eq!(
+        broken["state"], "FAILED",
+        "older than a day, still the last run"
+    );
+    assert_eq!(broken["lastRun"]["runId"], old.run_id.as_str());
+    assert_eq!(broken["last24h"]["runs"], 0);
+    assert!(broken["last24h"]["successRate"].is_null());
+    let never = entry("secretive", "production");
+    assert!(never["state"].is_null() && never["lastRun"].is_null());
+    assert!(never["schedule"].is_null(), "on demand only");
+    let legacy = entry("legacy-bot", "production");
+    assert_eq!(legacy["configured"], false);
+    assert_eq!(legacy["last24h"]["runs"], 1);
+    let order: Vec<String> = body["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| {
+            format!(
+                "{}@{}",
+                w["workflowName"].as_str().unwrap(),
+                w["environment"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            "quick@production",
+            "quick@staging",
+            "broken@production",
+            "secretive@production",
+            "legacy-bot@production"
+        ],
+        "configured first, in configuration order"
+    );
+
+    let health = body["health"].as_array().unwrap();
+    assert_eq!(health.len(), 2, "the latest per endpoint: {health:?}");
+    let a = health
+        .iter()
+        .find(|h| h["endpoint"] == "http://a/health")
+        .unwrap();
+    assert_eq!(a["status"], "UNHEALTHY");
+}
+async fn series_fill_every_bucket_with_counts_and_p95(api: TestApi) {
+    let hour = |h: i64| {
+        let now = Timestamp::now().unix_millis();
+        Timestamp::from_unix_millis(now - now.rem_euclid(3_600_000) - h * 3_600_000).unwrap()
+    };
+    let mut rows = Vec::new();
+    // Three hours ago: 4 runs (one failed) of 10, 20, 30, 40 ms; one hour ago: 1 run.
+    for (i, d) in [10, 20, 30, 40].into_iter().enumerate() {
+        let status = if i == 0 {
+            ExecutionStatus::TimedOut
+        } else {
+            ExecutionStatus::Passed
+        };
+        rows.push(execution(
+            "quick",
+            "production",
+            status,
+            hour(3).plus(TimeDelta::minutes(i as i64 * 7)),
+            Some(d),
+        ));
+    }
+    rows.push(execution(
+        "quick",
+        "staging",
+        ExecutionStatus::Passed,
+        hour(1).plus(TimeDelta::seconds(5)),
+        Some(99),
+    ));
+    rows.push(execution(
+        "broken",
+        "production",
+        ExecutionStatus::Failed,
+        hour(1),
+        Some(1),
+    ));
+    api.store.insert(&rows).await.unwrap();
+
+    let (status, body) = api
+        .get("/api/series?workflow=quick&bucket=hour&since=5h")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["bucket"], "hour");
+    let points = body["points"].as_array().unwrap();
+    assert!(points.len() == 6, "every hour of the window: {points:?}");
+    let at = |t: Timestamp| {
+        points
+            .iter()
+            .find(|p| Timestamp::parse(p["bucketStart"].as_str().unwrap()).unwrap() == t)
+            .unwrap_or_else(|| panic!("no bucket {t}: {points:?}"))
+    };
+    let three = at(hour(3));
+    assert_eq!(
+        (
+            three["runs"].as_i64(),
+            three["passed"].as_i64(),
+            three["failed"].as_i64()
+        ),
+        (Some(4), Some(3), Some(1))
+    );
+    assert_eq!(three["successRate"], 0.75);
+    // rank 0.95 * 3 = 2.85: 30 + 0.85 * (40 - 30).
+    assert!(
+        (three["p95DurationMs"].as_f64().unwrap() - 38.5).abs() < 1e-9,
+        "{three}"
+    );
+    assert_eq!(
+        at(hour(1))["runs"],
+        1,
+        "the workflow filter leaves broken out"
+    );
+    let empty = at(hour(2));
+    assert_eq!(empty["runs"], 0);
+    assert!(empty["successRate"].is_null() && empty["p95DurationMs"].is_null());
+
+    let (_, body) = api
+        .get("/api/series?environment=production&bucket=minute&since=4h")
+        .await;
+    let total: i64 = body["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["runs"].as_i64().unwrap())
+        .sum();
+    assert_eq!(total, 5, "production only");
+    assert_eq!(body["points"].as_array().unwrap().len(), 240 + 1);
+}
+async fn alerts_and_reports_are_listed_newest_first(api: TestApi) {
+    let (status, body) = api.get("/api/alerts").await;
+    assert_eq!(
+        (status, body["items"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    let (status, body) = api.get("/api/reports").await;
+    assert_eq!(
+        (status, body["items"].as_array().map(Vec::len)),
+        (200, Some(0))
+    );
+    let first = alert("quick", AlertStatus::Resolved);
+    api.store
+        .insert(std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let second = alert("broken", AlertStatus::Active);
+    api.store
+        .insert(std::slice::from_ref(&second))
+        .await
+        .unwrap();
+    let (_, body) = api.get("/api/alerts").await;
+    let ids: Vec<&str> = body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["alertId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [second.alert_id.as_str(), first.alert_id.as_str()]);
+    let (_, body) = api.get("/api/alerts?status=active").await;
+    assert_eq!(body["items"].as_array().unwrap().len(), 1);
+    let (_, body) = api.get("/api/alerts?limit=1&workflow=quick").await;
+    assert_eq!(body["items"][0]["alertId"], first.alert_id.as_str());
+}
+async fn readiness_names_the_failing_check(mut api: TestApi) {
+    let (status, body) = api.get("/readyz").await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"]["database"]["status"], "ok");
+    assert_eq!(body["checks"]["schema"]["status"], "ok");
+    assert_eq!(body["checks"]["scheduler"]["status"], "ok");
+
+    api.heartbeat.stop();
+    let (status, body) = api.get("/readyz").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("not_ready")),
+        "{body}"
+    );
+    assert_eq!(body["details"]["failing"], serde_json::json!(["scheduler"]));
+
+    api.store.close().await;
+    let (status, body) = api.get("/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    let failing = body["details"]["failing"].as_array().unwrap();
+    assert!(failing.contains(&Value::from("database")), "{body}");
+    assert!(body["message"].as_str().unwrap().contains("database"));
+    let (status, body) = api.get("/healthz").await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    let (status, body) = api.get("/api/executions").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (503, Some("database_unavailable")),
+        "{body}"
+    );
+    api.shutdown().await;
+}

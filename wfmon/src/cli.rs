@@ -51,8 +51,9 @@ pub enum Command {
     /// the working directory, no set-up).
     Demo(DemoArgs),
     /// Run the scheduler: every workflow at its cron times, in each of its environments,
-    /// until SIGTERM or SIGINT. Several instances may share one PostgreSQL database.
-    Run,
+    /// until SIGTERM or SIGINT, and serve the API. Several instances may share one
+    /// PostgreSQL database.
+    Run(RunArgs),
     /// Run one workflow now, step by step; exit code 1 if it fails (for CI pipelines).
     Check(CheckArgs),
     /// Check the configuration: every problem with file:line:column, or a summary.
@@ -76,6 +77,15 @@ pub enum DbCommand {
     Stats(JsonFlag),
     /// Delete raw results older than a duration; reports, rollups and alerts are kept.
     Prune(PruneArgs),
+}
+
+/// `wfmon run` arguments.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Address of the API, IP:PORT or localhost:PORT [default: the configuration's
+    /// server.listen, else 127.0.0.1:8080 if free].
+    #[arg(long, value_name = "ADDRESS", value_parser = parse_listen)]
+    pub listen: Option<std::net::SocketAddr>,
 }
 
 /// `wfmon demo` arguments.
@@ -138,6 +148,10 @@ pub struct PruneArgs {
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
+    wfmon_engine::config::parse_listen(text)
 }
 
 fn parse_age(text: &str) -> Result<chrono::TimeDelta, String> {

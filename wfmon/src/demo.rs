@@ -1,13 +1,15 @@
 //! `wfmon demo`: the whole loop in one command, with no set-up. Starts the bundled demo web
 //! shop on 127.0.0.1, loads the bundled example configuration (six journeys, two
 //! environments) pointed at it, and schedules it on a SQLite database in the working
-//! directory, running every journey once at start so results show at once.
+//! directory, running every journey once at start so results show at once. The API listens
+//! on 127.0.0.1:8080 (a free port if that one is taken).
 
 use std::net::SocketAddr;
 use std::path::Path;
 
+use tokio::net::TcpListener;
 use wfmon_demo::{DEMO_ACCOUNTS, DemoOptions, example_config};
-use wfmon_engine::config::Config;
+use wfmon_engine::config::{Config, DEFAULT_LISTEN};
 use wfmon_engine::scheduler::SchedulerOptions;
 use wfmon_model::Timestamp;
 use wfmon_store::{DatabaseUrl, OpenMode, Store};
@@ -58,9 +60,21 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         ))
         .await?;
     let first_runs = store.make_due(Timestamp::now()).await?;
+    let api = match TcpListener::bind(DEFAULT_LISTEN).await {
+        Ok(listener) => listener,
+        Err(_) => TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .map_err(|e| Failure::new(format!("cannot start the API: {e}")))?,
+    };
+    let api_url = format!(
+        "http://{}",
+        api.local_addr()
+            .map_err(|e| Failure::new(format!("cannot start the API: {e}")))?
+    );
     let journeys: Vec<&str> = config.workflows.iter().map(|w| w.name.as_str()).collect();
     let mut banner = format!(
         "wfmon demo\n  demo shop   {base_url}  (endpoints and accounts on its home page)\n  \
+         api         {api_url}/api/overview  (operations listed at {api_url}/api/docs)\n  \
          database    {}\n  journeys    {} in environments {}; {first_runs} first runs now, \
          then on their schedules\n  accounts   ",
         store.redacted_url(),
@@ -79,13 +93,8 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         "\n  see results with `wfmon db stats` or `wfmon check WORKFLOW`; stop with Ctrl-C\n",
     );
     eprintln!("{banner}");
-    let outcome = crate::run::serve(
-        store,
-        config,
-        SchedulerOptions::default(),
-        stop,
-    )
-    .await;
+    let outcome =
+        crate::run::serve(store, config, SchedulerOptions::default(), Some(api), stop).await;
     let _ = shop.shutdown().await;
     outcome
 }

@@ -24,12 +24,12 @@ async fn main() -> std::process::ExitCode {
     };
     init_logging(
         cli.verbose,
-        matches!(cli.command, Command::Run | Command::Demo(_)),
+        matches!(cli.command, Command::Run(_) | Command::Demo(_)),
     );
     restore_default_sigpipe();
     let outcome = match &cli.command {
         Command::Db(command) => db::run(&cli, command).await,
-        Command::Run => run::run(&cli).await,
+        Command::Run(args) => run::run(&cli, args).await,
         Command::Demo(args) => demo::run(&cli, args).await,
         Command::Check(args) => check::run(&cli, args).await,
         Command::Validate(flags) => config_cmd::validate(cli.config.as_deref(), flags.json),

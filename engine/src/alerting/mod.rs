@@ -1,9 +1,14 @@
 //! Alerting: rules from the configuration, evaluated on every recorded execution and on a
 //! timer (absence, escalation, reminders); alert state lives in the `alerts` table, and
-//! notifications go to the outbox.
+//! notifications go to the outbox (`notification_logs`), which `notify` delivers.
 
 mod config;
+pub mod evaluator;
+mod notices;
 pub mod rules;
+pub mod service;
 
 pub(crate) use config::{Known, RawAlerts, validate as validate_alerts};
+pub use evaluator::{AUTO_RESOLVER, AlertEvaluator, Verdict, fingerprint};
 pub use rules::{Aggregate, AlertRule, AlertsConfig, Condition, MaintenanceWindow, Silence};
+pub use service::AlertingService;

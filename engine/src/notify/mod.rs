@@ -12,7 +12,7 @@ pub mod email;
 mod http;
 pub mod notice;
 pub mod pagerduty;
-
+pub mod sender;
 pub mod slack;
 pub mod teams;
 pub mod webhook;

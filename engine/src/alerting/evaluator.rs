@@ -1,0 +1,588 @@
+//! The evaluator: applies the rules to each recorded execution (reading the workflow's
+//! history from the store) and, on a timer, checks absences, escalations, reminders and
+//! silences that expired. Alert state is only in the database, so it survives restarts and
+//! is shared by instances; each change is a compare-and-set in the store.
+
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+use wfmon_model::{
+    Alert, AlertStatus, ExecutionStatus, HealthStatus, NotificationType, Timestamp,
+    WorkflowExecution, json as to_json, new_id,
+};
+use wfmon_store::{AlertChange, ExecutionDetail, Store, StoreError};
+
+use super::notices::{ChannelDirectory, channels_for, notice, rows};
+use super::rules::{Aggregate, AlertRule, Condition};
+use crate::config::Config;
+use crate::workflow::Workflow;
+
+/// What a rule says about a workflow in an environment now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Verdict {
+    /// The condition holds: open or re-trigger the alert, with why.
+    Fire(String),
+    /// The condition is over: resolve the open alert.
+    Clear,
+    /// Not enough to say either (e.g. between firing and recovery thresholds).
+    Hold,
+}
+
+/// Who resolves alerts that recover by themselves.
+pub const AUTO_RESOLVER: &str = "wfmon (recovered)";
+
+/// Applies the rules of a configuration.
+pub struct AlertEvaluator {
+    store: Store,
+    config: Arc<Config>,
+    directory: ChannelDirectory,
+    started_at: Timestamp,
+    nudge: Arc<Notify>,
+}
+
+impl AlertEvaluator {
+    /// An evaluator of `config`'s rules on `store`; `nudge` is notified when notifications
+    /// are queued.
+    pub fn new(store: Store, config: Arc<Config>, nudge: Arc<Notify>) -> AlertEvaluator {
+        let directory = config
+            .notifications
+            .channels
+            .iter()
+            .map(|(name, channel)| {
+                let built =
+                    crate::notify::build_channel(channel, config.notifications.delivery.timeout);
+                (name.clone(), (built.kind(), built.describe()))
+            })
+            .collect();
+        AlertEvaluator {
+            store,
+            config,
+            directory,
+            started_at: Timestamp::now(),
+            nudge,
+        }
+    }
+
+    /// Applies every rule that watches the execution's workflow and environment.
+    pub async fn on_execution(&self, execution: &WorkflowExecution) -> Result<(), StoreError> {
+        if matches!(
+            execution.status,
+            ExecutionStatus::Running | ExecutionStatus::Skipped
+        ) {
+            return Ok(());
+        }
+        let Some(workflow) = self.config.workflow(&execution.workflow_name) else {
+            return Ok(());
+        };
+        let env = execution.environment.as_str();
+        let rules: Vec<&AlertRule> = self
+            .config
+            .alerts
+            .rules
+            .iter()
+            .filter(|r| r.applies_to(workflow, env))
+            .collect();
+        if rules.is_empty() {
+            return Ok(());
+        }
+        let detail = self.store.execution_detail(&execution.run_id).await?;
+        for rule in rules {
+            let verdict = if execution.status == ExecutionStatus::Aborted {
+                // An interrupted run proves nothing, except that the workflow runs.
+                if rule.condition.is_timed() {
+                    Verdict::Clear
+                } else {
+                    Verdict::Hold
+                }
+            } else {
+                self.judge(rule, workflow, env, execution, detail.as_ref())
+                    .await?
+            };
+            self.apply(rule, &workflow.name, env, verdict, detail.as_ref())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// What `rule` says after this execution.
+    async fn judge(
+        &self,
+        rule: &AlertRule,
+        workflow: &Workflow,
+        env: &str,
+        execution: &WorkflowExecution,
+        detail: Option<&ExecutionDetail>,
+    ) -> Result<Verdict, StoreError> {
+        let failed = |e: &WorkflowExecution| !e.status.is_success();
+        let now = Timestamp::now();
+        Ok(match &rule.condition {
+            Condition::ConsecutiveFailures(n) => {
+                let look = (*n).max(rule.recover_after);
+                let runs = self.store.recent_runs(&workflow.name, env, look).await?;
+                let n = *n as usize;
+                let recover = rule.recover_after as usize;
+                if runs.len() >= n && runs[..n].iter().all(failed) {
+                    Verdict::Fire(format!("the last {n} run(s) failed in a row"))
+                } else if runs.len() >= recover && runs[..recover].iter().all(|e| !failed(e)) {
+                    Verdict::Clear
+                } else {
+                    Verdict::Hold
+                }
+            }
+            Condition::FailuresInRuns { failures, runs } => {
+                let recent = self.store.recent_runs(&workflow.name, env, *runs).await?;
+                let count = recent.iter().filter(|e| failed(e)).count();
+                if count >= *failures as usize {
+                    Verdict::Fire(format!("{count} of the last {} runs failed", recent.len()))
+                } else {
+                    Verdict::Clear
+                }
+            }
+            Condition::FailuresInWindow { failures, window } => {
+                let since = now.minus(delta(*window));
+                let recent = self.store.runs_since(&workflow.name, env, since).await?;
+                let count = recent.iter().filter(|e| failed(e)).count();
+                if count >= *failures as usize {
+                    Verdict::Fire(format!(
+                        "{count} runs failed in the last {}",
+                        human(*window)
+                    ))
+                } else {
+                    Verdict::Clear
+                }
+            }
+            Condition::Threshold {
+                metric,
+                above,
+                over,
+            } => {
+                let value = match over {
+                    Aggregate::Last if metric == "duration_ms" => {
+                        execution.duration_ms.map(f64::from)
+                    }
+                    Aggregate::Last => detail.and_then(|d| {
+                        d.metrics
+                            .iter()
+                            .find(|m| &m.metric_name == metric)
+                            .map(|m| m.metric_value)
+                    }),
+                    Aggregate::P95(window) => {
+                        let since = now.minus(delta(*window));
+                        let values = if metric == "duration_ms" {
+                            self.store
+                                .runs_since(&workflow.name, env, since)
+                                .await?
+                                .iter()
+                                .filter_map(|e| e.duration_ms.map(f64::from))
+                                .collect()
+                        } else {
+                            self.store
+                                .metric_values_since(&workflow.name, env, metric, since)
+                                .await?
+                        };
+                        p95(values)
+                    }
+                };
+                match value {
+                    None => Verdict::Hold,
+                    Some(v) if v > *above => Verdict::Fire(match over {
+                        Aggregate::Last => format!("{metric} was {v:.0}, above {above}"),
+                        Aggregate::P95(w) => format!(
+                            "p95 of {metric} over the last {} is {v:.0}, above {above}",
+                            human(*w)
+                        ),
+                    }),
+                    Some(_) => Verdict::Clear,
+                }
+            }
+            Condition::Health(level) => {
+                let worst = detail
+                    .into_iter()
+                    .flat_map(|d| &d.health_checks)
+                    .max_by_key(|h| severity_of(h.status));
+                match worst {
+                    None => Verdict::Hold,
+                    Some(h) if severity_of(h.status) >= severity_of(*level) => {
+                        Verdict::Fire(format!("health check {} is {}", h.check_name, h.status))
+                    }
+                    Some(_) => Verdict::Clear,
+                }
+            }
+            Condition::Absent(_) => Verdict::Clear,
+        })
+    }
+
+    /// Checks absences, escalations, reminders and silences that ended.
+    pub async fn tick(&self, now: Timestamp) -> Result<(), StoreError> {
+        for rule in &self.config.alerts.rules {
+            let Condition::Absent(interval) = rule.condition else {
+                continue;
+            };
+            for workflow in &self.config.workflows {
+                for env in &workflow.environments {
+                    if !rule.applies_to(workflow, env) {
+                        continue;
+                    }
+                    let last = self.store.last_run_started(&workflow.name, env).await?;
+                    // Absence is measured from this process's start at the earliest: runs
+                    // missed while wfmon itself was down are the scheduler's catch-up.
+                    let reference = last.map_or(self.started_at, |l| l.max(self.started_at));
+                    let verdict = if now.unix_millis() - reference.unix_millis()
+                        > interval.as_millis() as i64
+                    {
+                        Verdict::Fire(match last {
+                            Some(last) => {
+                                format!("no run for {} (last run started {last})", human(interval))
+                            }
+                            None => format!("no run for {}", human(interval)),
+                        })
+                    } else {
+                        Verdict::Clear
+                    };
+                    self.apply(rule, &workflow.name, env, verdict, None).await?;
+                }
+            }
+        }
+        for alert in self.store.open_alerts().await? {
+            let Some(rule) = self.config.alerts.rule(&alert.rule_id) else {
+                continue;
+            };
+            self.follow_up(rule, &alert, now).await?;
+        }
+        Ok(())
+    }
+
+    /// Escalation, reminders, a first notification after a suppression ended, and the end
+    /// of a silence set with `wfmon alerts silence`.
+    async fn follow_up(
+        &self,
+        rule: &AlertRule,
+        alert: &Alert,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if alert.status == AlertStatus::Silenced {
+            let until = alert
+                .metadata
+                .as_ref()
+                .and_then(|m| m.0.get("silencedUntil"))
+                .and_then(|v| v.as_str())
+                .and_then(|t| Timestamp::parse(t).ok());
+            if until.is_some_and(|u| u <= now) {
+                self.store.unsilence_alert(&alert.alert_id).await?;
+            }
+            return Ok(());
+        }
+        if !matches!(alert.status, AlertStatus::Active | AlertStatus::Escalated) {
+            return Ok(());
+        }
+        let suppressed = self.suppression(rule, &alert.workflow_name, &alert.environment, now);
+        if alert.status == AlertStatus::Active
+            && let Some(after) = rule.escalate_after
+            && alert.triggered_at.plus(delta(after)) <= now
+        {
+            let notice = notice(
+                NotificationType::Escalation,
+                rule,
+                alert,
+                None,
+                &self.config,
+            );
+            let channels = channels_for(rule, NotificationType::Escalation, &self.config);
+            let queued = rows(
+                &notice,
+                &channels,
+                &self.directory,
+                None,
+                suppressed.as_deref(),
+            );
+            self.store
+                .escalate_alert(&alert.alert_id, now, &queued)
+                .await?;
+            self.nudge.notify_one();
+            return Ok(());
+        }
+        if suppressed.is_some() {
+            return Ok(());
+        }
+        match alert.last_notified_at {
+            None => self.first_notification(rule, alert, None, now).await?,
+            Some(last) => {
+                if let Some(every) = rule.remind_every
+                    && last.plus(delta(every)) <= now
+                {
+                    let notice =
+                        notice(NotificationType::Reminder, rule, alert, None, &self.config);
+                    let channels = channels_for(rule, NotificationType::Reminder, &self.config);
+                    let queued = rows(&notice, &channels, &self.directory, None, None);
+                    if !queued.is_empty()
+                        && self
+                            .store
+                            .notify_alert(&alert.alert_id, Some(last), now, &queued)
+                            .await?
+                    {
+                        self.nudge.notify_one();
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Queues the first notification of an alert (once: a compare-and-set on
+    /// `last_notified_at`).
+    async fn first_notification(
+        &self,
+        rule: &AlertRule,
+        alert: &Alert,
+        detail: Option<&ExecutionDetail>,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let notice = notice(NotificationType::Alert, rule, alert, detail, &self.config);
+        let channels = channels_for(rule, NotificationType::Alert, &self.config);
+        let run = detail.map(|d| d.execution.run_id.as_str());
+        let queued = rows(&notice, &channels, &self.directory, run, None);
+        if !queued.is_empty()
+            && self
+                .store
+                .notify_alert(&alert.alert_id, None, now, &queued)
+                .await?
+        {
+            self.nudge.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Turns a verdict into alert state and notifications.
+    async fn apply(
+        &self,
+        rule: &AlertRule,
+        workflow: &str,
+        env: &str,
+        verdict: Verdict,
+        detail: Option<&ExecutionDetail>,
+    ) -> Result<(), StoreError> {
+        let fingerprint = fingerprint(&rule.name, workflow, env);
+        let now = Timestamp::now();
+        match verdict {
+            Verdict::Hold => Ok(()),
+            Verdict::Clear => {
+                let Some(alert) = self.store.open_alert(&fingerprint).await? else {
+                    return Ok(());
+                };
+                // Only an alert someone was told about gets a recovery message.
+                let queued =
+                    if alert.last_notified_at.is_some() && alert.status != AlertStatus::Silenced {
+                        let resolved = Alert {
+                            status: AlertStatus::Resolved,
+                            ..alert.clone()
+                        };
+                        let notice = notice(
+                            NotificationType::Recovery,
+                            rule,
+                            &resolved,
+                            detail,
+                            &self.config,
+                        );
+                        let channels = channels_for(rule, NotificationType::Recovery, &self.config);
+                        let suppressed = self.suppression(rule, workflow, env, now);
+                        let run = detail.map(|d| d.execution.run_id.as_str());
+                        rows(
+                            &notice,
+                            &channels,
+                            &self.directory,
+                            run,
+                            suppressed.as_deref(),
+                        )
+                    } else {
+                        Vec::new()
+                    };
+                if self
+                    .store
+                    .resolve_alert(&alert.alert_id, AUTO_RESOLVER, now, &queued)
+                    .await?
+                    .is_some()
+                {
+                    tracing::info!(
+                        rule = %rule.name,
+                        "alert {} resolved: {workflow} in {env} recovered",
+                        alert.alert_id
+                    );
+                    self.nudge.notify_one();
+                }
+                Ok(())
+            }
+            Verdict::Fire(reason) => {
+                let dependency = self.blocking_dependency(rule, env).await?;
+                let mut metadata = serde_json::Map::new();
+                if let Some(d) = detail {
+                    metadata.insert("runId".into(), d.execution.run_id.clone().into());
+                }
+                if let Some(why) = &dependency {
+                    metadata.insert("silencedReason".into(), why.clone().into());
+                }
+                let candidate = Alert {
+                    id: new_id("alr"),
+                    alert_id: new_id("alert"),
+                    rule_id: rule.name.clone(),
+                    workflow_name: workflow.to_owned(),
+                    environment: env.to_owned(),
+                    severity: rule.severity,
+                    status: if dependency.is_some() {
+                        AlertStatus::Silenced
+                    } else {
+                        AlertStatus::Active
+                    },
+                    fingerprint,
+                    message: reason,
+                    triggered_at: now,
+                    last_triggered_at: now,
+                    occurrences: 1,
+                    acknowledged_at: None,
+                    acknowledged_by: None,
+                    resolved_at: None,
+                    resolved_by: None,
+                    escalated_at: None,
+                    last_notified_at: None,
+                    metadata: Some(to_json(serde_json::Value::Object(metadata))),
+                    created_at: now,
+                    updated_at: now,
+                };
+                let change = self.store.trigger_alert(&candidate).await?;
+                let alert = change.alert();
+                let opened = matches!(change, AlertChange::Opened(_));
+                if opened {
+                    tracing::warn!(
+                        rule = %rule.name,
+                        severity = %alert.severity,
+                        "alert {} opened: {workflow} in {env}: {}",
+                        alert.alert_id,
+                        alert.message
+                    );
+                }
+                let suppressed = dependency.or_else(|| self.suppression(rule, workflow, env, now));
+                match suppressed {
+                    // Recorded, not sent: the log says why.
+                    Some(why) if opened => {
+                        let notice =
+                            notice(NotificationType::Alert, rule, alert, detail, &self.config);
+                        let channels = channels_for(rule, NotificationType::Alert, &self.config);
+                        let run = detail.map(|d| d.execution.run_id.as_str());
+                        let queued = rows(&notice, &channels, &self.directory, run, Some(&why));
+                        self.store.enqueue_notifications(&queued).await?;
+                    }
+                    Some(_) => {}
+                    // A re-trigger notifies only an alert nobody was told about yet (its
+                    // first trigger fell in a silence that has ended): no spam.
+                    None if matches!(
+                        alert.status,
+                        AlertStatus::Active | AlertStatus::Escalated
+                    ) && alert.last_notified_at.is_none() =>
+                    {
+                        self.first_notification(rule, alert, detail, now).await?;
+                    }
+                    None => {}
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// A rule this one depends on that has an open alert in the same environment.
+    async fn blocking_dependency(
+        &self,
+        rule: &AlertRule,
+        env: &str,
+    ) -> Result<Option<String>, StoreError> {
+        if rule.depends_on.is_empty() {
+            return Ok(None);
+        }
+        let open = self.store.open_alerts().await?;
+        Ok(open
+            .iter()
+            .find(|a| a.environment == env && rule.depends_on.contains(&a.rule_id))
+            .map(|a| {
+                format!(
+                    "depends on rule {}, whose alert {} ({} in {}) is open",
+                    a.rule_id, a.alert_id, a.workflow_name, a.environment
+                )
+            }))
+    }
+
+    /// Why notifications of this alert are suppressed now, if they are: a silence or a
+    /// maintenance window of the configuration.
+    fn suppression(
+        &self,
+        rule: &AlertRule,
+        workflow: &str,
+        env: &str,
+        now: Timestamp,
+    ) -> Option<String> {
+        let alerts = &self.config.alerts;
+        if let Some(s) = alerts
+            .silences
+            .iter()
+            .find(|s| s.covers(&rule.name, workflow, env, now))
+        {
+            return Some(format!("silenced until {}: {}", s.until, s.reason));
+        }
+        alerts
+            .maintenance
+            .iter()
+            .find(|m| m.covers(workflow, env, now))
+            .map(|m| format!("maintenance window `{}`", m.name))
+    }
+}
+
+/// The identity of an alert: rule, workflow and environment.
+pub fn fingerprint(rule: &str, workflow: &str, env: &str) -> String {
+    format!("{rule}/{workflow}/{env}")
+}
+
+fn severity_of(status: HealthStatus) -> u8 {
+    match status {
+        HealthStatus::Healthy => 0,
+        HealthStatus::Degraded => 1,
+        HealthStatus::Unhealthy => 2,
+    }
+}
+
+fn delta(d: std::time::Duration) -> chrono::TimeDelta {
+    chrono::TimeDelta::from_std(d).unwrap_or(chrono::TimeDelta::MAX)
+}
+
+fn human(d: std::time::Duration) -> String {
+    let s = d.as_secs();
+    if s >= 3600 && s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s >= 60 && s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else if d.subsec_millis() == 0 {
+        format!("{s}s")
+    } else {
+        format!("{}ms", d.as_millis())
+    }
+}
+
+/// The 95th percentile (nearest rank).
+pub fn p95(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    let rank = ((values.len() as f64) * 0.95).ceil() as usize;
+    Some(values[rank.clamp(1, values.len()) - 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn p95_is_the_nearest_rank() {
+        assert_eq!(p95(vec![]), None);
+        assert_eq!(p95(vec![5.0]), Some(5.0));
+        let values: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(p95(values), Some(95.0));
+        assert_eq!(p95(vec![1.0, 2.0, 3.0]), Some(3.0));
+    }
+}

@@ -205,6 +205,7 @@ async fn write_loop(store: Store, shared: Arc<Shared>) {
                         .counters
                         .written
                         .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                    announce(&shared, &batch);
                     break;
                 }
                 Err(e) if e.is_transient() || !store.ping().await => {

@@ -572,3 +572,26 @@ async fn the_service_listens_to_recorded_executions_and_delivers() {
     assert_eq!(got[0].json()["type"], "ALERT");
     service.stop().await;
 }
+
+#[tokio::test]
+async fn runs_the_results_writer_commits_reach_alerting() {
+    let r = rig(LOGIN_RULE).await;
+    let events = EventBus::new();
+    let service = AlertingService::start(r.store.clone(), r.config.clone(), &events, "svc".into());
+    let (writer, task) = wfmon_engine::writer::ResultWriter::start_with_events(
+        r.store.clone(),
+        100,
+        Some(events.clone()),
+    );
+    for _ in 0..2 {
+        let record = record("user-login", "production", false);
+        assert!(writer.send(wfmon_engine::writer::WriteJob::Finished(
+            Box::new(record),
+            None
+        )));
+    }
+    let got = r.rx.wait_for(1).await;
+    assert_eq!(got[0].json()["type"], "ALERT");
+    service.stop().await;
+    task.abort();
+}

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::alerts_cmd::{AlertsCommand, NotifyCommand};
 use crate::bench::BenchCommand;
 
 /// wfmon: a self-hosted synthetic workflow monitor.
@@ -63,6 +64,12 @@ pub enum Command {
     /// Measure wfmon's speed against a baseline taken in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// List, acknowledge, resolve or silence alerts.
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+    /// Try a notification channel.
+    #[command(subcommand)]
+    Notify(NotifyCommand),
 }
 
 /// `wfmon db ...`

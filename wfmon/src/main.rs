@@ -3,6 +3,7 @@
 //! The binary only wires things together: parse the command line, set up logging, pick the
 //! database, run the command, and turn its outcome into an exit code.
 
+mod alerts_cmd;
 mod bench;
 mod check;
 mod cli;
@@ -35,6 +36,8 @@ async fn main() -> std::process::ExitCode {
         Command::Validate(flags) => config_cmd::validate(cli.config.as_deref(), flags.json),
         Command::Init(args) => config_cmd::init(cli.config.as_deref(), args.force),
         Command::Bench(command) => bench::run(&cli, command).await,
+        Command::Alerts(command) => alerts_cmd::alerts(&cli, command).await,
+        Command::Notify(command) => alerts_cmd::notify(&cli, command).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

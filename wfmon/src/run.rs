@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
+use wfmon_engine::alerting::AlertingService;
 use wfmon_engine::config::{Config, DEFAULT_LISTEN};
 use wfmon_engine::scheduler::{
     SchedulerOptions, default_instance_id, run_scheduler, schedule_specs, sweep_interrupted,
@@ -97,6 +98,12 @@ pub async fn serve(
     let (writer, writer_task) =
         ResultWriter::start_with_events(store.clone(), config.scheduler.buffer, Some(events));
     let config = Arc::new(config);
+    let alerting = AlertingService::start(
+        store.clone(),
+        config.clone(),
+        &options.events,
+        instance.clone(),
+    );
     let heartbeat = SchedulerHeartbeat::new(SCHEDULER_STALL);
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     let web = match api {
@@ -139,6 +146,7 @@ pub async fn serve(
     // The scheduler has waited for the writer to drain (bounded); what is left stays unwritten.
     writer_task.abort();
     let _ = writer_task.await;
+    alerting.stop().await;
     let stats = writer.stats();
     tracing::info!(
         "stopped: {} run(s) started, {} skipped, {} aborted; {} result(s) written, {} lost",

@@ -487,6 +487,54 @@ impl AlertEvaluator {
         }
     }
 
+    /// Resolves an open alert by hand (`wfmon alerts resolve`, the API), queuing the
+    /// recovery notifications of its rule when people were told it fired. None when the
+    /// alert is not open.
+    pub async fn resolve_by_hand(
+        &self,
+        alert_id: &str,
+        by: &str,
+    ) -> Result<Option<Alert>, StoreError> {
+        let Some(alert) = self.store.get::<Alert>(alert_id).await? else {
+            return Ok(None);
+        };
+        let now = Timestamp::now();
+        let queued = match self.config.alerts.rule(&alert.rule_id) {
+            Some(rule)
+                if alert.last_notified_at.is_some() && alert.status != AlertStatus::Silenced =>
+            {
+                let mut resolved = Alert {
+                    status: AlertStatus::Resolved,
+                    ..alert.clone()
+                };
+                resolved.message = format!("{} (resolved by {by})", alert.message);
+                let notice = notice(
+                    NotificationType::Recovery,
+                    rule,
+                    &resolved,
+                    None,
+                    &self.config,
+                );
+                let channels = channels_for(rule, NotificationType::Recovery, &self.config);
+                let suppressed =
+                    self.suppression(rule, &alert.workflow_name, &alert.environment, now);
+                rows(
+                    &notice,
+                    &channels,
+                    &self.directory,
+                    None,
+                    suppressed.as_deref(),
+                )
+            }
+            _ => Vec::new(),
+        };
+        let resolved = self.store.resolve_alert(alert_id, by, now, &queued).await?;
+        if resolved.is_some() {
+            self.nudge.notify_one();
+        }
+        Ok(resolved)
+    }
+
     /// A rule this one depends on that has an open alert in the same environment.
     async fn blocking_dependency(
         &self,

@@ -53,6 +53,8 @@ pub fn validate(explicit: Option<&Path>, json: bool) -> Result<(), Failure> {
             "valid": true,
             "environments": config.environments.keys().collect::<Vec<_>>(),
             "workflows": workflows,
+            "alertRules": config.alerts.rules.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+            "channels": config.notifications.channels.keys().collect::<Vec<_>>(),
         });
         println!(
             "{}",
@@ -72,6 +74,20 @@ pub fn validate(explicit: Option<&Path>, json: bool) -> Result<(), Failure> {
             .collect::<Vec<_>>()
             .join(", ")
     );
+    if !config.alerts.rules.is_empty() || !config.notifications.channels.is_empty() {
+        println!(
+            "  alerting: {} rule(s), {} channel(s) ({})",
+            config.alerts.rules.len(),
+            config.notifications.channels.len(),
+            config
+                .notifications
+                .channels
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     for w in &config.workflows {
         let when = match &w.schedule {
             Some(s) => {

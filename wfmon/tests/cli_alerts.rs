@@ -384,3 +384,32 @@ alerts:
     assert!(alert.occurrences >= 2, "{alert:?}");
     assert!(alert.last_notified_at.is_some());
 }
+
+#[test]
+fn validate_summarises_rules_and_channels() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &format!(
+            "{WORKFLOW}
+notifications:
+  channels:
+    log: {{console: {{}}}}
+alerts:
+  rules:
+    - {{name: down, when: {{consecutive_failures: 1}}, channels: [log]}}
+"
+        ),
+    );
+    let out = wfmon(dir.path(), &["validate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        text(&out).contains("alerting: 1 rule(s), 1 channel(s) (log)"),
+        "{}",
+        text(&out)
+    );
+    let out = wfmon(dir.path(), &["validate", "--json"]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["alertRules"], serde_json::json!(["down"]));
+    assert_eq!(json["channels"], serde_json::json!(["log"]));
+}

@@ -12,16 +12,17 @@ pub const EXAMPLE_CONFIG: &str = include_str!("../../examples/wfmon.yaml");
 /// The base URL every environment of [`EXAMPLE_CONFIG`] points at.
 pub const EXAMPLE_BASE_URL: &str = "http://127.0.0.1:8081";
 
-/// The example configuration with every environment's `base_url` set to `base_url` (for
-/// instance [`RunningShop::base_url`](crate::RunningShop::base_url)). Only the `base_url:`
-/// lines change, so the file keeps its comments and line numbers.
+/// The example configuration with every environment's `base_url`, and the address of the
+/// shop's notification inbox, set to `base_url` (for instance
+/// [`RunningShop::base_url`](crate::RunningShop::base_url)). Only lines that are not comments
+/// change, so the file keeps its comments and line numbers.
 pub fn example_config(base_url: &str) -> String {
     let base_url = base_url.trim_end_matches('/');
     EXAMPLE_CONFIG
         .split_inclusive('\n')
         .map(|line| {
-            if line.trim_start().starts_with("base_url:") {
-                line.replacen(EXAMPLE_BASE_URL, base_url, 1)
+            if !line.trim_start().starts_with('#') {
+                line.replace(EXAMPLE_BASE_URL, base_url)
             } else {
                 line.to_owned()
             }
@@ -44,7 +45,7 @@ mod tests {
     }
 
     #[test]
-    fn only_the_base_url_lines_change() {
+    fn only_the_shop_address_changes() {
         let text = example_config("http://127.0.0.1:40123/");
         assert_eq!(
             text.matches("base_url: http://127.0.0.1:40123\n").count(),

@@ -89,6 +89,12 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
     for account in DEMO_ACCOUNTS.iter().take(2) {
         banner.push_str(&format!(" {} / {}", account.email, account.password));
     }
+    banner.push_str(&format!(
+        "\n  alerts      {} rule(s), to the log and {base_url}/hooks/wfmon; `wfmon alerts list \
+         --database {}`",
+        config.alerts.rules.len(),
+        store.redacted_url()
+    ));
     banner.push_str(
         "\n  see results with `wfmon db stats` or `wfmon check WORKFLOW`; stop with Ctrl-C\n",
     );

@@ -7,6 +7,7 @@ mod errors;
 mod farms;
 mod health;
 mod home;
+mod inbox;
 mod orders;
 mod products;
 mod session;
@@ -42,4 +43,5 @@ pub(crate) fn router(shop: Arc<Shop>) -> Router {
         .route("/api/orders/{id}", get(orders::get))
         .fallback(|| async { ShopError::NotFound("no such endpoint: see / for the list".into()) })
         .with_state(shop)
+        .merge(inbox::router())
 }

@@ -6,4 +6,5 @@ mod api;
 mod cart_orders;
 mod catalogue;
 mod examples;
+mod inbox;
 mod service;

@@ -389,3 +389,20 @@ fn quoted_printable_decoded(text: &str) -> String {
     }
     String::from_utf8_lossy(&out).into_owned()
 }
+
+#[tokio::test]
+async fn starttls_required_but_not_offered_is_a_failed_attempt_not_a_crash() {
+    let smtp = SmtpReceiver::start().await;
+    for tls in ["starttls", "tls"] {
+        let mail = channel(
+            &format!(
+                "email: {{host: 127.0.0.1, port: {}, tls: {tls}, from: a@example.com, to: [b@example.com]}}",
+                smtp.port
+            ),
+            Duration::from_secs(2),
+        )();
+        let result = mail.send(&notice(NotificationType::Alert), &keys()).await;
+        assert!(result.is_err(), "{tls}: {result:?}");
+    }
+    assert!(smtp.mails().is_empty());
+}

@@ -1,5 +1,6 @@
 //! `wfmon bench ...`: measurements against a baseline taken in the same run.
 
+mod engine;
 mod store;
 
 use clap::Subcommand;
@@ -29,11 +30,37 @@ pub enum BenchCommand {
     /// backends, at least 20,000 executions/s on SQLite and 10,000/s on PostgreSQL. A missed
     /// target is reported, not an error.
     Store(StoreBenchArgs),
+    /// Engine speed: throughput and CPU per check, scheduling precision and memory, each
+    /// against a baseline measured in the same run.
+    ///
+    /// Throughput: single-request workflows (GET of a local axum target on 127.0.0.1 started
+    /// in this process, assertion `status == 200`) run through `executor::execute` with every
+    /// result queued on the daemon's ResultWriter, on a fresh SQLite file and on a throwaway
+    /// PostgreSQL database (on the server of --database when it is a postgres:// URL, else
+    /// WFMON_BENCH_POSTGRES, WFMON_BENCH_POSTGRES_URL, WFMON_TEST_POSTGRES_URL, else
+    /// postgres://postgres@127.0.0.1:5432/postgres; skipped with a message when unreachable).
+    /// Only PASSED executions found in the database count, and the clock stops once the
+    /// writer has written everything. Baseline: a plain load loop of the same requests with the
+    /// runner's reqwest client settings and the same concurrency. CPU per check is
+    /// getrusage(RUSAGE_SELF) over the measurement, with the target server's share shown apart.
+    /// Informational rows split the difference into its parts.
+    ///
+    /// Precision: 1,000 workflows due every minute ("* * * * *"; with --quick every second)
+    /// through `run_scheduler` on SQLite, delays from due time to start; baseline: 1,000 tokio
+    /// timers woken at the same kind of instants. Memory: VmRSS and VmHWM of `wfmon run` (this
+    /// binary, as a child) with 0, 1,000 and 10,000 workflows that never come due, against
+    /// `sleep`.
+    ///
+    /// Targets: ratio >= 0.50 and >= 10,000 persisted checks/s on SQLite, <= 100 µs CPU per
+    /// check, start delay p99 <= 5 ms, peak RSS <= 40 MiB at 1,000 workflows. A missed target
+    /// is reported, not an error. Every database and file it creates is removed at the end.
+    Engine(engine::EngineBenchArgs),
 }
 
 /// Runs one benchmark.
-pub async fn run(_cli: &Cli, command: &BenchCommand) -> Result<(), Failure> {
+pub async fn run(cli: &Cli, command: &BenchCommand) -> Result<(), Failure> {
     match command {
         BenchCommand::Store(args) => store::run(args).await,
+        BenchCommand::Engine(args) => engine::run(cli, args).await,
     }
 }

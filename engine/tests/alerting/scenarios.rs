@@ -41,8 +41,44 @@ workflows:
 "#;
 
 /// A configuration with the two workflows, channels `hook` and `pager` on the receiver,
-/// fast retries, and the given `alerts:` section.
+/// fast retries, and the given `alerts:` section, on a fresh SQLite file.
 async fn rig(alerts: &str) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let url =
+        DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("a.db").display())).unwrap();
+    rig_on(alerts, url, dir).await
+}
+
+/// The same on a fresh schema of the PostgreSQL test database (`WFMON_TEST_POSTGRES_URL`),
+/// or None (with a note) when it is unreachable outside CI.
+async fn rig_on_postgres(alerts: &str) -> Option<Rig> {
+    use sqlx::{ConnectOptions, Connection};
+    let base = std::env::var("WFMON_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/wfmon_test".to_owned());
+    let options: sqlx::postgres::PgConnectOptions = base.parse().unwrap();
+    let mut conn = match options.connect().await {
+        Ok(conn) => conn,
+        Err(e) if std::env::var_os("CI").is_none() => {
+            eprintln!("skipping PostgreSQL test: cannot connect to {base}: {e}");
+            return None;
+        }
+        Err(e) => panic!("CI is set but PostgreSQL at {base} is unreachable: {e}"),
+    };
+    let schema = format!("t_{}", new_id("s").trim_start_matches("s_"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    conn.close().await.ok();
+    let separator = if base.contains('?') { '&' } else { '?' };
+    let url = DatabaseUrl::parse(&format!(
+        "{base}{separator}options=-c%20search_path%3D{schema}"
+    ))
+    .unwrap();
+    Some(rig_on(alerts, url, tempfile::tempdir().unwrap()).await)
+}
+
+async fn rig_on(alerts: &str, url: DatabaseUrl, dir: tempfile::TempDir) -> Rig {
     let rx = HttpReceiver::start().await;
     let text = format!(
         "{WORKFLOWS}\nnotifications:\n  delivery: {{timeout: 2s, attempts: 5, backoff: 50ms, \
@@ -52,9 +88,6 @@ async fn rig(alerts: &str) -> Rig {
         rx.url("/pager")
     );
     let config = Arc::new(Config::parse(&text, Path::new("wfmon.yaml")).unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let url =
-        DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("a.db").display())).unwrap();
     let store = Store::open(&url, OpenMode::Create).await.unwrap();
     let evaluator = AlertEvaluator::new(store.clone(), config.clone(), Arc::new(Notify::new()));
     Rig {
@@ -211,7 +244,18 @@ alerts:
 
 #[tokio::test]
 async fn a_failing_workflow_opens_one_alert_sends_once_and_recovers_with_a_message() {
-    let r = rig(LOGIN_RULE).await;
+    lifecycle(rig(LOGIN_RULE).await).await;
+}
+
+#[tokio::test]
+async fn the_same_alert_lifecycle_on_postgres() {
+    if let Some(r) = rig_on_postgres(LOGIN_RULE).await {
+        assert_eq!(r.store.backend(), wfmon_store::Backend::Postgres);
+        lifecycle(r).await;
+    }
+}
+
+async fn lifecycle(r: Rig) {
     let fp = "login-failing/user-login/production";
     r.run("user-login", "production", false).await;
     assert!(r.alert(fp).await.is_none(), "one failure is not enough");

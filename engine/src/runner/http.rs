@@ -48,7 +48,14 @@ impl HttpClients {
         } else {
             reqwest::redirect::Policy::none()
         };
-        let client = Client::builder()
+        let mut builder = Client::builder();
+        if verify_tls {
+            // The verifying TLS set-up (the system's trusted roots) is built once per process:
+            // building it reads every CA certificate on the machine, which would cost more
+            // than the rest of a check.
+            builder = builder.tls_backend_preconfigured(shared_tls()?.clone());
+        }
+        let client = builder
             .cookie_provider(self.jar.clone())
             .redirect(redirects)
             .tls_danger_accept_invalid_certs(!verify_tls)
@@ -60,6 +67,31 @@ impl HttpClients {
         self.clients.push((key, client.clone()));
         Ok(client)
     }
+}
+
+/// The TLS client configuration of every verifying client: the platform's verifier (system
+/// trusted roots), TLS 1.2 and 1.3, HTTP/2 and HTTP/1.1 offered by ALPN, as the HTTP
+/// client would set it up itself.
+fn shared_tls() -> Result<&'static rustls::ClientConfig, String> {
+    static TLS: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
+        std::sync::OnceLock::new();
+    TLS.get_or_init(|| {
+        let provider = rustls::crypto::CryptoProvider::get_default()
+            .cloned()
+            .unwrap_or_else(|| std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider()));
+        let verifier = rustls_platform_verifier::Verifier::new(provider.clone())
+            .map_err(|e| format!("cannot load the system's trusted certificates: {e}"))?;
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| format!("cannot set up TLS: {e}"))?
+            .dangerous()
+            .with_custom_certificate_verifier(std::sync::Arc::new(verifier))
+            .with_no_client_auth();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(config)
+    })
+    .as_ref()
+    .map_err(Clone::clone)
 }
 
 /// A response as assertions and captures see it.

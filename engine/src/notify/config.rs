@@ -301,6 +301,21 @@ pub(crate) fn required<'a, T>(
 }
 
 /// An http(s) URL with `${ENV}` expanded; it is kept secret (webhook URLs carry tokens).
+/// The required `webhook_url` of a chat channel at `path`: an http(s) URL, registered as a
+/// secret so it is redacted everywhere.
+pub(crate) fn secret_webhook_url<T>(
+    c: &mut Checker,
+    value: &Option<Spanned<String>>,
+    anchor: &Spanned<T>,
+    path: &str,
+    hint: &str,
+) -> Option<String> {
+    let url = required(c, value, anchor, path, "webhook_url", hint)?;
+    let webhook_url = http_url(c, url, &format!("{path}.webhook_url"))?;
+    c.secret(&webhook_url);
+    Some(webhook_url)
+}
+
 pub(crate) fn http_url(c: &mut Checker, value: &Spanned<String>, path: &str) -> Option<String> {
     let before = c.issue_count();
     let url = c.expand(&value.value, Some(value), path);

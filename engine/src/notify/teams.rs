@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 use serde_saphyr::Spanned;
 use wfmon_model::NotificationChannel;
 
-use super::config::{http_url, redacted_url, required};
+use super::config::{redacted_url, secret_webhook_url};
 use super::{BoxFuture, Channel, DeliveryKeys, Notice, SendError, http};
 use crate::config::Checker;
 
@@ -30,16 +30,13 @@ pub(crate) fn validate<T>(
     c: &mut Checker,
     path: &str,
 ) -> Option<TeamsConfig> {
-    let url = required(
+    let webhook_url = secret_webhook_url(
         c,
         &raw.webhook_url,
         anchor,
         path,
-        "webhook_url",
         "the workflow webhook URL, e.g. \"${TEAMS_WEBHOOK_URL}\"",
     )?;
-    let webhook_url = http_url(c, url, &format!("{path}.webhook_url"))?;
-    c.secret(&webhook_url);
     Some(TeamsConfig { webhook_url })
 }
 

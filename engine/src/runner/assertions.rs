@@ -3,6 +3,7 @@
 //! error is a failed assertion with the error, never a panic.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use cel::common::ast::{Expr, SourceInfo};
 use cel::{Context, ExecutionError, IdedExpr, Program, Value};
@@ -94,6 +95,25 @@ pub(crate) fn check_all(
         .collect()
 }
 
+/// The compiled program of an assertion, compiled once per process: assertions come from the
+/// configuration, so the cache holds at most one entry per assertion written there.
+fn compiled(expression: &str) -> Result<Arc<Program>, String> {
+    static PROGRAMS: OnceLock<Mutex<HashMap<String, Arc<Program>>>> = OnceLock::new();
+    let programs = PROGRAMS.get_or_init(Default::default);
+    if let Some(program) = programs.lock().expect("programs").get(expression) {
+        return Ok(program.clone());
+    }
+    let program = Arc::new(
+        Program::compile(expression)
+            .map_err(|e| e.to_string().lines().next().unwrap_or_default().to_owned())?,
+    );
+    programs
+        .lock()
+        .expect("programs")
+        .insert(expression.to_owned(), program.clone());
+    Ok(program)
+}
+
 fn check(expression: &str, ctx: &Context, facts: &Facts) -> AssertionOutcome {
     let failed = |expected, actual, error| AssertionOutcome {
         expression: expression.to_owned(),
@@ -102,10 +122,9 @@ fn check(expression: &str, ctx: &Context, facts: &Facts) -> AssertionOutcome {
         actual,
         error,
     };
-    let program = match Program::compile(expression) {
+    let program = match compiled(expression) {
         Ok(program) => program,
-        Err(e) => {
-            let first = e.to_string().lines().next().unwrap_or_default().to_owned();
+        Err(first) => {
             return failed(None, None, Some(format!("not a valid expression: {first}")));
         }
     };

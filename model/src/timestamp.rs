@@ -11,10 +11,18 @@ use sqlx::postgres::{PgTypeInfo, PgValueRef};
 use sqlx::sqlite::{SqliteArgumentsBuffer, SqliteTypeInfo, SqliteValueRef};
 use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 
-/// A UTC instant truncated to milliseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// A UTC instant truncated to milliseconds. In JSON it is always written with three
+/// fraction digits (`2026-11-25T10:00:00.000Z`), so every timestamp of the API has one
+/// shape; any RFC 3339 text is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
 #[serde(transparent)]
 pub struct Timestamp(DateTime<Utc>);
+
+impl Serialize for Timestamp {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_sqlite_text())
+    }
+}
 
 impl Timestamp {
     /// The current time, truncated to milliseconds.
@@ -146,6 +154,13 @@ mod tests {
         let b = a.plus(TimeDelta::milliseconds(5));
         let c = a.plus(TimeDelta::seconds(1));
         assert_eq!(a.to_sqlite_text(), "2023-11-14T22:13:20.000Z");
+        assert_eq!(
+            serde_json::to_string(&a).unwrap(),
+            "\"2023-11-14T22:13:20.000Z\"",
+            "whole seconds keep their fraction in JSON"
+        );
+        let back: Timestamp = serde_json::from_str("\"2023-11-14T22:13:20Z\"").unwrap();
+        assert_eq!(back, a);
         assert_eq!(b.to_sqlite_text(), "2023-11-14T22:13:20.005Z");
         assert!(a.to_sqlite_text() < b.to_sqlite_text());
         assert!(b.to_sqlite_text() < c.to_sqlite_text());

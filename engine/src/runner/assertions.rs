@@ -75,24 +75,30 @@ pub(crate) fn check_all(
     facts: &Facts,
     redactor: &Redactor,
 ) -> Vec<AssertionOutcome> {
-    let mut ctx = Context::default();
-    for (name, value) in &facts.values {
-        ctx.add_variable_from_value(*name, value.clone());
+    // The standard library is set up once per thread; each step's facts go in a child scope.
+    thread_local! {
+        static STDLIB: Context<'static, 'static> = Context::default();
     }
-    assertions
-        .iter()
-        .map(|expression| {
-            let mut outcome = check(expression, &ctx, facts);
-            for field in [
-                &mut outcome.expected,
-                &mut outcome.actual,
-                &mut outcome.error,
-            ] {
-                *field = field.as_deref().map(|t| redactor.redact(t));
-            }
-            outcome
-        })
-        .collect()
+    STDLIB.with(|stdlib| {
+        let mut ctx = stdlib.new_inner_scope();
+        for (name, value) in &facts.values {
+            ctx.add_variable_from_value(*name, value.clone());
+        }
+        assertions
+            .iter()
+            .map(|expression| {
+                let mut outcome = check(expression, &ctx, facts);
+                for field in [
+                    &mut outcome.expected,
+                    &mut outcome.actual,
+                    &mut outcome.error,
+                ] {
+                    *field = field.as_deref().map(|t| redactor.redact(t));
+                }
+                outcome
+            })
+            .collect()
+    })
 }
 
 /// The compiled program of an assertion, compiled once per process: assertions come from the

@@ -142,16 +142,7 @@ impl ResultWriter {
     pub async fn close(&self, limit: Duration) -> u64 {
         self.shared.queue.lock().expect("writer queue").closed = true;
         self.shared.wake.notify_one();
-        let drained = async {
-            loop {
-                let idle = self.shared.idle.notified();
-                if self.stats().pending == 0 {
-                    return;
-                }
-                idle.await;
-            }
-        };
-        let _ = tokio::time::timeout(limit, drained).await;
+        let _ = tokio::time::timeout(limit, self.flush()).await;
         self.stats().pending
     }
 

@@ -194,11 +194,16 @@ impl Store {
                 }
                 let existing: Vec<WorkflowSchedule> =
                     sqlx::query_as(AssertSqlSafe(select.clone())).fetch_all(&mut *tx).await?;
+                // Looked up by id: a configuration may hold thousands of schedules.
+                let by_id: std::collections::HashMap<&str, &WorkflowSchedule> =
+                    existing.iter().map(|r| (r.schedule_id.as_str(), r)).collect();
+                let configured: std::collections::HashSet<&str> =
+                    specs.iter().map(|s| s.schedule_id.as_str()).collect();
                 let mut report = SyncReport::default();
                 let mut new_rows = Vec::new();
                 let now = Timestamp::now();
                 for spec in specs {
-                    let Some(row) = existing.iter().find(|r| r.schedule_id == spec.schedule_id)
+                    let Some(row) = by_id.get(spec.schedule_id.as_str()).copied()
                     else {
                         new_rows.push(new_row(spec, now));
                         continue;
@@ -237,7 +242,7 @@ impl Store {
                     report.updated += 1;
                 }
                 for row in &existing {
-                    if row.enabled && !specs.iter().any(|s| s.schedule_id == row.schedule_id) {
+                    if row.enabled && !configured.contains(row.schedule_id.as_str()) {
                         sqlx::query("UPDATE workflow_schedules SET enabled = $1 WHERE schedule_id = $2")
                             .bind(false)
                             .bind(&row.schedule_id)

@@ -11,6 +11,6 @@ pub mod service;
 
 pub use actions::{ActionOutcome, AlertAction};
 pub(crate) use config::{Known, RawAlerts, validate as validate_alerts};
-pub use evaluator::{AUTO_RESOLVER, AlertEvaluator, Verdict, fingerprint};
+pub use evaluator::{AUTO_RESOLVER, AlertEvaluator, REMOVED_RESOLVER, Verdict, fingerprint};
 pub use rules::{Aggregate, AlertRule, AlertsConfig, Condition, MaintenanceWindow, Silence};
 pub use service::AlertingService;

@@ -9,6 +9,7 @@
 #[macro_use]
 mod dispatch;
 mod alerts;
+mod analytics;
 mod error;
 mod maintenance;
 mod migrate;
@@ -17,11 +18,16 @@ mod overview;
 mod queries;
 mod recorder;
 mod records;
+mod rollups;
 mod schedules;
 mod schema;
 mod url;
 
 pub use alerts::AlertChange;
+pub use analytics::{
+    AnalyticsWindow, FailureGroup, FiguresPoint, RollupQuery, RunFigures, StepFigures, Uptime,
+    WorkflowFigures,
+};
 pub use error::StoreError;
 pub use maintenance::{PruneReport, TableStats};
 pub use migrate::{MIGRATIONS_TABLE, MigrationOutcome, latest_version};
@@ -30,6 +36,7 @@ pub use overview::{AlertFilter, RunStats, SeriesPoint, SeriesQuery, WorkflowStat
 pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;
+pub use rollups::RebuildReport;
 pub use schedules::{
     Advance, ClaimedRun, RunningExecution, ScheduleSpec, ScheduleTally, SyncReport, is_paused,
 };

@@ -281,6 +281,11 @@
     return send(method, url, body)
       .then(function () {
         announce(done);
+        // A form that did its work closes, so the next refresh does not reopen it.
+        var details = element.closest('details');
+        if (details) {
+          details.open = false;
+        }
         refresh();
       })
       .catch(function (error) {

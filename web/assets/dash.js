@@ -353,6 +353,21 @@
     connect();
   });
 
+  // A page left behind must not keep its stream open: browsers allow only a few connections
+  // per server, and the next page would wait for one.
+  window.addEventListener('pagehide', function () {
+    if (source) {
+      source.close();
+      source = null;
+    }
+  });
+  window.addEventListener('pageshow', function (event) {
+    if (event.persisted && !source) {
+      connect();
+      scheduleRefresh();
+    }
+  });
+
   // For tests and the console: the one request function.
   window.wfmon = { send: send, refresh: refresh };
 })();

@@ -271,6 +271,37 @@ async fn page_socket(browser_ws: &str) -> String {
         .to_owned()
 }
 
+fn start_daemon(dir: &Path, database: &str) -> Guard {
+    Guard(
+        Command::new(env!("CARGO_BIN_EXE_wfmon"))
+            .args(["run", "--database", database])
+            .current_dir(dir)
+            .env_remove("WFMON_DATABASE_URL")
+            .env_remove("WFMON_CONFIG")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start wfmon run"),
+    )
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) {
+    let started = Instant::now();
+    loop {
+        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "wfmon run did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_person_watches_runs_live_and_acknowledges_an_alert() {
     let Some(browser) = chromium() else {
@@ -284,35 +315,13 @@ async fn a_person_watches_runs_live_and_acknowledges_an_alert() {
     let port = free_port();
     std::fs::write(dir.path().join("wfmon.yaml"), config(port)).unwrap();
     let database = format!("sqlite://{}", dir.path().join("wfmon.db").display());
-    let daemon = Guard(
-        Command::new(env!("CARGO_BIN_EXE_wfmon"))
-            .args(["run", "--database", &database])
-            .current_dir(dir.path())
-            .env_remove("WFMON_DATABASE_URL")
-            .env_remove("WFMON_CONFIG")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start wfmon run"),
-    );
+    let mut daemon = start_daemon(dir.path(), &database);
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    loop {
-        if let Ok(r) = http.get(format!("{base}/readyz")).send().await
-            && r.status() == 200
-        {
-            break;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "wfmon run did not become ready"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    wait_ready(&http, &base).await;
 
     // A failing run opens an alert (consecutive failures: 1).
+    let deadline = Instant::now() + Duration::from_secs(60);
     let answer = http
         .post(format!("{base}/api/workflows/payments/run"))
         .send()
@@ -331,10 +340,7 @@ async fn a_person_watches_runs_live_and_acknowledges_an_alert() {
         if let Some(id) = alerts["items"][0]["alertId"].as_str() {
             break id.to_owned();
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "no alert opened"
-        );
+        assert!(Instant::now() < deadline, "no alert opened");
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
 
@@ -368,6 +374,19 @@ async fn a_person_watches_runs_live_and_acknowledges_an_alert() {
         json!("1 open")
     );
     page.screenshot(&shots, "overview").await;
+    // The keyboard's first stop is the skip link, and it leads to the content.
+    for kind in ["keyDown", "keyUp"] {
+        page.call(
+            "Input.dispatchKeyEvent",
+            json!({"type": kind, "key": "Tab", "code": "Tab", "windowsVirtualKeyCode": 9}),
+        )
+        .await;
+    }
+    assert_eq!(
+        page.eval("document.activeElement.getAttribute('href')")
+            .await,
+        json!("#main")
+    );
 
     // The workflow page: "Run now", and the run appears without a reload.
     page.open(&format!("{base}/workflows/checkout")).await;
@@ -520,5 +539,41 @@ async fn a_person_watches_runs_live_and_acknowledges_an_alert() {
         assert_eq!(wider, json!([]), "{path} is wider than a phone");
         page.screenshot(&shots, name).await;
     }
+
+    // The server goes away and comes back: the page reconnects by itself and shows what
+    // happened meanwhile, still without a reload.
+    page.open(&format!("{base}/workflows/checkout")).await;
+    page.eval("window.notReloaded = true").await;
+    let runs_before = page
+        .eval("document.querySelectorAll('tr[data-run]').length")
+        .await
+        .as_u64()
+        .unwrap();
+    drop(daemon);
+    page.wait_for(
+        "document.body.getAttribute('data-live') === 'reconnecting'",
+        Duration::from_secs(10),
+        "the page noticing the server is gone",
+    )
+    .await;
+    daemon = start_daemon(dir.path(), &database);
+    wait_ready(&http, &base).await;
+    let answer = http
+        .post(format!("{base}/api/workflows/checkout/run"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    let took = page
+        .wait_for(
+            &format!(
+                "window.notReloaded === true && document.body.getAttribute('data-live') === \
+                 'connected' && document.querySelectorAll('tr[data-run]').length > {runs_before}"
+            ),
+            Duration::from_secs(30),
+            "the run after the server came back",
+        )
+        .await;
+    eprintln!("after the restart, the new run showed {took:?} after it was started");
     drop(daemon);
 }

@@ -201,7 +201,7 @@ fn paths() -> Value {
             "operationId": "streamEvents",
             "tags": ["live"],
             "summary": "Live events (Server-Sent Events)",
-            "description": "The event bus as Server-Sent Events: the event name is the event's `type` (run.started, run.finished, execution.recorded, ...), the data its JSON (see LiveEvent). Keep-alive comments every 15 s. A client that falls behind loses the oldest events and receives a `lagged` event telling how many.",
+            "description": "The event bus as Server-Sent Events: the event name is the event's `type` (run.started, run.finished, execution.recorded, alert.changed, ...), the data its JSON (see LiveEvent). Keep-alive comments every 15 s. A client that falls behind loses the oldest events and receives a `lagged` event telling how many.",
             "responses": { "200": { "description": "An endless event stream.", "content": { "text/event-stream": { "schema": {"type": "string"} } } } }
         } },
         "/api/ws": { "get": {

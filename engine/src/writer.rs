@@ -6,7 +6,7 @@
 //! time, so one bad result cannot hold back the others; the ones that still fail are counted
 //! and logged.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -267,18 +267,28 @@ fn announce(shared: &Shared, batch: &[WriteJob]) {
     }
 }
 
+/// Writes a batch in one transaction. A run that started and finished within the batch gets
+/// only its completed row: its RUNNING row would be overwritten in the same transaction, so
+/// nobody could ever read it, and writing it costs as much as the completed row.
 async fn write(store: &Store, batch: &[WriteJob]) -> Result<(), StoreError> {
-    let mut started = Vec::new();
     let mut records = Vec::new();
     let mut tallies = Vec::new();
     for job in batch {
-        match job {
-            WriteJob::Started(e) => started.push(&**e),
-            WriteJob::Finished(r, t) => {
-                records.push(&**r);
-                tallies.extend(t.as_ref());
-            }
+        if let WriteJob::Finished(r, t) = job {
+            records.push(&**r);
+            tallies.extend(t.as_ref());
         }
     }
+    let finished: HashSet<&str> = records
+        .iter()
+        .map(|r| r.execution.run_id.as_str())
+        .collect();
+    let started: Vec<&WorkflowExecution> = batch
+        .iter()
+        .filter_map(|job| match job {
+            WriteJob::Started(e) if !finished.contains(e.run_id.as_str()) => Some(&**e),
+            _ => None,
+        })
+        .collect();
     store.write_results(&started, &records, &tallies).await
 }

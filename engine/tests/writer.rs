@@ -48,6 +48,116 @@ fn finished(workflow: &str) -> WriteJob {
     )
 }
 
+fn started(job: &WriteJob) -> WriteJob {
+    let WriteJob::Finished(record, _) = job else {
+        unreachable!("a finished job")
+    };
+    let mut row = record.execution.clone();
+    row.id = new_id("exe");
+    row.status = ExecutionStatus::Running;
+    row.completed_at = None;
+    row.duration_ms = None;
+    WriteJob::Started(Box::new(row))
+}
+
+fn run_id(job: &WriteJob) -> String {
+    match job {
+        WriteJob::Started(e) => e.run_id.clone(),
+        WriteJob::Finished(r, _) => r.execution.run_id.clone(),
+    }
+}
+
+fn row_id(job: &WriteJob) -> String {
+    match job {
+        WriteJob::Started(e) => e.id.clone(),
+        WriteJob::Finished(r, _) => r.execution.id.clone(),
+    }
+}
+
+#[tokio::test]
+async fn a_run_started_and_finished_in_one_batch_is_written_once_completed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("w.db");
+    let url = DatabaseUrl::parse(&format!("sqlite://{}", path.display())).unwrap();
+    let store = Store::open(&url, OpenMode::Create).await.unwrap();
+    let (writer, task) = ResultWriter::start(store.clone(), 100);
+
+    // Queued before the writer task runs (this test's runtime has one thread): one batch.
+    let done = finished("both");
+    let still_running = finished("running");
+    writer.send(started(&done));
+    writer.send(started(&still_running));
+    writer.send(done.clone());
+    writer.flush().await;
+    assert_eq!(writer.stats().written, 3, "every job counts as written");
+
+    let row = store
+        .get::<WorkflowExecution>(&run_id(&done))
+        .await
+        .unwrap()
+        .expect("the finished run is stored");
+    assert_eq!(row.status, ExecutionStatus::Passed);
+    assert_eq!(
+        row.id,
+        row_id(&done),
+        "only the completed row was written (an upsert over the RUNNING row would keep its id)"
+    );
+    let running = store
+        .get::<WorkflowExecution>(&run_id(&still_running))
+        .await
+        .unwrap()
+        .expect("a run still running keeps its RUNNING row");
+    assert_eq!(running.status, ExecutionStatus::Running);
+
+    // Started in one batch, finished in a later one: the RUNNING row is completed in place.
+    let later = finished("later");
+    let later_start = started(&later);
+    writer.send(later_start.clone());
+    writer.flush().await;
+    let row = store
+        .get::<WorkflowExecution>(&run_id(&later))
+        .await
+        .unwrap();
+    assert_eq!(row.map(|r| r.status), Some(ExecutionStatus::Running));
+    writer.send(later.clone());
+    writer.send(still_running.clone());
+    writer.flush().await;
+    let row = store
+        .get::<WorkflowExecution>(&run_id(&later))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (row.status, row.id),
+        (ExecutionStatus::Passed, row_id(&later_start))
+    );
+    assert_eq!(writer.stats().written, 6);
+    assert_eq!(writer.close(Duration::from_secs(1)).await, 0);
+    task.await.unwrap();
+
+    // Each run is counted once in its rollups (minute and hour rows).
+    let runs: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT workflow_name, SUM(runs) FROM workflow_rollups \
+         GROUP BY workflow_name ORDER BY workflow_name",
+    )
+    .fetch_all(
+        &mut sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+            .await
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        runs,
+        [
+            ("both".to_owned(), 2),
+            ("later".to_owned(), 2),
+            ("running".to_owned(), 2)
+        ]
+    );
+    store.close().await;
+}
+
 #[tokio::test]
 async fn beyond_the_bound_results_are_refused_and_counted() {
     let dir = tempfile::tempdir().unwrap();

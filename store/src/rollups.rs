@@ -12,9 +12,10 @@
 //! it. The previous state of every execution of the batch is read first, so that a RUNNING
 //! row that completes is counted once and a batch written twice is not counted twice; if an
 //! execution that was already counted changes, the rows it touched are recomputed from the
-//! raw rows instead. The rollup rows of a batch are created if missing and then read and
-//! locked (`FOR UPDATE` on PostgreSQL; SQLite's write transaction is exclusive), so two
-//! instances writing at once wait for each other instead of losing counts.
+//! raw rows instead. On PostgreSQL the rollup rows of a batch are created if missing and then
+//! read and locked (`FOR UPDATE`); on SQLite, whose write transaction is exclusive, the
+//! existing ones are read and the upsert creates the others. Either way two instances writing
+//! at once wait for each other instead of losing counts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -356,8 +357,8 @@ where
     }
 }
 
-/// Creates the rows of `keys` that do not exist (zero counts), then reads and locks them all,
-/// in key order.
+/// Reads and locks the rows of `keys` that exist, in key order; on PostgreSQL, the missing
+/// ones are created first (zero counts), so that all of them are locked.
 async fn lock_rows<DB>(
     conn: &mut DB::Connection,
     keys: &[RollupKey],
@@ -375,18 +376,24 @@ where
     sorted.sort();
     let mut found = HashMap::new();
     for chunk in sorted.chunks(KEYS_PER_STATEMENT) {
-        let mut insert = QueryBuilder::<DB>::new(
-            "INSERT INTO workflow_rollups (id, bucket, bucket_start, workflow_name, environment) ",
-        );
-        insert.push_values(chunk, |mut row, key| {
-            row.push_bind(new_id("rol"))
-                .push_bind(key.bucket)
-                .push_bind(key.bucket_start)
-                .push_bind(key.workflow_name.clone())
-                .push_bind(key.environment.clone());
-        });
-        insert.push(" ON CONFLICT (bucket, workflow_name, environment, bucket_start) DO NOTHING");
-        insert.build().execute(&mut *conn).await?;
+        // PostgreSQL locks only rows that exist, so missing ones are created first. SQLite's
+        // write transaction is exclusive already: there, rows that do not exist yet are
+        // simply written by the upsert that follows, which saves one statement per batch.
+        if DB::NAME == "PostgreSQL" {
+            let mut insert = QueryBuilder::<DB>::new(
+                "INSERT INTO workflow_rollups (id, bucket, bucket_start, workflow_name, environment) ",
+            );
+            insert.push_values(chunk, |mut row, key| {
+                row.push_bind(new_id("rol"))
+                    .push_bind(key.bucket)
+                    .push_bind(key.bucket_start)
+                    .push_bind(key.workflow_name.clone())
+                    .push_bind(key.environment.clone());
+            });
+            insert
+                .push(" ON CONFLICT (bucket, workflow_name, environment, bucket_start) DO NOTHING");
+            insert.build().execute(&mut *conn).await?;
+        }
 
         let mut select = QueryBuilder::<DB>::new(format!(
             "SELECT {} FROM {} WHERE ",

@@ -22,6 +22,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/alerts"),
     ("GET", "/api/reports"),
     ("GET", "/api/series"),
+    ("GET", "/api/analytics/series"),
+    ("GET", "/api/analytics/failures"),
+    ("GET", "/api/analytics/steps"),
     ("GET", "/api/events"),
     ("GET", "/api/ws"),
     ("GET", "/api/openapi.json"),
@@ -244,6 +247,8 @@ async fn real_answers_fit_their_schemas() {
         .insert(std::slice::from_ref(&running))
         .await
         .unwrap();
+    // Rows inserted around the recorder get their rollups from a rebuild.
+    api.store.rebuild_rollups(None, None).await.unwrap();
 
     for (path, documented, status) in [
         ("/healthz", "/healthz", 200),
@@ -258,6 +263,27 @@ async fn real_answers_fit_their_schemas() {
         ("/api/alerts", "/api/alerts", 200),
         ("/api/reports", "/api/reports", 200),
         ("/api/series?bucket=minute", "/api/series", 200),
+        (
+            "/api/analytics/series?step=1h",
+            "/api/analytics/series",
+            200,
+        ),
+        (
+            "/api/analytics/series?step=90s",
+            "/api/analytics/series",
+            400,
+        ),
+        (
+            "/api/analytics/series?workflow=nope",
+            "/api/analytics/series",
+            404,
+        ),
+        ("/api/analytics/failures", "/api/analytics/failures", 200),
+        (
+            "/api/analytics/steps?workflow=quick",
+            "/api/analytics/steps",
+            200,
+        ),
     ] {
         let (got, body) = api.get(path).await;
         assert_eq!(got, status, "{path}: {body}");

@@ -1,6 +1,7 @@
 //! The REST API under `/api`: one module per resource. Handlers read through the store and
 //! the configuration and answer camelCase JSON, the records straight from the model structs.
 
+mod analytics;
 mod executions;
 mod lists;
 mod overview;
@@ -33,6 +34,9 @@ pub fn routes() -> Router<AppState> {
         .route("/api/alerts", get(lists::alerts))
         .route("/api/reports", get(lists::reports))
         .route("/api/series", get(series::series))
+        .route("/api/analytics/series", get(analytics::series))
+        .route("/api/analytics/failures", get(analytics::failures))
+        .route("/api/analytics/steps", get(analytics::steps))
 }
 
 /// A list answer: `{"items": [...]}`.

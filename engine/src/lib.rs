@@ -9,6 +9,7 @@ pub mod notify;
 pub mod recorder;
 pub mod runner;
 pub mod scheduler;
+pub mod slo;
 pub mod template;
 pub mod trigger;
 pub mod workflow;

@@ -25,8 +25,8 @@ mod url;
 
 pub use alerts::AlertChange;
 pub use analytics::{
-    AnalyticsWindow, FailureGroup, FiguresPoint, RollupQuery, RunFigures, StepFigures, Uptime,
-    WorkflowFigures,
+    AnalyticsWindow, FailureGroup, FiguresPoint, GoodRuns, RollupQuery, RunFigures, StepFigures,
+    Uptime, WorkflowFigures,
 };
 pub use error::StoreError;
 pub use maintenance::{PruneReport, TableStats};

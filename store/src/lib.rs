@@ -17,8 +17,10 @@ mod overview;
 mod queries;
 mod recorder;
 mod records;
+mod reports;
 mod schedules;
 mod schema;
+mod stats;
 mod url;
 
 pub use alerts::AlertChange;
@@ -30,6 +32,9 @@ pub use overview::{AlertFilter, RunStats, SeriesPoint, SeriesQuery, WorkflowStat
 pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;
+pub use reports::{
+    AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, SavedReport, StepFigures,
+};
 pub use schedules::{
     Advance, ClaimedRun, RunningExecution, ScheduleSpec, ScheduleTally, SyncReport, is_paused,
 };

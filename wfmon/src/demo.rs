@@ -20,12 +20,21 @@ use crate::exit::Failure;
 /// The demo's database when none is given.
 const DEMO_DATABASE: &str = "sqlite://wfmon-demo.db";
 
+/// Share of the demo shop's orders that fail on purpose.
+const DEMO_ORDER_FAILURES: f64 = 0.3;
+/// Share of its health checks that report a degraded database.
+const DEMO_HEALTH_FAILURES: f64 = 0.05;
+
 /// Runs the demo until SIGTERM or SIGINT.
 pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
     let stop = crate::run::stop_signal();
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    // Faults often enough that alerts open and resolve within minutes of starting: about one
+    // order in three fails (order-placement runs every 3 minutes in each environment).
     let options = DemoOptions {
         faults: !args.no_faults,
+        order_failure_rate: DEMO_ORDER_FAILURES,
+        health_failure_rate: DEMO_HEALTH_FAILURES,
         ..DemoOptions::default()
     };
     let shop = match wfmon_demo::start(addr, options.clone()).await {
@@ -35,7 +44,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
                 "port {} is taken; the demo shop takes a free one",
                 args.port
             );
-            wfmon_demo::start(SocketAddr::from(([127, 0, 0, 1], 0)), options)
+            wfmon_demo::start(SocketAddr::from(([127, 0, 0, 1], 0)), options.clone())
                 .await
                 .map_err(|e| Failure::new(format!("cannot start the demo shop: {e}")))?
         }
@@ -95,6 +104,17 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         config.alerts.rules.len(),
         store.redacted_url()
     ));
+    banner.push_str(&if options.faults {
+        format!(
+            "\n  faults      {:.0}% of orders fail, {:.0}% of health checks are degraded, {:.0}% of \
+             listings are slow, so alerts open and resolve within minutes (--no-faults: none)",
+            options.order_failure_rate * 100.0,
+            options.health_failure_rate * 100.0,
+            options.slow_listing_rate * 100.0
+        )
+    } else {
+        "\n  faults      none (--no-faults)".to_owned()
+    });
     banner.push_str(
         "\n  see results with `wfmon db stats` or `wfmon check WORKFLOW`; stop with Ctrl-C\n",
     );

@@ -31,6 +31,9 @@ pub enum Verdict {
 /// Who resolves alerts that recover by themselves.
 pub const AUTO_RESOLVER: &str = "wfmon (recovered)";
 
+/// Who resolves an alert whose rule or workflow left the configuration.
+pub const REMOVED_RESOLVER: &str = "wfmon (rule or workflow removed from the configuration)";
+
 /// Applies the rules of a configuration.
 pub struct AlertEvaluator {
     store: Store,
@@ -68,7 +71,8 @@ impl AlertEvaluator {
         if matches!(
             execution.status,
             ExecutionStatus::Running | ExecutionStatus::Skipped
-        ) {
+        ) || is_retried(execution)
+        {
             return Ok(());
         }
         let Some(workflow) = self.config.workflow(&execution.workflow_name) else {
@@ -244,10 +248,19 @@ impl AlertEvaluator {
             }
         }
         for alert in self.store.open_alerts().await? {
-            let Some(rule) = self.config.alerts.rule(&alert.rule_id) else {
-                continue;
-            };
-            self.follow_up(rule, &alert, now).await?;
+            match self.config.alerts.rule(&alert.rule_id) {
+                // Nothing would ever clear it: close it, saying why, instead of leaving it
+                // open (and reminding) forever.
+                Some(_) if self.config.workflow(&alert.workflow_name).is_none() => {
+                    self.resolve_by_hand(&alert.alert_id, REMOVED_RESOLVER)
+                        .await?;
+                }
+                None => {
+                    self.resolve_by_hand(&alert.alert_id, REMOVED_RESOLVER)
+                        .await?;
+                }
+                Some(rule) => self.follow_up(rule, &alert, now).await?,
+            }
         }
         Ok(())
     }
@@ -582,6 +595,17 @@ impl AlertEvaluator {
 }
 
 /// The identity of an alert: rule, workflow and environment.
+/// Whether another attempt of the same run follows this one: the run's verdict is its last
+/// attempt's.
+fn is_retried(execution: &WorkflowExecution) -> bool {
+    execution
+        .metadata
+        .as_ref()
+        .and_then(|m| m.0.get("retried"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+}
+
 pub fn fingerprint(rule: &str, workflow: &str, env: &str) -> String {
     format!("{rule}/{workflow}/{env}")
 }

@@ -9,6 +9,6 @@ pub mod rules;
 pub mod service;
 
 pub(crate) use config::{Known, RawAlerts, validate as validate_alerts};
-pub use evaluator::{AUTO_RESOLVER, AlertEvaluator, Verdict, fingerprint};
+pub use evaluator::{AUTO_RESOLVER, AlertEvaluator, REMOVED_RESOLVER, Verdict, fingerprint};
 pub use rules::{Aggregate, AlertRule, AlertsConfig, Condition, MaintenanceWindow, Silence};
 pub use service::AlertingService;

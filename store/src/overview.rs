@@ -38,7 +38,7 @@ pub struct RunStats {
 }
 
 impl RunStats {
-    fn new(runs: i64, passed: i64, p95: Option<f64>) -> RunStats {
+    pub(crate) fn new(runs: i64, passed: i64, p95: Option<f64>) -> RunStats {
         RunStats {
             runs,
             passed,
@@ -124,7 +124,7 @@ fn stats_tail() -> String {
 }
 
 /// The start of the bucket holding `started_at`, in the backend's dialect (UTC).
-fn bucket_expression(backend: Backend, bucket: RollupBucket) -> &'static str {
+pub(crate) fn bucket_expression(backend: Backend, bucket: RollupBucket) -> &'static str {
     match (backend, bucket) {
         // SQLite keeps fixed-width ISO-8601 text: truncating the text truncates the time.
         (Backend::Sqlite, RollupBucket::Hour) => "substr(started_at, 1, 13) || ':00:00.000Z'",

@@ -9,8 +9,11 @@
 
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, QueryBuilder};
-use wfmon_model::{Alert, MonitoringReport, NotificationLog, Record, StepStatus, Timestamp};
+use wfmon_model::{
+    Alert, MonitoringReport, NotificationLog, Record, RollupBucket, StepStatus, Timestamp,
+};
 
+use crate::overview::{RunStats, SeriesPoint, bucket_expression};
 use crate::records::{OnConflict, begin_write, insert_rows, select_sql};
 use crate::stats::{grouped_stats_tail, not_runs, passed_statuses};
 use crate::{Backend, Store, StoreError};
@@ -175,6 +178,14 @@ struct StepRow {
 }
 
 #[derive(sqlx::FromRow)]
+struct BucketRow {
+    k1: Timestamp,
+    runs: i64,
+    passed: i64,
+    p95: Option<f64>,
+}
+
+#[derive(sqlx::FromRow)]
 struct AlertCounts {
     opened: i64,
     resolved: i64,
@@ -192,8 +203,9 @@ pub enum Grouping {
     Environment,
 }
 
-/// The scope's condition on executions aliased `e` (the four parameters).
-fn scope_condition() -> String {
+/// The executions of the window and filters that ended and were not skipped, aliased `e`
+/// (the four parameters): the ones a saved report links.
+fn window_condition() -> String {
     format!(
         "e.started_at >= $1 AND e.started_at < $2 \
          AND ($3 IS NULL OR e.workflow_name = $3) AND ($4 IS NULL OR e.environment = $4) \
@@ -202,18 +214,28 @@ fn scope_condition() -> String {
     )
 }
 
-/// 1 for an execution whose metadata flags it flaky, else 0, in the backend's dialect.
-fn flaky_expression(backend: Backend) -> &'static str {
+/// The runs a report counts: the window's executions but the failed attempts that a retry
+/// followed (`metadata.retried`), so that a run counts once whatever its retries.
+fn scope_condition(backend: Backend) -> String {
+    format!(
+        "{} AND {} = 0",
+        window_condition(),
+        metadata_flag(backend, "retried")
+    )
+}
+
+/// 1 for an execution whose metadata sets `key` to true, else 0, in the backend's dialect.
+fn metadata_flag(backend: Backend, key: &'static str) -> String {
     match backend {
-        // Metadata is JSON text on SQLite; text that is not JSON is not flaky.
-        Backend::Sqlite => {
+        // Metadata is JSON text on SQLite; text that is not JSON sets nothing.
+        Backend::Sqlite => format!(
             "CASE WHEN json_valid(e.metadata) THEN \
-               CASE WHEN json_extract(e.metadata, '$.flaky') = 1 THEN 1 ELSE 0 END ELSE 0 END"
-        }
-        Backend::Postgres => {
-            "CASE WHEN jsonb_typeof(e.metadata) = 'object' AND e.metadata ->> 'flaky' = 'true' \
+               CASE WHEN json_extract(e.metadata, '$.{key}') = 1 THEN 1 ELSE 0 END ELSE 0 END"
+        ),
+        Backend::Postgres => format!(
+            "CASE WHEN jsonb_typeof(e.metadata) = 'object' AND e.metadata ->> '{key}' = 'true' \
              THEN 1 ELSE 0 END"
-        }
+        ),
     }
 }
 
@@ -243,8 +265,8 @@ impl Store {
         let sql = format!(
             "WITH runs AS ( SELECT {k1} AS k1, '' AS k2, e.status, e.duration_ms, \
                {flaky} AS flaky FROM workflow_executions e WHERE {scope} {tail}",
-            flaky = flaky_expression(self.backend()),
-            scope = scope_condition(),
+            flaky = metadata_flag(self.backend(), "flaky"),
+            scope = scope_condition(self.backend()),
             tail = grouped_stats_tail(
                 &passed_statuses(),
                 "SUM(CASE WHEN status = 'WARNING' THEN 1 ELSE 0 END) AS warnings, \
@@ -290,6 +312,39 @@ impl Store {
         Ok(groups.pop().unwrap_or_default())
     }
 
+    /// The scope's runs per time bucket (runs, passed, p95), oldest first; buckets without
+    /// runs are left out.
+    pub async fn report_series(
+        &self,
+        scope: &ReportScope,
+        bucket: RollupBucket,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        let sql = format!(
+            "WITH runs AS ( SELECT {k1} AS k1, '' AS k2, e.status, e.duration_ms \
+               FROM workflow_executions e WHERE {scope} {tail}",
+            k1 = bucket_expression(self.backend(), bucket),
+            scope = scope_condition(self.backend()),
+            tail = grouped_stats_tail(&passed_statuses(), "", &[95]),
+        );
+        let rows = dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, BucketRow>(AssertSqlSafe(sql))
+                .bind(scope.from)
+                .bind(scope.to)
+                .bind(scope.workflow.clone())
+                .bind(scope.environment.clone())
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("counting the runs of the report window per bucket"))
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SeriesPoint {
+                bucket_start: r.k1,
+                stats: RunStats::new(r.runs, r.passed, r.p95),
+            })
+            .collect())
+    }
+
     /// Every step that ran in the scope's runs (skipped steps left out), by workflow and step.
     pub async fn report_steps(&self, scope: &ReportScope) -> Result<Vec<StepFigures>, StoreError> {
         let sql = format!(
@@ -297,7 +352,7 @@ impl Store {
                s.duration_ms FROM workflow_step_results s \
                JOIN workflow_executions e ON e.run_id = s.execution_id \
                WHERE {scope} AND s.status <> '{skipped}' {tail}",
-            scope = scope_condition(),
+            scope = scope_condition(self.backend()),
             skipped = StepStatus::Skipped.as_str(),
             tail = grouped_stats_tail(
                 &passed_steps(),
@@ -344,7 +399,7 @@ impl Store {
              WHERE {scope} AND s.failed_assertion IS NOT NULL \
              GROUP BY e.workflow_name, s.step_name, s.failed_assertion \
              ORDER BY failures DESC, e.workflow_name, s.step_name, s.failed_assertion LIMIT $5",
-            scope = scope_condition(),
+            scope = scope_condition(self.backend()),
         );
         dispatch!(self, pool, Db => {
             sqlx::query_as::<Db, AssertionFailures>(AssertSqlSafe(sql))
@@ -368,8 +423,8 @@ impl Store {
         let sql = format!(
             "SELECT e.run_id FROM workflow_executions e WHERE {scope} AND {flaky} = 1 \
              ORDER BY e.started_at, e.run_id LIMIT $5",
-            scope = scope_condition(),
-            flaky = flaky_expression(self.backend()),
+            scope = scope_condition(self.backend()),
+            flaky = metadata_flag(self.backend(), "flaky"),
         );
         dispatch!(self, pool, Db => {
             sqlx::query_scalar::<Db, String>(AssertSqlSafe(sql))
@@ -461,7 +516,8 @@ impl Store {
     }
 
     /// Saves a report in one transaction: its row (unless one with the same report_id
-    /// exists: then nothing is written), the scope's runs not yet in a report linked to it,
+    /// exists: then nothing is written), the window's ended executions (retried attempts
+    /// included) not yet in a report linked to it,
     /// and its notifications queued.
     pub async fn save_report(
         &self,
@@ -477,7 +533,7 @@ impl Store {
         let link = format!(
             "UPDATE workflow_executions AS e SET report_id = $5 \
              WHERE {} AND e.report_id IS NULL",
-            scope_condition()
+            window_condition()
         );
         let queued: Vec<&NotificationLog> = notifications.iter().collect();
         let context = format!("saving report {}", report.report_id);

@@ -7,8 +7,8 @@ use wfmon_model::{
     new_id,
 };
 use wfmon_store::{
-    AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, SeriesQuery, StepFigures,
-    Store, StoreError,
+    AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, StepFigures, Store,
+    StoreError,
 };
 
 use super::{Report, ReportRequest};
@@ -237,15 +237,7 @@ impl Figures {
         } else {
             RollupBucket::Hour
         };
-        let series = store
-            .run_series(&SeriesQuery {
-                workflow: scope.workflow.clone(),
-                environment: scope.environment.clone(),
-                bucket,
-                since: scope.from,
-                until: scope.to,
-            })
-            .await?;
+        let series = store.report_series(scope, bucket).await?;
         Ok(Figures {
             total: store.report_totals(scope).await?,
             previous: store.report_totals(&previous_scope).await?,

@@ -12,7 +12,9 @@
 //! | e6  | login    | staging     | TIMED_OUT | 1000 | submit 900 TIMED_OUT          |
 //! | e10 | login    | production  | PASSED    | 10   | starts exactly at 10:00       |
 //!
-//! Not counted: a RUNNING and a SKIPPED run in the window, a PASSED run at 11:00 exactly.
+//! Not counted: a RUNNING and a SKIPPED run in the window, a PASSED run at 11:00 exactly,
+//! and the failed first attempt of e5 (a retry followed it: the run counts once). Saving
+//! links the seven runs and that attempt.
 //! The previous window [09:00, 10:00) holds checkout PASSED 100 ms and FAILED 500 ms.
 //!
 //! Percentiles interpolate between ranks (`percentile_cont`): of n sorted durations, the
@@ -202,8 +204,11 @@ pub async fn fixture(store: &Store) {
         ),
         step(&e3, 2, "confirm", StepStatus::Skipped, 0, None),
     ];
+    let mut first_attempt = run("login", "staging", Failed, 4, 30);
+    first_attempt.metadata = Some(json(serde_json::json!({"retried": true})));
     let mut e5 = run("login", "staging", Passed, 5, 50);
     e5.attempt = 2;
+    e5.first_run_id = Some(first_attempt.run_id.clone());
     e5.metadata = Some(json(serde_json::json!({"flaky": true})));
     let e6 = run("login", "staging", TimedOut, 6, 1000);
     let e6_steps = vec![step(&e6, 0, "submit", StepStatus::TimedOut, 900, None)];
@@ -212,6 +217,7 @@ pub async fn fixture(store: &Store) {
         record(run("checkout", "production", Passed, 2, 200), vec![]),
         record(e3, e3_steps),
         record(run("checkout", "production", Warning, 4, 400), vec![]),
+        record(first_attempt, vec![]),
         record(e5, vec![]),
         record(e6, e6_steps),
         record(run("login", "production", Passed, 0, 10), vec![]),
@@ -465,9 +471,9 @@ async fn saving_links_the_window_s_runs_once(db: TestDb) {
     let saved = reports::save(&db.store, &report, &window(), &[])
         .await
         .unwrap();
-    assert_eq!(saved, SavedReport::Created { linked: 7 });
+    assert_eq!(saved, SavedReport::Created { linked: 8 });
     let id = &report.row.report_id;
-    assert_eq!(db.store.count_report_executions(id).await.unwrap(), 7);
+    assert_eq!(db.store.count_report_executions(id).await.unwrap(), 8);
     let back = db.store.get::<MonitoringReport>(id).await.unwrap().unwrap();
     assert_eq!(back.total_runs, 7);
     assert_eq!(back.success_rate, report.row.success_rate);
@@ -485,7 +491,7 @@ async fn saving_links_the_window_s_runs_once(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(saved, SavedReport::Created { linked: 0 });
-    assert_eq!(db.store.count_report_executions(id).await.unwrap(), 7);
+    assert_eq!(db.store.count_report_executions(id).await.unwrap(), 8);
     assert_eq!(db.store.count::<MonitoringReport>().await.unwrap(), 2);
 }
 
@@ -512,10 +518,10 @@ async fn concurrent_generators_of_one_scheduled_report_write_it_once(db: TestDb)
     outcomes.sort_by_key(|o| matches!(o, SavedReport::Exists));
     assert_eq!(
         outcomes,
-        [SavedReport::Created { linked: 7 }, SavedReport::Exists]
+        [SavedReport::Created { linked: 8 }, SavedReport::Exists]
     );
     assert_eq!(db.store.count::<MonitoringReport>().await.unwrap(), 1);
-    assert_eq!(db.store.count_report_executions(&id).await.unwrap(), 7);
+    assert_eq!(db.store.count_report_executions(&id).await.unwrap(), 8);
 }
 
 async fn html_is_escaped_and_self_contained(db: TestDb) {

@@ -154,7 +154,7 @@ async fn a_scheduled_report_is_generated_once_and_delivered(db: TestDb) {
             .count_report_executions(&report.row.report_id)
             .await
             .unwrap(),
-        7
+        8
     );
     match events.try_recv().unwrap() {
         Event::ReportGenerated {

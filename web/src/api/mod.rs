@@ -4,6 +4,7 @@
 mod executions;
 mod lists;
 mod overview;
+mod reports;
 mod series;
 mod workflows;
 
@@ -31,7 +32,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/executions", get(executions::list))
         .route("/api/executions/{runId}", get(executions::detail))
         .route("/api/alerts", get(lists::alerts))
-        .route("/api/reports", get(lists::reports))
+        .route("/api/reports", get(lists::reports).post(reports::generate))
+        .route("/api/reports/{reportId}", get(reports::detail))
         .route("/api/series", get(series::series))
 }
 

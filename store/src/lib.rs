@@ -9,6 +9,7 @@
 #[macro_use]
 mod dispatch;
 mod alerts;
+mod analytics;
 mod error;
 mod maintenance;
 mod migrate;
@@ -18,12 +19,17 @@ mod queries;
 mod recorder;
 mod records;
 mod reports;
+mod rollups;
 mod schedules;
 mod schema;
 mod stats;
 mod url;
 
 pub use alerts::AlertChange;
+pub use analytics::{
+    AnalyticsWindow, FailureGroup, FiguresPoint, RollupQuery, RunFigures, StepFigures, Uptime,
+    WorkflowFigures,
+};
 pub use error::StoreError;
 pub use maintenance::{PruneReport, TableStats};
 pub use migrate::{MIGRATIONS_TABLE, MigrationOutcome, latest_version};
@@ -33,8 +39,10 @@ pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;
 pub use reports::{
-    AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, SavedReport, StepFigures,
+    AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, ReportStepFigures,
+    SavedReport,
 };
+pub use rollups::RebuildReport;
 pub use schedules::{
     Advance, ClaimedRun, RunningExecution, ScheduleSpec, ScheduleTally, SyncReport, is_paused,
 };

@@ -119,7 +119,7 @@ struct BucketRow {
 }
 
 /// The statistics after the `runs` CTE's WHERE clause: counts and the 95th percentile.
-fn stats_tail() -> String {
+pub(crate) fn stats_tail() -> String {
     grouped_stats_tail(&passed_statuses(), "", &[95])
 }
 

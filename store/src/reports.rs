@@ -92,7 +92,7 @@ impl GroupFigures {
 /// The results of one step of one workflow in a window (skipped steps left out).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct StepFigures {
+pub struct ReportStepFigures {
     /// Workflow.
     pub workflow_name: String,
     /// Step.
@@ -346,7 +346,10 @@ impl Store {
     }
 
     /// Every step that ran in the scope's runs (skipped steps left out), by workflow and step.
-    pub async fn report_steps(&self, scope: &ReportScope) -> Result<Vec<StepFigures>, StoreError> {
+    pub async fn report_steps(
+        &self,
+        scope: &ReportScope,
+    ) -> Result<Vec<ReportStepFigures>, StoreError> {
         let sql = format!(
             "WITH runs AS ( SELECT e.workflow_name AS k1, s.step_name AS k2, s.status, \
                s.duration_ms FROM workflow_step_results s \
@@ -373,7 +376,7 @@ impl Store {
         })?;
         Ok(rows
             .into_iter()
-            .map(|r| StepFigures {
+            .map(|r| ReportStepFigures {
                 workflow_name: r.k1,
                 step_name: r.k2,
                 runs: r.runs,

@@ -11,6 +11,7 @@
 //! metrics) add their routes to `routes` and their layers to `router`.
 
 mod api;
+mod dashboard;
 mod docs;
 mod error;
 mod extract;
@@ -49,6 +50,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/events", get(live::sse))
         .route("/api/ws", get(live::ws))
         .merge(api::routes())
+        .merge(dashboard::routes())
 }
 
 /// The whole application: the routes, JSON answers for unknown routes and methods,

@@ -1,8 +1,8 @@
 //! `wfmon demo`: the whole loop in one command, with no set-up. Starts the bundled demo web
 //! shop on 127.0.0.1, loads the bundled example configuration (six journeys, two
 //! environments) pointed at it, and schedules it on a SQLite database in the working
-//! directory, running every journey once at start so results show at once. The API listens
-//! on 127.0.0.1:8080 (a free port if that one is taken).
+//! directory, running every journey once at start so results show at once. The API and the
+//! dashboard listen on 127.0.0.1:8080 (a free port if that one is taken).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -83,6 +83,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
     let journeys: Vec<&str> = config.workflows.iter().map(|w| w.name.as_str()).collect();
     let mut banner = format!(
         "wfmon demo\n  demo shop   {base_url}  (endpoints and accounts on its home page)\n  \
+         dashboard   {api_url}/  (updates live)\n  \
          api         {api_url}/api/overview  (operations listed at {api_url}/api/docs)\n  \
          database    {}\n  journeys    {} in environments {}; {first_runs} first runs now, \
          then on their schedules\n  accounts   ",

@@ -116,7 +116,8 @@ pub async fn serve(
             );
             let state = AppState::new(store.clone(), config.clone(), options.events.clone())
                 .with_trigger(trigger)
-                .with_heartbeat(heartbeat.clone());
+                .with_heartbeat(heartbeat.clone())
+                .with_alert_nudge(alerting.nudge());
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!("API on http://{addr} (documentation at /api/docs)");
             }

@@ -15,6 +15,7 @@ use wfmon_store::{AlertChange, ExecutionDetail, Store, StoreError};
 use super::notices::{ChannelDirectory, channels_for, notice, rows};
 use super::rules::{Aggregate, AlertRule, Condition};
 use crate::config::Config;
+use crate::events::{Event, EventBus};
 use crate::workflow::Workflow;
 
 /// What a rule says about a workflow in an environment now.
@@ -41,6 +42,7 @@ pub struct AlertEvaluator {
     directory: ChannelDirectory,
     started_at: Timestamp,
     nudge: Arc<Notify>,
+    events: Option<EventBus>,
 }
 
 impl AlertEvaluator {
@@ -63,7 +65,29 @@ impl AlertEvaluator {
             directory,
             started_at: Timestamp::now(),
             nudge,
+            events: None,
         }
+    }
+
+    /// Announces every alert change on `events` (`alert.changed`).
+    pub fn with_events(mut self, events: EventBus) -> AlertEvaluator {
+        self.events = Some(events);
+        self
+    }
+
+    /// Publishes `alert.changed` when a bus is attached and the change happened.
+    pub(crate) fn announce(&self, change: &'static str, alert: Option<&Alert>) {
+        if let (Some(events), Some(alert)) = (&self.events, alert) {
+            events.publish(Event::AlertChanged {
+                change,
+                alert: Box::new(alert.clone()),
+            });
+        }
+    }
+
+    /// The store the evaluator works on.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Applies every rule that watches the execution's workflow and environment.
@@ -281,7 +305,8 @@ impl AlertEvaluator {
                 .and_then(|v| v.as_str())
                 .and_then(|t| Timestamp::parse(t).ok());
             if until.is_some_and(|u| u <= now) {
-                self.store.unsilence_alert(&alert.alert_id).await?;
+                let changed = self.store.unsilence_alert(&alert.alert_id).await?;
+                self.announce("unsilenced", changed.as_ref());
             }
             return Ok(());
         }
@@ -308,9 +333,11 @@ impl AlertEvaluator {
                 None,
                 suppressed.as_deref(),
             );
-            self.store
+            let changed = self
+                .store
                 .escalate_alert(&alert.alert_id, now, &queued)
                 .await?;
+            self.announce("escalated", changed.as_ref());
             self.nudge.notify_one();
             return Ok(());
         }
@@ -409,12 +436,12 @@ impl AlertEvaluator {
                     } else {
                         Vec::new()
                     };
-                if self
+                let resolved = self
                     .store
                     .resolve_alert(&alert.alert_id, AUTO_RESOLVER, now, &queued)
-                    .await?
-                    .is_some()
-                {
+                    .await?;
+                self.announce("resolved", resolved.as_ref());
+                if resolved.is_some() {
                     tracing::info!(
                         rule = %rule.name,
                         "alert {} resolved: {workflow} in {env} recovered",
@@ -464,6 +491,7 @@ impl AlertEvaluator {
                 let alert = change.alert();
                 let opened = matches!(change, AlertChange::Opened(_));
                 if opened {
+                    self.announce("opened", Some(alert));
                     tracing::warn!(
                         rule = %rule.name,
                         severity = %alert.severity,
@@ -543,6 +571,7 @@ impl AlertEvaluator {
         };
         let resolved = self.store.resolve_alert(alert_id, by, now, &queued).await?;
         if resolved.is_some() {
+            self.announce("resolved", resolved.as_ref());
             self.nudge.notify_one();
         }
         Ok(resolved)

@@ -7,7 +7,7 @@ use wfmon_model::{
     new_id,
 };
 use wfmon_store::{
-    AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, StepFigures, Store,
+    AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, ReportStepFigures, Store,
     StoreError,
 };
 
@@ -219,7 +219,7 @@ pub(crate) struct Figures {
     previous_scope: ReportScope,
     workflows: Vec<GroupFigures>,
     environments: Vec<GroupFigures>,
-    steps: Vec<StepFigures>,
+    steps: Vec<ReportStepFigures>,
     assertions: Vec<AssertionFailures>,
     flaky_run_ids: Vec<String>,
     alerts: AlertFigures,
@@ -270,7 +270,7 @@ fn group_summary(g: &GroupFigures) -> GroupSummary {
     }
 }
 
-fn step_summary(s: &StepFigures) -> StepSummary {
+fn step_summary(s: &ReportStepFigures) -> StepSummary {
     StepSummary {
         workflow: s.workflow_name.clone(),
         step: s.step_name.clone(),
@@ -312,7 +312,7 @@ pub(crate) fn compose(request: &ReportRequest, f: Figures, now: Timestamp) -> Re
         text.push('.');
         text
     };
-    let mut slowest: Vec<&StepFigures> = f.steps.iter().collect();
+    let mut slowest: Vec<&ReportStepFigures> = f.steps.iter().collect();
     slowest.sort_by(|a, b| {
         b.p95_duration_ms
             .unwrap_or_default()
@@ -320,7 +320,7 @@ pub(crate) fn compose(request: &ReportRequest, f: Figures, now: Timestamp) -> Re
             .then(b.avg_duration_ms.total_cmp(&a.avg_duration_ms))
             .then((&a.workflow_name, &a.step_name).cmp(&(&b.workflow_name, &b.step_name)))
     });
-    let mut failing: Vec<&StepFigures> = f.steps.iter().filter(|s| s.failures > 0).collect();
+    let mut failing: Vec<&ReportStepFigures> = f.steps.iter().filter(|s| s.failures > 0).collect();
     failing.sort_by(|a, b| {
         b.failures
             .cmp(&a.failures)

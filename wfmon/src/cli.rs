@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::alerts_cmd::{AlertsCommand, NotifyCommand};
 use crate::bench::BenchCommand;
+use crate::report_cmd::ReportArgs;
 
 /// wfmon: a self-hosted synthetic workflow monitor.
 ///
@@ -70,6 +71,9 @@ pub enum Command {
     /// Try a notification channel.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// Print a monitoring report for a window (table, Markdown, JSON, CSV or HTML), and
+    /// optionally save it.
+    Report(ReportArgs),
 }
 
 /// `wfmon db ...`

@@ -11,6 +11,7 @@ mod config_cmd;
 mod db;
 mod demo;
 mod exit;
+mod report_cmd;
 mod run;
 
 use clap::Parser;
@@ -38,6 +39,7 @@ async fn main() -> std::process::ExitCode {
         Command::Bench(command) => bench::run(&cli, command).await,
         Command::Alerts(command) => alerts_cmd::alerts(&cli, command).await,
         Command::Notify(command) => alerts_cmd::notify(&cli, command).await,
+        Command::Report(args) => report_cmd::run(&cli, args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

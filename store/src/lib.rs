@@ -9,6 +9,7 @@
 #[macro_use]
 mod dispatch;
 mod alerts;
+mod auth;
 mod error;
 mod maintenance;
 mod migrate;
@@ -22,6 +23,10 @@ mod schema;
 mod url;
 
 pub use alerts::AlertChange;
+pub use auth::{
+    MIN_PASSWORD_LEN, NewToken, Revocation, SessionGrant, TOKEN_PREFIX, check_name, check_password,
+    sha256_hex,
+};
 pub use error::StoreError;
 pub use maintenance::{PruneReport, TableStats};
 pub use migrate::{MIGRATIONS_TABLE, MigrationOutcome, latest_version};

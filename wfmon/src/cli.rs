@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::alerts_cmd::{AlertsCommand, NotifyCommand};
+use crate::auth_cmd::{TokenCommand, UserCommand};
 use crate::bench::BenchCommand;
 
 /// wfmon: a self-hosted synthetic workflow monitor.
@@ -70,6 +71,12 @@ pub enum Command {
     /// Try a notification channel.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// Create, list or revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Add, list or remove dashboard users, or set a password.
+    #[command(subcommand)]
+    User(UserCommand),
 }
 
 /// `wfmon db ...`

@@ -11,6 +11,8 @@ use wfmon_engine::events::EventBus;
 use wfmon_engine::trigger::Trigger;
 use wfmon_store::Store;
 
+use crate::auth::{AuthSettings, LoginLimiter};
+
 /// The API's shared state; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -25,6 +27,8 @@ struct Inner {
     trigger: Option<Trigger>,
     heartbeat: Option<SchedulerHeartbeat>,
     stopping: Arc<watch::Sender<bool>>,
+    auth: Arc<AuthSettings>,
+    login_limiter: Arc<LoginLimiter>,
 }
 
 impl AppState {
@@ -39,6 +43,8 @@ impl AppState {
                 trigger: None,
                 heartbeat: None,
                 stopping: Arc::new(watch::channel(false).0),
+                auth: Arc::new(AuthSettings::off()),
+                login_limiter: Arc::new(LoginLimiter::default()),
             }),
         }
     }
@@ -53,6 +59,22 @@ impl AppState {
     pub fn with_heartbeat(mut self, heartbeat: SchedulerHeartbeat) -> AppState {
         Arc::make_mut(&mut self.inner).heartbeat = Some(heartbeat);
         self
+    }
+
+    /// Guards every route with `settings` (without it, authentication is off).
+    pub fn with_auth(mut self, settings: AuthSettings) -> AppState {
+        Arc::make_mut(&mut self.inner).auth = Arc::new(settings);
+        self
+    }
+
+    /// How requests authenticate.
+    pub fn auth(&self) -> &AuthSettings {
+        &self.inner.auth
+    }
+
+    /// The failed-login counts.
+    pub(crate) fn login_limiter(&self) -> &LoginLimiter {
+        &self.inner.login_limiter
     }
 
     /// The store.

@@ -24,6 +24,7 @@ mod seed;
 mod server;
 mod state;
 
+pub use api::inbox::INBOX_SECRET;
 pub use example::{EXAMPLE_BASE_URL, EXAMPLE_CONFIG, example_config};
 pub use options::DemoOptions;
 pub use seed::{

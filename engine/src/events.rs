@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 use tokio::sync::broadcast;
-use wfmon_model::{ExecutionStatus, Timestamp, WorkflowExecution};
+use wfmon_model::{Alert, ExecutionStatus, Timestamp, WorkflowExecution};
 
 /// Events kept for a slow listener before it starts losing them.
 const CAPACITY: usize = 1024;
@@ -49,6 +49,15 @@ pub enum Event {
     ExecutionRecorded {
         /// The row as stored.
         execution: Box<WorkflowExecution>,
+    },
+    /// An alert opened, or its state changed (by a rule, the timer, or a person).
+    #[serde(rename = "alert.changed", rename_all = "camelCase")]
+    AlertChanged {
+        /// What happened: `opened`, `escalated`, `acknowledged`, `silenced`, `unsilenced`
+        /// or `resolved`.
+        change: &'static str,
+        /// The alert as stored after the change.
+        alert: Box<Alert>,
     },
 }
 

@@ -10,7 +10,7 @@ use wfmon_model::{ExecutionStatus, Timestamp};
 use wfmon_store::{ScheduleTally, Store, StoreError};
 
 use crate::config::{Config, Environment};
-use crate::recorder::{RunIdentity, record_of};
+use crate::recorder::{AttemptFate, RunIdentity, record_of};
 use crate::runner::{RunContext, RunObserver, RunOutcome, StepOutcome, run_workflow};
 use crate::workflow::Workflow;
 use crate::writer::{ResultWriter, WriteJob};
@@ -99,7 +99,14 @@ pub async fn execute(
         let flaky = passed && identity.attempt > 1;
         let aborted = outcome.status == ExecutionStatus::Aborted;
         let retry = !passed && !aborted && identity.attempt < workflow.retries.attempts;
-        let record = record_of(&identity, workflow, &outcome, flaky);
+        let fate = if retry {
+            AttemptFate::RetryFollows
+        } else if flaky {
+            AttemptFate::PassedOnRetry
+        } else {
+            AttemptFate::Final
+        };
+        let record = record_of(&identity, workflow, &outcome, fate);
         match recording {
             Recording::Off => {}
             Recording::Direct(store) => {

@@ -103,12 +103,24 @@ fn ms(value: u64) -> i32 {
     i32::try_from(value).unwrap_or(i32::MAX)
 }
 
-/// The rows of a finished run. `flaky`: it passed only after failed attempts.
+/// Where a finished attempt stands in its run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptFate {
+    /// The run's last attempt, and not a pass on retry.
+    Final,
+    /// The last attempt, passing after failed ones: the run is flaky (`metadata.flaky`).
+    PassedOnRetry,
+    /// A failed attempt that another follows (`metadata.retried`): it is history, not the
+    /// run's verdict, so alert rules wait for the last attempt.
+    RetryFollows,
+}
+
+/// The rows of a finished attempt.
 pub fn record_of(
     identity: &RunIdentity,
     workflow: &Workflow,
     outcome: &RunOutcome,
-    flaky: bool,
+    fate: AttemptFate,
 ) -> ExecutionRecord {
     let now = Timestamp::now();
     let mut execution = identity.started_row(outcome.started_at);
@@ -127,8 +139,14 @@ pub fn record_of(
     if let Some(due) = identity.due_at {
         metadata.insert("dueAt".into(), json!(due.to_string()));
     }
-    if flaky {
-        metadata.insert("flaky".into(), json!(true));
+    match fate {
+        AttemptFate::Final => {}
+        AttemptFate::PassedOnRetry => {
+            metadata.insert("flaky".into(), json!(true));
+        }
+        AttemptFate::RetryFollows => {
+            metadata.insert("retried".into(), json!(true));
+        }
     }
     if !outcome.breached_thresholds.is_empty() {
         metadata.insert(

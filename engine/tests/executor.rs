@@ -149,6 +149,10 @@ async fn a_pass_after_failures_keeps_every_attempt_linked_and_marks_it_flaky() {
             .as_ref()
             .is_none_or(|m| m.0.get("flaky").is_none())
     );
+    // The failed attempts say that another follows; the last one does not.
+    assert_eq!(a1.metadata.as_ref().unwrap().0["retried"], true);
+    assert_eq!(a2.metadata.as_ref().unwrap().0["retried"], true);
+    assert!(a3.metadata.as_ref().unwrap().0.get("retried").is_none());
     assert_eq!(
         (a3.tests_passed, a3.tests_failed, a3.tests_total),
         (2, 0, 2)

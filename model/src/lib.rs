@@ -11,6 +11,7 @@ mod ids;
 #[macro_use]
 mod record;
 mod records;
+mod sketch;
 mod timestamp;
 
 pub use column::{Column, ColumnKind, ColumnType, PushValues, Record};
@@ -26,6 +27,7 @@ pub use records::{
     SystemHealthCheck, WorkflowExecution, WorkflowMetric, WorkflowRollup, WorkflowSchedule,
     WorkflowStepResult,
 };
+pub use sketch::{DurationSketch, SKETCH_RELATIVE_ACCURACY, SketchError};
 pub use timestamp::Timestamp;
 
 /// A JSON column (JSONB on PostgreSQL, TEXT on SQLite).

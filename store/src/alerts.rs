@@ -33,6 +33,11 @@ impl AlertChange {
 /// Final statuses of runs that tell whether a workflow works (not RUNNING, SKIPPED, ABORTED).
 const VERDICT_STATUSES: &str = "('PASSED', 'WARNING', 'FAILED', 'TIMED_OUT')";
 
+/// Keeps only the last attempt of each run: an attempt followed by a retry is not a verdict.
+const LAST_ATTEMPTS: &str = "NOT EXISTS (SELECT 1 FROM workflow_executions later \
+     WHERE later.first_run_id = COALESCE(workflow_executions.first_run_id, workflow_executions.run_id) \
+     AND later.attempt > workflow_executions.attempt)";
+
 fn with_alert(rows: &[NotificationLog], alert_id: &str) -> Vec<NotificationLog> {
     rows.iter()
         .map(|r| NotificationLog {
@@ -311,7 +316,7 @@ impl Store {
     }
 
     /// The last `limit` runs of a workflow in an environment that passed or failed (not
-    /// RUNNING, SKIPPED or ABORTED), newest first.
+    /// RUNNING, SKIPPED or ABORTED), newest first; of a retried run, its last attempt.
     pub async fn recent_runs(
         &self,
         workflow: &str,
@@ -320,7 +325,7 @@ impl Store {
     ) -> Result<Vec<WorkflowExecution>, StoreError> {
         let sql = format!(
             "{} WHERE workflow_name = $1 AND environment = $2 AND status IN {VERDICT_STATUSES} \
-             ORDER BY started_at DESC, run_id DESC LIMIT $3",
+             AND {LAST_ATTEMPTS} ORDER BY started_at DESC, run_id DESC LIMIT $3",
             select_sql::<WorkflowExecution>()
         );
         dispatch!(self, pool, Db => {
@@ -334,7 +339,8 @@ impl Store {
         })
     }
 
-    /// Runs (passed or failed) started at or after `since`, newest first.
+    /// Runs (passed or failed) started at or after `since`, newest first; of a retried run,
+    /// its last attempt.
     pub async fn runs_since(
         &self,
         workflow: &str,
@@ -343,7 +349,7 @@ impl Store {
     ) -> Result<Vec<WorkflowExecution>, StoreError> {
         let sql = format!(
             "{} WHERE workflow_name = $1 AND environment = $2 AND status IN {VERDICT_STATUSES} \
-             AND started_at >= $3 ORDER BY started_at DESC, run_id DESC",
+             AND started_at >= $3 AND {LAST_ATTEMPTS} ORDER BY started_at DESC, run_id DESC",
             select_sql::<WorkflowExecution>()
         );
         dispatch!(self, pool, Db => {

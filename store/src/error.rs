@@ -64,6 +64,10 @@ pub enum StoreError {
     /// A row that must exist does not.
     #[error("{what} `{key}` not found")]
     NotFound { what: &'static str, key: String },
+
+    /// A stored value cannot be read (the message says which and how to repair it).
+    #[error("{0}")]
+    Unreadable(String),
 }
 
 impl StoreError {

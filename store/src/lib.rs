@@ -9,6 +9,7 @@
 #[macro_use]
 mod dispatch;
 mod alerts;
+mod analytics;
 mod auth;
 mod error;
 mod maintenance;
@@ -18,11 +19,16 @@ mod overview;
 mod queries;
 mod recorder;
 mod records;
+mod rollups;
 mod schedules;
 mod schema;
 mod url;
 
 pub use alerts::AlertChange;
+pub use analytics::{
+    AnalyticsWindow, FailureGroup, FiguresPoint, RollupQuery, RunFigures, StepFigures, Uptime,
+    WorkflowFigures,
+};
 pub use auth::{
     MIN_PASSWORD_LEN, NewToken, Revocation, SessionGrant, TOKEN_PREFIX, check_name, check_password,
     sha256_hex,
@@ -35,6 +41,7 @@ pub use overview::{AlertFilter, RunStats, SeriesPoint, SeriesQuery, WorkflowStat
 pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;
+pub use rollups::RebuildReport;
 pub use schedules::{
     Advance, ClaimedRun, RunningExecution, ScheduleSpec, ScheduleTally, SyncReport, is_paused,
 };

@@ -135,7 +135,7 @@ fn not_runs() -> String {
 
 /// The part of the statistics query after the `runs` CTE's WHERE clause: counts, ranks and
 /// the interpolated 95th percentile per `(k1, k2)`.
-fn stats_tail() -> String {
+pub(crate) fn stats_tail() -> String {
     format!(
         "), counts AS ( \
            SELECT k1, k2, COUNT(*) AS runs, \

@@ -8,9 +8,10 @@
 //! the schedule is claimed by another instance.
 
 use sqlx::{AssertSqlSafe, QueryBuilder};
-use wfmon_model::{Json, Timestamp, WorkflowSchedule, new_id};
+use wfmon_model::{ExecutionStatus, Json, Timestamp, WorkflowSchedule, new_id};
 
 use crate::records::{OnConflict, begin_write, insert_rows, select_sql};
+use crate::rollups;
 use crate::{Store, StoreError};
 
 /// A schedule as the configuration defines it.
@@ -459,8 +460,8 @@ impl Store {
         })
     }
 
-    /// Closes RUNNING executions as ABORTED with `reason`, in one transaction; executions
-    /// that have ended meanwhile are left alone. Returns how many were closed.
+    /// Closes RUNNING executions as ABORTED with `reason`, in one transaction with the
+    /// rollups they now count in; executions that have ended meanwhile are left alone. Returns how many were closed.
     pub async fn abort_executions(
         &self,
         runs: &[RunningExecution],
@@ -471,21 +472,38 @@ impl Store {
         dispatch!(self, pool, Db => {
             let result: Result<(), sqlx::Error> = async {
                 let mut tx = pool.begin_with(begin_write::<Db>()).await?;
+                let mut changes = Vec::new();
                 for run in runs {
                     let duration = (at.unix_millis() - run.started_at.unix_millis()).max(0);
-                    closed += sqlx::query::<Db>(
+                    let duration = i32::try_from(duration).unwrap_or(i32::MAX);
+                    let done = sqlx::query::<Db>(
                         "UPDATE workflow_executions SET status = 'ABORTED', completed_at = $1, \
                          duration_ms = $2, error_message = $3 \
                          WHERE run_id = $4 AND status = 'RUNNING'",
                     )
                     .bind(at)
-                    .bind(i32::try_from(duration).unwrap_or(i32::MAX))
+                    .bind(duration)
                     .bind(reason)
                     .bind(&run.run_id)
                     .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                    if done > 0 {
+                        changes.push(rollups::RunChange {
+                            before: None,
+                            after: rollups::RunFacts {
+                                run_id: run.run_id.clone(),
+                                workflow_name: run.workflow_name.clone(),
+                                environment: run.environment.clone(),
+                                started_at: run.started_at,
+                                status: ExecutionStatus::Aborted,
+                                duration_ms: Some(duration),
+                            },
+                        });
+                    }
+                    closed += done;
                 }
+                rollups::apply::<Db>(&mut tx, &changes).await?;
                 tx.commit().await
             }
             .await;

@@ -12,6 +12,7 @@
 
 mod api;
 pub mod auth;
+mod dashboard;
 pub(crate) mod docs;
 mod error;
 mod extract;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/login", get(auth::login_form).post(auth::login_submit))
         .route("/logout", axum::routing::post(auth::logout))
         .merge(api::routes())
+        .merge(dashboard::routes())
 }
 
 /// The whole application: the routes, JSON answers for unknown routes and methods,

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+use wfmon_engine::alerting::AlertEvaluator;
 use wfmon_engine::config::Config;
 use wfmon_engine::events::EventBus;
 use wfmon_engine::trigger::Trigger;
@@ -26,6 +27,7 @@ struct Inner {
     events: EventBus,
     trigger: Option<Trigger>,
     heartbeat: Option<SchedulerHeartbeat>,
+    alerts: Arc<AlertEvaluator>,
     stopping: Arc<watch::Sender<bool>>,
     auth: Arc<AuthSettings>,
     login_limiter: Arc<LoginLimiter>,
@@ -34,9 +36,13 @@ struct Inner {
 impl AppState {
     /// State over `store`, describing `config`, streaming `events`. Without a trigger,
     /// "run now" answers 503; without a heartbeat, readiness does not check the scheduler.
+    /// Alert actions are announced on `events`; what they queue waits for the outbox
+    /// sender's next poll unless `with_alert_nudge` connects them.
     pub fn new(store: Store, config: Arc<Config>, events: EventBus) -> AppState {
+        let alerts = alert_evaluator(&store, &config, &events, Arc::new(Notify::new()));
         AppState {
             inner: Arc::new(Inner {
+                alerts,
                 store,
                 config,
                 events,
@@ -75,6 +81,19 @@ impl AppState {
     /// The failed-login counts.
     pub(crate) fn login_limiter(&self) -> &LoginLimiter {
         &self.inner.login_limiter
+    }
+
+    /// Wakes the outbox sender through `nudge` when an alert action queues notifications
+    /// (`AlertingService::nudge`).
+    pub fn with_alert_nudge(mut self, nudge: Arc<Notify>) -> AppState {
+        let inner = Arc::make_mut(&mut self.inner);
+        inner.alerts = alert_evaluator(&inner.store, &inner.config, &inner.events, nudge);
+        self
+    }
+
+    /// What applies people's alert actions (acknowledge, resolve, silence).
+    pub fn alerts(&self) -> &AlertEvaluator {
+        &self.inner.alerts
     }
 
     /// The store.
@@ -119,6 +138,15 @@ impl AppState {
     pub fn redact(&self, text: &str) -> String {
         self.inner.config.redact(text)
     }
+}
+
+fn alert_evaluator(
+    store: &Store,
+    config: &Arc<Config>,
+    events: &EventBus,
+    nudge: Arc<Notify>,
+) -> Arc<AlertEvaluator> {
+    Arc::new(AlertEvaluator::new(store.clone(), config.clone(), nudge).with_events(events.clone()))
 }
 
 /// When the scheduler last went round its loop, as the caller reports it (`beat`). Readiness

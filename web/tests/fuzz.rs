@@ -18,6 +18,8 @@ const GETS: &[&str] = &[
     "/api/executions",
     "/api/executions/run_x",
     "/api/alerts",
+    "/api/alerts/alert_x",
+    "/api/alerts/%00",
     "/api/reports",
     "/api/series",
     "/api/openapi.json",
@@ -36,6 +38,10 @@ const POSTS: &[&str] = &[
     "/api/schedules/quick@production/resume",
     "/api/schedules/x@y/pause",
     "/api/executions",
+    "/api/alerts/alert_x/acknowledge",
+    "/api/alerts/alert_x/resolve",
+    "/api/alerts/alert_x/silence",
+    "/api/alerts/%00/silence",
 ];
 
 const NAMES: &[&str] = &[
@@ -120,6 +126,12 @@ const BODIES: &[&str] = &[
     "{\"environment\": \"production\", \"extra\": true}",
     "\u{feff}{}",
     "true",
+    "{\"by\": \"alice\"}",
+    "{\"by\": \"\\u0000\"}",
+    "{\"for\": \"2h\", \"reason\": \"deploy\"}",
+    "{\"for\": \"99999999999999d\", \"reason\": \"x\"}",
+    "{\"until\": \"9999-12-31T23:59:59Z\", \"reason\": \"x\"}",
+    "{\"until\": \"0001-01-01T00:00:00Z\", \"reason\": \"x\"}",
 ];
 
 fn pick<'a>(rng: &mut StdRng, from: &[&'a str]) -> &'a str {
@@ -141,6 +153,10 @@ async fn random_requests_never_get_a_server_error(api: TestApi) {
         })
         .collect();
     api.store.insert(&rows).await.unwrap();
+    // A real alert, so the actions on `alert_x` change state (and later meet 409s).
+    let mut open = alert("quick", wfmon_model::AlertStatus::Active);
+    open.alert_id = "alert_x".to_owned();
+    api.store.insert(&[open]).await.unwrap();
     let mut rng = StdRng::seed_from_u64(0x7766_6d6f_6e00);
     for round in 0..400 {
         let post = rng.random_range(0..4) == 0;

@@ -20,6 +20,10 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/executions"),
     ("GET", "/api/executions/{runId}"),
     ("GET", "/api/alerts"),
+    ("GET", "/api/alerts/{alertId}"),
+    ("POST", "/api/alerts/{alertId}/acknowledge"),
+    ("POST", "/api/alerts/{alertId}/resolve"),
+    ("POST", "/api/alerts/{alertId}/silence"),
     ("GET", "/api/reports"),
     ("GET", "/api/series"),
     ("GET", "/api/events"),
@@ -170,7 +174,8 @@ async fn the_document_lists_every_route_and_nothing_else() {
         let concrete = path
             .replace("{name}", "quick")
             .replace("{scheduleId}", "quick@production")
-            .replace("{runId}", "run_none");
+            .replace("{runId}", "run_none")
+            .replace("{alertId}", "alert_none");
         let request = match *method {
             "GET" => api.client.get(api.url(&concrete)),
             _ => api.client.post(api.url(&concrete)),
@@ -229,10 +234,8 @@ async fn real_answers_fit_their_schemas() {
         )])
         .await
         .unwrap();
-    api.store
-        .insert(&[alert("quick", AlertStatus::Active)])
-        .await
-        .unwrap();
+    let open = alert("quick", AlertStatus::Active);
+    api.store.insert(std::slice::from_ref(&open)).await.unwrap();
     let running = execution(
         "quick",
         "staging",
@@ -296,6 +299,42 @@ async fn real_answers_fit_their_schemas() {
         .post("/api/workflows/quick/run", Some("{\"environment\": 1}"))
         .await;
     fits(&doc, "POST", "/api/workflows/{name}/run", status, &body);
+    let (status, body) = api.get(&format!("/api/alerts/{}", open.alert_id)).await;
+    assert_eq!(status, 200);
+    fits(&doc, "GET", "/api/alerts/{alertId}", status, &body);
+    let (status, body) = api.get("/api/alerts/alert_none").await;
+    fits(&doc, "GET", "/api/alerts/{alertId}", status, &body);
+    let silence = format!("/api/alerts/{}/silence", open.alert_id);
+    let (status, body) = api
+        .post(&silence, Some("{\"for\": \"1h\", \"reason\": \"deploy\"}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    fits(&doc, "POST", "/api/alerts/{alertId}/silence", status, &body);
+    let (status, body) = api.post(&silence, Some("{\"for\": \"1h\"}")).await;
+    fits(&doc, "POST", "/api/alerts/{alertId}/silence", status, &body);
+    let acknowledge = format!("/api/alerts/{}/acknowledge", open.alert_id);
+    let (status, body) = api.post(&acknowledge, None).await;
+    assert_eq!(status, 200, "{body}");
+    fits(
+        &doc,
+        "POST",
+        "/api/alerts/{alertId}/acknowledge",
+        status,
+        &body,
+    );
+    let (status, body) = api.post(&acknowledge, None).await;
+    assert_eq!(status, 409, "{body}");
+    fits(
+        &doc,
+        "POST",
+        "/api/alerts/{alertId}/acknowledge",
+        status,
+        &body,
+    );
+    let (status, body) = api
+        .post(&format!("/api/alerts/{}/resolve", open.alert_id), None)
+        .await;
+    fits(&doc, "POST", "/api/alerts/{alertId}/resolve", status, &body);
     api.heartbeat.stop();
     let (status, body) = api.get("/readyz").await;
     fits(&doc, "GET", "/readyz", status, &body);
@@ -306,6 +345,20 @@ async fn real_answers_fit_their_schemas() {
         workflow_name: "quick".into(),
         environment: "production".into(),
         started_at: Timestamp::now(),
+    })
+    .unwrap();
+    let mut problems = Vec::new();
+    check(
+        &doc,
+        &doc["components"]["schemas"]["LiveEvent"],
+        &event,
+        "$",
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    let event = serde_json::to_value(wfmon_engine::events::Event::AlertChanged {
+        change: "acknowledged",
+        alert: Box::new(open),
     })
     .unwrap();
     let mut problems = Vec::new();

@@ -4,12 +4,11 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use tokio::sync::Notify;
-use wfmon_engine::alerting::AlertEvaluator;
+use wfmon_engine::alerting::{ActionOutcome, AlertAction, AlertEvaluator};
 use wfmon_engine::config::Config;
 use wfmon_engine::notify::{DeliveryKeys, Notice, SendError, build_channel};
 use wfmon_model::{
-    Alert, DeliveryStatus, NotificationLog, NotificationStatus, NotificationType, Timestamp, json,
-    new_id,
+    DeliveryStatus, NotificationLog, NotificationStatus, NotificationType, Timestamp, json, new_id,
 };
 use wfmon_store::{OpenMode, Store};
 
@@ -102,55 +101,53 @@ async fn open(cli: &Cli, config: &Config) -> Result<Store, Failure> {
 pub async fn alerts(cli: &Cli, command: &AlertsCommand) -> Result<(), Failure> {
     let config = Config::load_or_default(cli.config.as_deref())?;
     let store = open(cli, &config).await?;
-    let outcome = match command {
-        AlertsCommand::List(args) => list(&store, args).await,
-        AlertsCommand::Ack(args) => {
-            let changed = store
-                .acknowledge_alert(&args.alert_id, &who(&args.by), Timestamp::now())
-                .await?;
-            report(
-                changed,
-                &args.alert_id,
-                "acknowledged",
-                "open and unacknowledged",
-            )
+    let evaluator = AlertEvaluator::new(store.clone(), Arc::new(config), Arc::new(Notify::new()));
+    let (id, by, action) = match command {
+        AlertsCommand::List(args) => {
+            let outcome = list(&store, args).await;
+            store.close().await;
+            return outcome;
         }
-        AlertsCommand::Resolve(args) => {
-            let evaluator =
-                AlertEvaluator::new(store.clone(), Arc::new(config), Arc::new(Notify::new()));
-            let changed = evaluator
-                .resolve_by_hand(&args.alert_id, &who(&args.by))
-                .await?;
-            report(changed, &args.alert_id, "resolved", "open")
-        }
-        AlertsCommand::Silence(args) => {
-            let until = Timestamp::now().plus(args.length);
-            let changed = store
-                .silence_alert(&args.alert_id, until, &args.reason, &who(&args.by))
-                .await?;
-            report(
-                changed,
-                &args.alert_id,
-                &format!("silenced until {until}"),
-                "open",
-            )
-        }
+        AlertsCommand::Ack(args) => (&args.alert_id, &args.by, AlertAction::Acknowledge),
+        AlertsCommand::Resolve(args) => (&args.alert_id, &args.by, AlertAction::Resolve),
+        AlertsCommand::Silence(args) => (
+            &args.alert_id,
+            &args.by,
+            AlertAction::Silence {
+                until: Timestamp::now().plus(args.length),
+                reason: args.reason.clone(),
+            },
+        ),
     };
+    let outcome = evaluator.act(id, &who(by), &action).await;
     store.close().await;
-    outcome
+    report(outcome?, id, &action)
 }
 
-fn report(changed: Option<Alert>, id: &str, done: &str, needed: &str) -> Result<(), Failure> {
-    match changed {
-        Some(alert) => {
+fn report(outcome: ActionOutcome, id: &str, action: &AlertAction) -> Result<(), Failure> {
+    match outcome {
+        ActionOutcome::Changed(alert) => {
+            let until = match action {
+                AlertAction::Silence { until, .. } => format!(" until {until}"),
+                _ => String::new(),
+            };
             println!(
-                "alert {} ({} in {}, rule {}) {done}",
-                alert.alert_id, alert.workflow_name, alert.environment, alert.rule_id
+                "alert {} ({} in {}, rule {}) {}{until}",
+                alert.alert_id,
+                alert.workflow_name,
+                alert.environment,
+                alert.rule_id,
+                action.change()
             );
             Ok(())
         }
-        None => Err(Failure::new(format!(
-            "alert {id} is not {needed} (see `wfmon alerts list --all`)"
+        ActionOutcome::NotApplicable(alert) => Err(Failure::new(format!(
+            "alert {id} is {}, not {} (see `wfmon alerts list --all`)",
+            alert.status,
+            action.requirement()
+        ))),
+        ActionOutcome::Unknown => Err(Failure::new(format!(
+            "no alert {id} (see `wfmon alerts list --all`)"
         ))),
     }
 }

@@ -89,8 +89,12 @@ pub enum DbCommand {
     Check(JsonFlag),
     /// Row counts, oldest and newest rows, and sizes of every table.
     Stats(JsonFlag),
-    /// Delete raw results older than a duration; reports, rollups and alerts are kept.
+    /// Delete raw results older than a duration; reports and alerts are kept, rollups by
+    /// their own retention (--rollups-older-than; default: kept).
     Prune(PruneArgs),
+    /// Recompute the rollups of a time range from the raw executions (after adopting a
+    /// database, or to repair them).
+    RebuildRollups(RebuildArgs),
 }
 
 /// `wfmon run` arguments.
@@ -152,12 +156,34 @@ pub struct JsonFlag {
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Age of the oldest results to keep, e.g. 30d, 12h, 2w.
+    #[arg(long, value_name = "DURATION", value_parser = parse_age,
+          required_unless_present = "rollups_older_than")]
+    pub older_than: Option<chrono::TimeDelta>,
+
+    /// Age of the oldest rollups to keep, e.g. 400d (at least --older-than) [default: keep
+    /// every rollup].
     #[arg(long, value_name = "DURATION", value_parser = parse_age)]
-    pub older_than: chrono::TimeDelta,
+    pub rollups_older_than: Option<chrono::TimeDelta>,
 
     /// Only count what would be deleted.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wfmon db rebuild-rollups` arguments.
+#[derive(Debug, Args)]
+pub struct RebuildArgs {
+    /// Start of the range: an RFC 3339 time, or an age such as 7d [default: the oldest run].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub from: Option<wfmon_model::Timestamp>,
+
+    /// End of the range (exclusive), like --from [default: after the newest run].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub to: Option<wfmon_model::Timestamp>,
 
     /// Print JSON instead of text.
     #[arg(long)]
@@ -170,4 +196,16 @@ fn parse_listen(text: &str) -> Result<std::net::SocketAddr, String> {
 
 fn parse_age(text: &str) -> Result<chrono::TimeDelta, String> {
     wfmon_model::parse_duration(text).map_err(|e| e.to_string())
+}
+
+/// An RFC 3339 time (`2026-01-31T00:00:00Z`), or an age (`7d`: seven days ago).
+pub fn parse_time(text: &str) -> Result<wfmon_model::Timestamp, String> {
+    if let Ok(age) = wfmon_model::parse_duration(text) {
+        return Ok(wfmon_model::Timestamp::now().minus(age));
+    }
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|t| wfmon_model::Timestamp::from(t.with_timezone(&chrono::Utc)))
+        .map_err(|_| {
+            format!("`{text}` is neither an RFC 3339 time (2026-01-31T00:00:00Z) nor an age (7d)")
+        })
 }

@@ -1,11 +1,11 @@
-//! `wfmon db migrate|check|stats|prune`, and how every command picks its database.
+//! `wfmon db migrate|check|stats|prune|rebuild-rollups`, and how every command picks its database.
 
 use wfmon_engine::config::Config;
 use wfmon_model::Timestamp;
 use wfmon_store::{DatabaseUrl, OpenMode, Store};
 
-use crate::cli::{Cli, DbCommand};
-use crate::exit::{EXIT_SCHEMA, Failure};
+use crate::cli::{Cli, DbCommand, PruneArgs, RebuildArgs};
+use crate::exit::{EXIT_SCHEMA, EXIT_USAGE, Failure};
 
 /// The database every command uses: --database or WFMON_DATABASE_URL (clap reads both), else
 /// the config file's storage.url, else `sqlite://wfmon.db`. A command that has already loaded
@@ -31,7 +31,8 @@ pub async fn run(cli: &Cli, command: &DbCommand) -> Result<(), Failure> {
         DbCommand::Migrate(flags) => migrate(&url, flags.json).await,
         DbCommand::Check(flags) => check(&url, flags.json).await,
         DbCommand::Stats(flags) => stats(&url, flags.json).await,
-        DbCommand::Prune(args) => prune(&url, args.older_than, args.dry_run, args.json).await,
+        DbCommand::Prune(args) => prune(&url, args).await,
+        DbCommand::RebuildRollups(args) => rebuild_rollups(&url, args).await,
     }
 }
 
@@ -129,28 +130,82 @@ async fn stats(url: &DatabaseUrl, json: bool) -> Result<(), Failure> {
     Ok(())
 }
 
-async fn prune(
-    url: &DatabaseUrl,
-    older_than: chrono::TimeDelta,
-    dry_run: bool,
-    json: bool,
-) -> Result<(), Failure> {
+async fn prune(url: &DatabaseUrl, args: &PruneArgs) -> Result<(), Failure> {
+    if let (Some(raw), Some(rollups)) = (args.older_than, args.rollups_older_than)
+        && rollups < raw
+    {
+        return Err(Failure::with_code(
+            "--rollups-older-than must be at least --older-than: rollups are what is left of \
+             pruned results",
+            EXIT_USAGE,
+        ));
+    }
     let store = Store::open(url, OpenMode::Existing).await?;
-    let cutoff = Timestamp::now().minus(older_than);
-    let report = store.prune(cutoff, dry_run).await?;
+    let now = Timestamp::now();
+    let cutoff = args.older_than.map(|age| now.minus(age));
+    let rollup_cutoff = args.rollups_older_than.map(|age| now.minus(age));
+    let report = match cutoff {
+        Some(cutoff) => Some(store.prune(cutoff, args.dry_run).await?),
+        None => None,
+    };
+    let rollups = match rollup_cutoff {
+        Some(cutoff) => Some(store.prune_rollups(cutoff, args.dry_run).await?),
+        None => None,
+    };
     store.close().await;
-    if json {
-        print_json(&serde_json::json!({"cutoff": cutoff, "dryRun": dry_run, "deleted": report}));
+    if args.json {
+        print_json(&serde_json::json!({
+            "cutoff": cutoff, "rollupsCutoff": rollup_cutoff, "dryRun": args.dry_run,
+            "deleted": report, "deletedRollups": rollups,
+        }));
         return Ok(());
     }
-    let verb = if dry_run { "would delete" } else { "deleted" };
-    println!("results started before {cutoff}: {verb}");
-    println!("  {:>10} executions", report.executions);
-    println!("  {:>10} step results", report.step_results);
-    println!("  {:>10} metrics", report.metrics);
-    println!("  {:>10} health checks", report.health_checks);
-    println!("  {:>10} notification logs", report.notification_logs);
-    println!("kept: reports, rollups, alerts, schedules, and runs still in progress");
+    let verb = if args.dry_run {
+        "would delete"
+    } else {
+        "deleted"
+    };
+    if let (Some(cutoff), Some(report)) = (cutoff, report) {
+        println!("results started before {cutoff}: {verb}");
+        println!("  {:>10} executions", report.executions);
+        println!("  {:>10} step results", report.step_results);
+        println!("  {:>10} metrics", report.metrics);
+        println!("  {:>10} health checks", report.health_checks);
+        println!("  {:>10} notification logs", report.notification_logs);
+    }
+    match (rollup_cutoff, rollups) {
+        (Some(cutoff), Some(n)) => {
+            println!("rollups of buckets ended by {cutoff}: {verb} {n}");
+            println!("kept: reports, alerts, schedules, and runs still in progress");
+        }
+        _ => println!("kept: reports, rollups, alerts, schedules, and runs still in progress"),
+    }
+    Ok(())
+}
+
+async fn rebuild_rollups(url: &DatabaseUrl, args: &RebuildArgs) -> Result<(), Failure> {
+    if let (Some(from), Some(to)) = (args.from, args.to)
+        && from >= to
+    {
+        return Err(Failure::with_code(
+            format!("--from ({from}) must be before --to ({to})"),
+            EXIT_USAGE,
+        ));
+    }
+    let store = Store::open(url, OpenMode::Existing).await?;
+    let report = store.rebuild_rollups(args.from, args.to).await?;
+    store.close().await;
+    if args.json {
+        print_json(&serde_json::to_value(&report).expect("a report serialises"));
+    } else {
+        match (report.from, report.to) {
+            (Some(from), Some(to)) => println!(
+                "rebuilt the rollups of {from} to {to}: {} runs in {} rollup rows",
+                report.runs, report.rows
+            ),
+            _ => println!("no executions: nothing to rebuild"),
+        }
+    }
     Ok(())
 }
 

@@ -1,8 +1,8 @@
 //! `wfmon demo`: the whole loop in one command, with no set-up. Starts the bundled demo web
 //! shop on 127.0.0.1, loads the bundled example configuration (six journeys, two
 //! environments) pointed at it, and schedules it on a SQLite database in the working
-//! directory, running every journey once at start so results show at once. The API listens
-//! on 127.0.0.1:8080 (a free port if that one is taken).
+//! directory, running every journey once at start so results show at once. The API and the
+//! dashboard listen on 127.0.0.1:8080 (a free port if that one is taken).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -20,12 +20,21 @@ use crate::exit::Failure;
 /// The demo's database when none is given.
 const DEMO_DATABASE: &str = "sqlite://wfmon-demo.db";
 
+/// Share of the demo shop's orders that fail on purpose.
+const DEMO_ORDER_FAILURES: f64 = 0.3;
+/// Share of its health checks that report a degraded database.
+const DEMO_HEALTH_FAILURES: f64 = 0.05;
+
 /// Runs the demo until SIGTERM or SIGINT.
 pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
     let stop = crate::run::stop_signal();
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
+    // Faults often enough that alerts open and resolve within minutes of starting: about one
+    // order in three fails (order-placement runs every 3 minutes in each environment).
     let options = DemoOptions {
         faults: !args.no_faults,
+        order_failure_rate: DEMO_ORDER_FAILURES,
+        health_failure_rate: DEMO_HEALTH_FAILURES,
         ..DemoOptions::default()
     };
     let shop = match wfmon_demo::start(addr, options.clone()).await {
@@ -35,7 +44,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
                 "port {} is taken; the demo shop takes a free one",
                 args.port
             );
-            wfmon_demo::start(SocketAddr::from(([127, 0, 0, 1], 0)), options)
+            wfmon_demo::start(SocketAddr::from(([127, 0, 0, 1], 0)), options.clone())
                 .await
                 .map_err(|e| Failure::new(format!("cannot start the demo shop: {e}")))?
         }
@@ -74,6 +83,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
     let journeys: Vec<&str> = config.workflows.iter().map(|w| w.name.as_str()).collect();
     let mut banner = format!(
         "wfmon demo\n  demo shop   {base_url}  (endpoints and accounts on its home page)\n  \
+         dashboard   {api_url}/  (updates live)\n  \
          api         {api_url}/api/overview  (operations listed at {api_url}/api/docs)\n  \
          database    {}\n  journeys    {} in environments {}; {first_runs} first runs now, \
          then on their schedules\n  accounts   ",
@@ -95,11 +105,21 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         config.alerts.rules.len(),
         store.redacted_url()
     ));
-    banner.push_str(&format!(
+    banner.push_str(
         "\n  auth        off: the API and the dashboard are open to anyone on 127.0.0.1 \
-         (`wfmon run` requires a login or a token; see `wfmon user add`)\n  dashboard   \
-         {api_url}/"
-    ));
+         (`wfmon run` requires a login or a token; see `wfmon user add`)",
+    );
+    banner.push_str(&if options.faults {
+        format!(
+            "\n  faults      {:.0}% of orders fail, {:.0}% of health checks are degraded, {:.0}% of \
+             listings are slow, so alerts open and resolve within minutes (--no-faults: none)",
+            options.order_failure_rate * 100.0,
+            options.health_failure_rate * 100.0,
+            options.slow_listing_rate * 100.0
+        )
+    } else {
+        "\n  faults      none (--no-faults)".to_owned()
+    });
     banner.push_str(
         "\n  see results with `wfmon db stats` or `wfmon check WORKFLOW`; stop with Ctrl-C\n",
     );

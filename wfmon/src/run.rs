@@ -126,6 +126,7 @@ pub async fn serve(
             let state = AppState::new(store.clone(), config.clone(), options.events.clone())
                 .with_trigger(trigger)
                 .with_heartbeat(heartbeat.clone())
+                .with_alert_nudge(alerting.nudge())
                 .with_auth(auth);
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!("API on http://{addr} (documentation at /api/docs)");

@@ -212,3 +212,53 @@ fn every_command_has_help() {
         );
     }
 }
+
+#[test]
+fn rollups_are_rebuilt_and_pruned_by_their_own_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(wfmon(d, &["db", "migrate"]).status.success());
+
+    let out = wfmon(d, &["db", "rebuild-rollups"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("nothing to rebuild"), "{}", text(&out));
+    let out = wfmon(d, &["db", "rebuild-rollups", "--from", "1d", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["runs"], 0);
+
+    let out = wfmon(d, &["db", "rebuild-rollups", "--from", "1d", "--to", "2d"]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+    assert!(text(&out).contains("--from"), "{}", text(&out));
+    let out = wfmon(d, &["db", "rebuild-rollups", "--from", "yesterday"]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+    assert!(text(&out).contains("RFC 3339"), "{}", text(&out));
+
+    let out = wfmon(
+        d,
+        &[
+            "db",
+            "prune",
+            "--older-than",
+            "30d",
+            "--rollups-older-than",
+            "7d",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+    assert!(
+        text(&out).contains("at least --older-than"),
+        "{}",
+        text(&out)
+    );
+    let out = wfmon(
+        d,
+        &["db", "prune", "--rollups-older-than", "400d", "--json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["deletedRollups"], 0);
+    assert!(report["deleted"].is_null(), "raw rows are kept: {report}");
+    let out = wfmon(d, &["db", "prune"]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+}

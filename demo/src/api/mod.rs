@@ -7,7 +7,7 @@ mod errors;
 mod farms;
 mod health;
 mod home;
-mod inbox;
+pub(crate) mod inbox;
 mod orders;
 mod products;
 mod session;

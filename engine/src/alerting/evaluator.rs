@@ -15,6 +15,7 @@ use wfmon_store::{AlertChange, ExecutionDetail, Store, StoreError};
 use super::notices::{ChannelDirectory, channels_for, notice, rows};
 use super::rules::{Aggregate, AlertRule, Condition};
 use crate::config::Config;
+use crate::events::{Event, EventBus};
 use crate::workflow::Workflow;
 
 /// What a rule says about a workflow in an environment now.
@@ -31,6 +32,9 @@ pub enum Verdict {
 /// Who resolves alerts that recover by themselves.
 pub const AUTO_RESOLVER: &str = "wfmon (recovered)";
 
+/// Who resolves an alert whose rule or workflow left the configuration.
+pub const REMOVED_RESOLVER: &str = "wfmon (rule or workflow removed from the configuration)";
+
 /// Applies the rules of a configuration.
 pub struct AlertEvaluator {
     store: Store,
@@ -38,6 +42,7 @@ pub struct AlertEvaluator {
     directory: ChannelDirectory,
     started_at: Timestamp,
     nudge: Arc<Notify>,
+    events: Option<EventBus>,
 }
 
 impl AlertEvaluator {
@@ -60,7 +65,29 @@ impl AlertEvaluator {
             directory,
             started_at: Timestamp::now(),
             nudge,
+            events: None,
         }
+    }
+
+    /// Announces every alert change on `events` (`alert.changed`).
+    pub fn with_events(mut self, events: EventBus) -> AlertEvaluator {
+        self.events = Some(events);
+        self
+    }
+
+    /// Publishes `alert.changed` when a bus is attached and the change happened.
+    pub(crate) fn announce(&self, change: &'static str, alert: Option<&Alert>) {
+        if let (Some(events), Some(alert)) = (&self.events, alert) {
+            events.publish(Event::AlertChanged {
+                change,
+                alert: Box::new(alert.clone()),
+            });
+        }
+    }
+
+    /// The store the evaluator works on.
+    pub(crate) fn store(&self) -> &Store {
+        &self.store
     }
 
     /// Applies every rule that watches the execution's workflow and environment.
@@ -68,7 +95,8 @@ impl AlertEvaluator {
         if matches!(
             execution.status,
             ExecutionStatus::Running | ExecutionStatus::Skipped
-        ) {
+        ) || is_retried(execution)
+        {
             return Ok(());
         }
         let Some(workflow) = self.config.workflow(&execution.workflow_name) else {
@@ -244,10 +272,19 @@ impl AlertEvaluator {
             }
         }
         for alert in self.store.open_alerts().await? {
-            let Some(rule) = self.config.alerts.rule(&alert.rule_id) else {
-                continue;
-            };
-            self.follow_up(rule, &alert, now).await?;
+            match self.config.alerts.rule(&alert.rule_id) {
+                // Nothing would ever clear it: close it, saying why, instead of leaving it
+                // open (and reminding) forever.
+                Some(_) if self.config.workflow(&alert.workflow_name).is_none() => {
+                    self.resolve_by_hand(&alert.alert_id, REMOVED_RESOLVER)
+                        .await?;
+                }
+                None => {
+                    self.resolve_by_hand(&alert.alert_id, REMOVED_RESOLVER)
+                        .await?;
+                }
+                Some(rule) => self.follow_up(rule, &alert, now).await?,
+            }
         }
         Ok(())
     }
@@ -268,7 +305,8 @@ impl AlertEvaluator {
                 .and_then(|v| v.as_str())
                 .and_then(|t| Timestamp::parse(t).ok());
             if until.is_some_and(|u| u <= now) {
-                self.store.unsilence_alert(&alert.alert_id).await?;
+                let changed = self.store.unsilence_alert(&alert.alert_id).await?;
+                self.announce("unsilenced", changed.as_ref());
             }
             return Ok(());
         }
@@ -295,9 +333,11 @@ impl AlertEvaluator {
                 None,
                 suppressed.as_deref(),
             );
-            self.store
+            let changed = self
+                .store
                 .escalate_alert(&alert.alert_id, now, &queued)
                 .await?;
+            self.announce("escalated", changed.as_ref());
             self.nudge.notify_one();
             return Ok(());
         }
@@ -396,12 +436,12 @@ impl AlertEvaluator {
                     } else {
                         Vec::new()
                     };
-                if self
+                let resolved = self
                     .store
                     .resolve_alert(&alert.alert_id, AUTO_RESOLVER, now, &queued)
-                    .await?
-                    .is_some()
-                {
+                    .await?;
+                self.announce("resolved", resolved.as_ref());
+                if resolved.is_some() {
                     tracing::info!(
                         rule = %rule.name,
                         "alert {} resolved: {workflow} in {env} recovered",
@@ -451,6 +491,7 @@ impl AlertEvaluator {
                 let alert = change.alert();
                 let opened = matches!(change, AlertChange::Opened(_));
                 if opened {
+                    self.announce("opened", Some(alert));
                     tracing::warn!(
                         rule = %rule.name,
                         severity = %alert.severity,
@@ -530,6 +571,7 @@ impl AlertEvaluator {
         };
         let resolved = self.store.resolve_alert(alert_id, by, now, &queued).await?;
         if resolved.is_some() {
+            self.announce("resolved", resolved.as_ref());
             self.nudge.notify_one();
         }
         Ok(resolved)
@@ -582,6 +624,17 @@ impl AlertEvaluator {
 }
 
 /// The identity of an alert: rule, workflow and environment.
+/// Whether another attempt of the same run follows this one: the run's verdict is its last
+/// attempt's.
+fn is_retried(execution: &WorkflowExecution) -> bool {
+    execution
+        .metadata
+        .as_ref()
+        .and_then(|m| m.0.get("retried"))
+        .and_then(serde_json::Value::as_bool)
+        .unwrap_or(false)
+}
+
 pub fn fingerprint(rule: &str, workflow: &str, env: &str) -> String {
     format!("{rule}/{workflow}/{env}")
 }

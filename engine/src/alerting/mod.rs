@@ -2,13 +2,15 @@
 //! timer (absence, escalation, reminders); alert state lives in the `alerts` table, and
 //! notifications go to the outbox (`notification_logs`), which `notify` delivers.
 
+pub mod actions;
 mod config;
 pub mod evaluator;
 mod notices;
 pub mod rules;
 pub mod service;
 
+pub use actions::{ActionOutcome, AlertAction};
 pub(crate) use config::{Known, RawAlerts, validate as validate_alerts};
-pub use evaluator::{AUTO_RESOLVER, AlertEvaluator, Verdict, fingerprint};
+pub use evaluator::{AUTO_RESOLVER, AlertEvaluator, REMOVED_RESOLVER, Verdict, fingerprint};
 pub use rules::{Aggregate, AlertRule, AlertsConfig, Condition, MaintenanceWindow, Silence};
 pub use service::AlertingService;

@@ -19,6 +19,7 @@ use crate::notify::{Channel, build_channel};
 
 /// The running alerting tasks.
 pub struct AlertingService {
+    nudge: Arc<Notify>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
 }
@@ -56,11 +57,18 @@ impl AlertingService {
         }
         if !config.alerts.rules.is_empty() {
             let every = config.alerts.evaluate_every;
-            let evaluator = AlertEvaluator::new(store, config, nudge);
+            let evaluator =
+                AlertEvaluator::new(store, config, nudge.clone()).with_events(events.clone());
             let receiver = events.subscribe();
             tasks.push(tokio::spawn(evaluate(evaluator, receiver, every, stopped)));
         }
-        AlertingService { stop, tasks }
+        AlertingService { nudge, stop, tasks }
+    }
+
+    /// Wakes the outbox sender; give it to other evaluators (the API's) so that what they
+    /// queue goes out at once.
+    pub fn nudge(&self) -> Arc<Notify> {
+        self.nudge.clone()
     }
 
     /// Stops both tasks: the evaluation in progress ends, deliveries in flight end (each

@@ -73,7 +73,6 @@ impl Checker {
         }
     }
 
-    /// A `variables:` map with `${ENV}` expanded in each value.
     /// How many problems were found so far.
     pub(crate) fn issue_count(&self) -> usize {
         self.issues.len()
@@ -84,6 +83,17 @@ impl Checker {
         self.secrets.push(value.to_owned());
     }
 
+    /// A path written in the configuration, taken relative to the folder of the file that
+    /// names it (an absolute path stays as it is).
+    pub(crate) fn config_relative(&self, path: &str) -> PathBuf {
+        let path = std::path::Path::new(path);
+        match self.file.parent() {
+            Some(dir) if path.is_relative() => dir.join(path),
+            _ => path.to_path_buf(),
+        }
+    }
+
+    /// A `variables:` map with `${ENV}` expanded in each value.
     fn variables(&mut self, map: &BTreeMap<String, String>, key: &str) -> BTreeMap<String, String> {
         map.iter()
             .map(|(k, v)| {

@@ -1,13 +1,17 @@
 //! Email over SMTP (STARTTLS, implicit TLS, or plain for a relay on the same host): a
 //! multipart/alternative message with a text part and an HTML part in which every value is
 //! escaped. The Message-ID is derived from the notification, so a repeated delivery carries
-//! the same one.
+//! the same one. The server's certificate is checked against the system's roots, plus those
+//! of `ca_file` for a server signed by a private authority. A server that cannot give the
+//! security asked for (no STARTTLS, a certificate that does not verify) is a failed delivery
+//! at once: trying again would not change the answer.
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::Deserialize;
 use serde_saphyr::Spanned;
@@ -27,6 +31,7 @@ pub(crate) struct RawEmail {
     tls: Option<Spanned<String>>,
     username: Option<Spanned<String>>,
     password: Option<Spanned<String>>,
+    ca_file: Option<Spanned<String>>,
     from: Option<Spanned<String>>,
     #[serde(default)]
     to: Vec<Spanned<String>>,
@@ -56,6 +61,8 @@ pub struct EmailConfig {
     pub username: Option<String>,
     /// Password (secret).
     pub password: Option<String>,
+    /// Extra trusted roots (PEM), read from `ca_file` when the configuration was loaded.
+    pub extra_roots: Option<Vec<u8>>,
     /// Sender address.
     pub from: String,
     /// Recipients.
@@ -133,6 +140,10 @@ pub(crate) fn validate<T>(
         c.secret(&text);
         text
     });
+    let extra_roots = raw
+        .ca_file
+        .as_ref()
+        .and_then(|f| read_roots(c, f, &format!("{path}.ca_file"), tls));
     if let (Some(p), None) = (&raw.password, &username) {
         c.issue_at(
             p,
@@ -149,6 +160,7 @@ pub(crate) fn validate<T>(
         tls,
         username,
         password,
+        extra_roots,
         from: from?,
         to,
     })
@@ -168,20 +180,80 @@ impl Email {
 
     fn transport(&self) -> Result<AsyncSmtpTransport<Tokio1Executor>, SendError> {
         let c = &self.config;
-        let builder = match c.tls {
-            SmtpTls::StartTls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&c.host),
-            SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(&c.host),
-            SmtpTls::None => Ok(AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(
-                &c.host,
-            )),
-        }
-        .map_err(|e| SendError::permanent(format!("SMTP set-up failed: {e}")))?;
-        let mut builder = builder.port(c.port).timeout(Some(self.timeout));
+        let setup =
+            |e: &dyn std::fmt::Display| SendError::permanent(format!("SMTP set-up failed: {e}"));
+        let parameters = || -> Result<TlsParameters, SendError> {
+            let mut builder = TlsParameters::builder(c.host.clone());
+            if let Some(pem) = &c.extra_roots {
+                builder = builder
+                    .add_root_certificate(Certificate::from_pem(pem).map_err(|e| setup(&e))?);
+            }
+            builder.build().map_err(|e| setup(&e))
+        };
+        let tls = match c.tls {
+            SmtpTls::StartTls => Tls::Required(parameters()?),
+            SmtpTls::Tls => Tls::Wrapper(parameters()?),
+            SmtpTls::None => Tls::None,
+        };
+        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&c.host)
+            .port(c.port)
+            .tls(tls)
+            .timeout(Some(self.timeout));
         if let (Some(user), Some(password)) = (&c.username, &c.password) {
             builder = builder.credentials(Credentials::new(user.clone(), password.clone()));
         }
         Ok(builder.build())
     }
+}
+
+/// Whether the connection failed in the TLS handshake itself (a certificate that does not
+/// verify, a server that does not speak TLS), as opposed to the network.
+fn tls_refused(e: &lettre::transport::smtp::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.downcast_ref::<rustls::Error>().is_some() {
+            return true;
+        }
+        if let Some(inner) = s
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+            && inner.downcast_ref::<rustls::Error>().is_some()
+        {
+            return true;
+        }
+        source = s.source();
+    }
+    false
+}
+
+/// Reads the PEM roots of `ca_file`: readable, at least one certificate, and only useful with
+/// TLS.
+fn read_roots(c: &mut Checker, file: &Spanned<String>, key: &str, tls: SmtpTls) -> Option<Vec<u8>> {
+    if tls == SmtpTls::None {
+        c.issue_at(file, key, "a CA file needs `tls: starttls` or `tls: tls`");
+        return None;
+    }
+    let path = c.config_relative(&file.value);
+    let pem = match std::fs::read(&path) {
+        Ok(pem) => pem,
+        Err(e) => {
+            c.issue_at(file, key, format!("cannot read {}: {e}", path.display()));
+            return None;
+        }
+    };
+    if !String::from_utf8_lossy(&pem).contains("-----BEGIN CERTIFICATE-----") {
+        c.issue_at(
+            file,
+            key,
+            format!("{} holds no PEM certificate", path.display()),
+        );
+        return None;
+    }
+    if let Err(e) = Certificate::from_pem(&pem) {
+        c.issue_at(file, key, format!("{}: {e}", path.display()));
+        return None;
+    }
+    Some(pem)
 }
 
 /// The HTML part: every value escaped.
@@ -253,6 +325,18 @@ impl Channel for Email {
                 Ok(_) => Ok(()),
                 Err(e) if e.is_permanent() => {
                     Err(SendError::permanent(format!("SMTP server refused: {e}")))
+                }
+                // No STARTTLS offered, a certificate that does not verify, a message the
+                // server cannot take: the same answer next time.
+                Err(e) if e.is_client() || e.is_tls() || tls_refused(&e) => {
+                    Err(SendError::permanent(format!(
+                        "SMTP with {}: {e}",
+                        match self.config.tls {
+                            SmtpTls::StartTls => "STARTTLS",
+                            SmtpTls::Tls => "TLS",
+                            SmtpTls::None => "no TLS",
+                        }
+                    )))
                 }
                 Err(e) => Err(SendError::retry(format!("SMTP: {e}"))),
             }

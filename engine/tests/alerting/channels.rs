@@ -8,7 +8,7 @@ use wfmon_engine::config::Config;
 use wfmon_engine::notify::{Channel, DeliveryKeys, Notice, SendError, build_channel, webhook};
 use wfmon_model::{AlertSeverity, NotificationType, Timestamp};
 
-use crate::receivers::{Answer, HttpReceiver, SmtpReceiver};
+use crate::receivers::{Answer, HttpReceiver, SmtpReceiver, SmtpSecurity, private_ca_server};
 
 fn notice(kind: NotificationType) -> Notice {
     Notice {
@@ -391,7 +391,7 @@ fn quoted_printable_decoded(text: &str) -> String {
 }
 
 #[tokio::test]
-async fn starttls_required_but_not_offered_is_a_failed_attempt_not_a_crash() {
+async fn starttls_required_but_not_offered_fails_at_once_without_sending() {
     let smtp = SmtpReceiver::start().await;
     for tls in ["starttls", "tls"] {
         let mail = channel(
@@ -401,8 +401,98 @@ async fn starttls_required_but_not_offered_is_a_failed_attempt_not_a_crash() {
             ),
             Duration::from_secs(2),
         )();
-        let result = mail.send(&notice(NotificationType::Alert), &keys()).await;
-        assert!(result.is_err(), "{tls}: {result:?}");
+        match mail.send(&notice(NotificationType::Alert), &keys()).await {
+            Err(SendError::Permanent { reason }) => assert!(reason.contains("TLS"), "{reason}"),
+            other => panic!("{tls}: {other:?}"),
+        }
     }
     assert!(smtp.mails().is_empty());
+}
+
+/// A config line for an email channel to the receiver on `port` trusting the authority in
+/// `ca_file`, logging in as `ops` with a password.
+fn tls_mail(tls: &str, port: u16, ca_file: Option<&Path>) -> String {
+    let ca = ca_file.map_or(String::new(), |f| format!(", ca_file: \"{}\"", f.display()));
+    format!(
+        "email: {{host: 127.0.0.1, port: {port}, tls: {tls}{ca}, username: ops, password: \"s3cret-pass\", from: a@example.com, to: [b@example.com]}}"
+    )
+}
+
+#[tokio::test]
+async fn email_over_starttls_and_implicit_tls_logs_in_only_once_encrypted() {
+    let dir = tempfile::tempdir().unwrap();
+    for (tls, mode) in [("starttls", "StartTls"), ("tls", "Implicit")] {
+        let (ca_pem, acceptor) = private_ca_server();
+        let ca_file = dir.path().join(format!("{tls}-ca.pem"));
+        std::fs::write(&ca_file, ca_pem).unwrap();
+        let security = if mode == "StartTls" {
+            SmtpSecurity::StartTls(acceptor)
+        } else {
+            SmtpSecurity::Implicit(acceptor)
+        };
+        let smtp = SmtpReceiver::start_with(security).await;
+        let mail = channel(
+            &tls_mail(tls, smtp.port, Some(&ca_file)),
+            Duration::from_secs(5),
+        )();
+        mail.send(&notice(NotificationType::Alert), &keys())
+            .await
+            .unwrap_or_else(|e| panic!("{tls}: {e:?}"));
+        let mails = smtp.mails();
+        assert_eq!(mails.len(), 1, "{tls}");
+        assert!(mails[0].secure, "{tls}: the message went in clear text");
+        assert_eq!(
+            mails[0].login.as_deref(),
+            Some("\0ops\0s3cret-pass"),
+            "{tls}: the login happened over TLS"
+        );
+        let data = quoted_printable_decoded(&mails[0].data);
+        assert!(data.contains("Content-Type: text/html"), "{tls}: {data}");
+    }
+}
+
+#[tokio::test]
+async fn a_certificate_from_an_unknown_authority_fails_at_once_and_sends_nothing() {
+    for (tls, mode) in [("starttls", "StartTls"), ("tls", "Implicit")] {
+        let (_, acceptor) = private_ca_server();
+        let security = if mode == "StartTls" {
+            SmtpSecurity::StartTls(acceptor)
+        } else {
+            SmtpSecurity::Implicit(acceptor)
+        };
+        let smtp = SmtpReceiver::start_with(security).await;
+        let mail = channel(&tls_mail(tls, smtp.port, None), Duration::from_secs(5))();
+        match mail.send(&notice(NotificationType::Alert), &keys()).await {
+            Err(SendError::Permanent { reason }) => {
+                assert!(!reason.contains("s3cret-pass"), "{reason}");
+            }
+            other => panic!("{tls}: {other:?}"),
+        }
+        assert!(smtp.mails().is_empty(), "{tls}");
+    }
+}
+
+#[test]
+fn a_ca_file_that_cannot_be_read_or_holds_no_certificate_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.pem");
+    std::fs::write(&empty, "not a certificate\n").unwrap();
+    let missing = dir.path().join("missing.pem");
+    for (file, expected) in [
+        (&empty, "holds no PEM certificate"),
+        (&missing, "cannot read"),
+    ] {
+        let text = format!(
+            "notifications:\n  channels:\n    c:\n      {}\n",
+            tls_mail("starttls", 587, Some(file))
+        );
+        let err = Config::parse(&text, Path::new("wfmon.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("notifications.channels.c.email.ca_file"),
+            "{err}"
+        );
+        assert!(err.contains(expected), "{err}");
+    }
 }

@@ -129,10 +129,25 @@ pub struct Mail {
     pub from: String,
     pub to: Vec<String>,
     pub data: String,
+    /// Whether the message came over TLS (STARTTLS or implicit).
+    pub secure: bool,
+    /// The decoded `AUTH PLAIN` credentials, if the client logged in.
+    pub login: Option<String>,
 }
 
-/// A minimal SMTP server (EHLO, MAIL, RCPT, DATA, RSET, NOOP, QUIT) that keeps what it is
-/// sent; no TLS, no authentication.
+/// How the SMTP server secures its connections.
+#[derive(Clone)]
+pub enum SmtpSecurity {
+    /// Plain text only; STARTTLS not offered.
+    Plain,
+    /// Plain text upgraded by STARTTLS, offered with this certificate.
+    StartTls(tokio_rustls::TlsAcceptor),
+    /// TLS from the first byte.
+    Implicit(tokio_rustls::TlsAcceptor),
+}
+
+/// A minimal SMTP server (EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT)
+/// that keeps what it is sent. It offers AUTH only over TLS, as real servers do.
 #[derive(Clone)]
 pub struct SmtpReceiver {
     pub port: u16,
@@ -141,6 +156,10 @@ pub struct SmtpReceiver {
 
 impl SmtpReceiver {
     pub async fn start() -> SmtpReceiver {
+        SmtpReceiver::start_with(SmtpSecurity::Plain).await
+    }
+
+    pub async fn start_with(security: SmtpSecurity) -> SmtpReceiver {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let mails = Arc::new(Mutex::new(Vec::new()));
@@ -148,7 +167,27 @@ impl SmtpReceiver {
         tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let kept = kept.clone();
-                tokio::spawn(async move { session(socket, kept).await });
+                let security = security.clone();
+                tokio::spawn(async move {
+                    match security {
+                        SmtpSecurity::Plain => {
+                            session(socket, kept, false, false, true).await;
+                        }
+                        SmtpSecurity::StartTls(acceptor) => {
+                            if let Some(plain) =
+                                session(socket, kept.clone(), true, false, true).await
+                                && let Ok(tls) = acceptor.accept(plain).await
+                            {
+                                session(tls, kept, false, true, false).await;
+                            }
+                        }
+                        SmtpSecurity::Implicit(acceptor) => {
+                            if let Ok(tls) = acceptor.accept(socket).await {
+                                session(tls, kept, false, true, true).await;
+                            }
+                        }
+                    }
+                });
             }
         });
         SmtpReceiver { port, mails }
@@ -159,46 +198,164 @@ impl SmtpReceiver {
     }
 }
 
-async fn session(socket: tokio::net::TcpStream, mails: Arc<Mutex<Vec<Mail>>>) {
-    let (read, mut write) = socket.into_split();
-    let mut lines = BufReader::new(read).lines();
-    let _ = write.write_all(b"220 test-smtp ready\r\n").await;
+/// A certificate authority and a server certificate for 127.0.0.1 signed by it: the
+/// authority's PEM (what a client must trust) and an acceptor presenting the server's.
+pub fn private_ca_server() -> (String, tokio_rustls::TlsAcceptor) {
+    use tokio_rustls::rustls;
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "wfmon test authority");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()]).unwrap();
+    let cert = params.signed_by(&key, &ca).unwrap();
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.der().clone(), ca.der().clone()],
+            rustls::pki_types::PrivatePkcs8KeyDer::from(key.serialize_der()).into(),
+        )
+        .unwrap();
+    let pem = pem_certificate(ca.der());
+    (pem, tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// DER to PEM: base64 in lines of 64 characters between the markers.
+fn pem_certificate(der: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut b64 = String::new();
+    for chunk in der.chunks(3) {
+        let n = chunk.iter().fold(0u32, |n, b| (n << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                b64.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                b64.push('=');
+            }
+        }
+    }
+    let mut pem = String::from("-----BEGIN CERTIFICATE-----\n");
+    for line in b64.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).unwrap());
+        pem.push('\n');
+    }
+    pem.push_str("-----END CERTIFICATE-----\n");
+    pem
+}
+
+/// One SMTP conversation over `stream`, opened with a greeting when `greet` (not after
+/// STARTTLS). Returns the stream when the client asked for STARTTLS (offered only when
+/// `offer_starttls`), for the caller to upgrade.
+async fn session<S>(
+    stream: S,
+    mails: Arc<Mutex<Vec<Mail>>>,
+    offer_starttls: bool,
+    secure: bool,
+    greet: bool,
+) -> Option<S>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let mut stream = BufReader::new(stream);
+    if greet {
+        stream
+            .get_mut()
+            .write_all(b"220 test-smtp ready\r\n")
+            .await
+            .ok()?;
+    }
     let mut from = String::new();
     let mut to = Vec::new();
-    while let Ok(Some(line)) = lines.next_line().await {
-        let upper = line.to_ascii_uppercase();
-        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
-            b"250-test-smtp\r\n250 8BITMIME\r\n"
+    let mut login = None;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match stream.read_line(&mut line).await {
+            Ok(0) | Err(_) => return None,
+            Ok(_) => {}
+        }
+        let command = line.trim_end_matches(['\r', '\n']).to_owned();
+        let upper = command.to_ascii_uppercase();
+        let reply: Vec<u8> = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            let mut r = String::from("250-test-smtp\r\n");
+            if offer_starttls {
+                r.push_str("250-STARTTLS\r\n");
+            }
+            if secure {
+                r.push_str("250-AUTH PLAIN\r\n");
+            }
+            r.push_str("250 8BITMIME\r\n");
+            r.into_bytes()
+        } else if upper == "STARTTLS" && offer_starttls {
+            stream.get_mut().write_all(b"220 go ahead\r\n").await.ok()?;
+            return Some(stream.into_inner());
+        } else if upper.starts_with("AUTH PLAIN") && secure {
+            let encoded = command[10..].trim();
+            login = decode_base64(encoded).map(|b| String::from_utf8_lossy(&b).into_owned());
+            b"235 accepted\r\n".to_vec()
         } else if upper.starts_with("MAIL FROM:") {
-            from = line[10..].trim().to_owned();
-            b"250 ok\r\n"
+            from = command[10..].trim().to_owned();
+            b"250 ok\r\n".to_vec()
         } else if upper.starts_with("RCPT TO:") {
-            to.push(line[8..].trim().to_owned());
-            b"250 ok\r\n"
+            to.push(command[8..].trim().to_owned());
+            b"250 ok\r\n".to_vec()
         } else if upper == "DATA" {
-            let _ = write.write_all(b"354 end with .\r\n").await;
+            stream
+                .get_mut()
+                .write_all(b"354 end with .\r\n")
+                .await
+                .ok()?;
             let mut data = String::new();
-            while let Ok(Some(l)) = lines.next_line().await {
+            loop {
+                line.clear();
+                match stream.read_line(&mut line).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(_) => {}
+                }
+                let l = line.trim_end_matches(['\r', '\n']);
                 if l == "." {
                     break;
                 }
-                data.push_str(l.strip_prefix('.').unwrap_or(&l));
+                data.push_str(l.strip_prefix('.').unwrap_or(l));
                 data.push('\n');
             }
             mails.lock().unwrap().push(Mail {
                 from: from.clone(),
                 to: std::mem::take(&mut to),
                 data,
+                secure,
+                login: login.clone(),
             });
-            b"250 queued\r\n"
+            b"250 queued\r\n".to_vec()
         } else if upper == "QUIT" {
-            let _ = write.write_all(b"221 bye\r\n").await;
-            return;
+            let _ = stream.get_mut().write_all(b"221 bye\r\n").await;
+            return None;
         } else {
-            b"250 ok\r\n"
+            b"250 ok\r\n".to_vec()
         };
-        if write.write_all(reply).await.is_err() {
-            return;
+        stream.get_mut().write_all(&reply).await.ok()?;
+    }
+}
+
+fn decode_base64(text: &str) -> Option<Vec<u8>> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut bits = 0u32;
+    let mut count = 0;
+    let mut out = Vec::new();
+    for c in text.bytes().filter(|c| *c != b'=') {
+        let v = ALPHABET.iter().position(|a| *a == c)? as u32;
+        bits = (bits << 6) | v;
+        count += 6;
+        if count >= 8 {
+            count -= 8;
+            out.push((bits >> count) as u8);
         }
     }
+    Some(out)
 }

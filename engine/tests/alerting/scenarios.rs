@@ -103,15 +103,37 @@ impl Rig {
     /// Records a finished run and lets the evaluator see it.
     async fn run(&self, workflow: &str, env: &str, passed: bool) -> WorkflowExecution {
         let record = record(workflow, env, passed);
+        self.see(&record).await;
+        record.execution
+    }
+
+    /// Records a finished attempt and lets the evaluator see it.
+    async fn see(&self, record: &ExecutionRecord) {
         self.store
-            .record_executions(std::slice::from_ref(&record))
+            .record_executions(std::slice::from_ref(record))
             .await
             .unwrap();
         self.evaluator
             .on_execution(&record.execution)
             .await
             .unwrap();
-        record.execution
+    }
+
+    /// Records one run made of attempts with these outcomes, linked as the executor links
+    /// them (every attempt but the last says a retry follows), each seen by the evaluator.
+    async fn run_with_retries(&self, workflow: &str, env: &str, attempts: &[bool]) {
+        let mut first: Option<String> = None;
+        for (i, passed) in attempts.iter().enumerate() {
+            let mut record = record(workflow, env, *passed);
+            let e = &mut record.execution;
+            e.attempt = i as i32 + 1;
+            e.first_run_id = first.clone();
+            if i + 1 < attempts.len() {
+                e.metadata = Some(json(serde_json::json!({"retried": true})));
+            }
+            first.get_or_insert_with(|| e.run_id.clone());
+            self.see(&record).await;
+        }
     }
 
     fn sender(&self, owner: &str) -> Arc<OutboxSender> {
@@ -312,6 +334,28 @@ async fn lifecycle(r: Rig) {
     // The stored description of where it went has no URL path (tokens live there).
     let recipient = logs[0].recipient.as_deref().unwrap();
     assert!(!recipient.contains("/hook"), "{recipient}");
+}
+
+#[tokio::test]
+async fn a_run_counts_once_whatever_its_retries_and_a_pass_on_retry_is_a_pass() {
+    let r = rig(LOGIN_RULE).await;
+    let fp = "login-failing/user-login/production";
+    // One run, three failed attempts: one failed run, not three.
+    r.run_with_retries("user-login", "production", &[false, false, false])
+        .await;
+    assert!(r.alert(fp).await.is_none());
+    // A failed run, then a run that fails once and passes on retry: no two failures in a row.
+    r.run_with_retries("user-login", "production", &[false, true])
+        .await;
+    assert!(r.alert(fp).await.is_none());
+    r.run_with_retries("user-login", "production", &[false, false])
+        .await;
+    assert!(r.alert(fp).await.is_none());
+    // A second failed run in a row opens it.
+    r.run_with_retries("user-login", "production", &[false])
+        .await;
+    let alert = r.alert(fp).await.expect("two failed runs in a row");
+    assert_eq!(alert.occurrences, 1);
 }
 
 #[tokio::test]
@@ -565,6 +609,27 @@ async fn pending_notifications_survive_a_restart_and_are_delivered_once() {
     task.await.unwrap();
     assert_eq!(r.rx.received().len(), 1);
     assert_eq!(r.logs().await[0].status, NotificationStatus::Sent);
+}
+
+#[tokio::test]
+async fn an_alert_whose_rule_left_the_configuration_is_resolved_saying_why() {
+    let r = rig(LOGIN_RULE).await;
+    let fp = "login-failing/user-login/production";
+    r.run("user-login", "production", false).await;
+    r.run("user-login", "production", false).await;
+    let open = r.alert(fp).await.expect("open");
+    // The same database under a configuration without the rule.
+    let without = Arc::new(Config::parse(WORKFLOWS, Path::new("wfmon.yaml")).unwrap());
+    let evaluator = AlertEvaluator::new(r.store.clone(), without, Arc::new(Notify::new()));
+    evaluator.tick(Timestamp::now()).await.unwrap();
+    assert!(r.alert(fp).await.is_none());
+    let all = r.store.recent_alerts(false, 10).await.unwrap();
+    let closed = all.iter().find(|a| a.alert_id == open.alert_id).unwrap();
+    assert_eq!(closed.status, AlertStatus::Resolved);
+    assert_eq!(
+        closed.resolved_by.as_deref(),
+        Some(wfmon_engine::alerting::REMOVED_RESOLVER)
+    );
 }
 
 #[tokio::test]

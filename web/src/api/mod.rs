@@ -1,10 +1,11 @@
 //! The REST API under `/api`: one module per resource. Handlers read through the store and
 //! the configuration and answer camelCase JSON, the records straight from the model structs.
 
+mod alerts;
 mod executions;
 mod lists;
-mod overview;
-mod series;
+pub(crate) mod overview;
+pub(crate) mod series;
 mod workflows;
 
 use axum::Router;
@@ -31,6 +32,13 @@ pub fn routes() -> Router<AppState> {
         .route("/api/executions", get(executions::list))
         .route("/api/executions/{runId}", get(executions::detail))
         .route("/api/alerts", get(lists::alerts))
+        .route("/api/alerts/{alertId}", get(alerts::detail))
+        .route(
+            "/api/alerts/{alertId}/acknowledge",
+            post(alerts::acknowledge),
+        )
+        .route("/api/alerts/{alertId}/resolve", post(alerts::resolve))
+        .route("/api/alerts/{alertId}/silence", post(alerts::silence))
         .route("/api/reports", get(lists::reports))
         .route("/api/series", get(series::series))
 }

@@ -88,6 +88,11 @@ pub async fn overview(
     params: Params,
 ) -> Result<Json<Overview>, ApiError> {
     params.only(&[])?;
+    Ok(Json(compute(&state).await?))
+}
+
+/// The overview now (the API's answer and the dashboard's first page).
+pub async fn compute(state: &AppState) -> Result<Overview, ApiError> {
     let now = Timestamp::now();
     let since = now.minus(WINDOW);
     let configured: Vec<(String, String)> = state
@@ -185,11 +190,11 @@ pub async fn overview(
         .into_iter()
         .filter_map(|key| rows.remove(&key))
         .collect();
-    Ok(Json(Overview {
+    Ok(Overview {
         generated_at: now,
         since,
         workflows,
         health,
         open_alerts,
-    }))
+    })
 }

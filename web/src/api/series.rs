@@ -74,10 +74,45 @@ pub async fn series(
             ),
         ));
     }
+    let points = series_points(
+        &state,
+        params.text("workflow"),
+        params.text("environment"),
+        bucket,
+        since,
+        until,
+    )
+    .await?;
+    let since = points.first().map(|p| p.bucket_start).unwrap_or(since);
+    Ok(Json(Series {
+        bucket: name,
+        since,
+        until,
+        points,
+    }))
+}
+
+/// The points of a series: every bucket from the one holding `since` to `until`, oldest
+/// first, empty buckets with zero runs (the API's series and the dashboard's charts).
+pub async fn series_points(
+    state: &AppState,
+    workflow: Option<&str>,
+    environment: Option<&str>,
+    bucket: RollupBucket,
+    since: Timestamp,
+    until: Timestamp,
+) -> Result<Vec<SeriesPoint>, ApiError> {
+    let step = match bucket {
+        RollupBucket::Hour => TimeDelta::hours(1),
+        RollupBucket::Minute => TimeDelta::minutes(1),
+    }
+    .num_milliseconds();
+    let first = since.unix_millis().div_euclid(step) * step;
+    let buckets = ((until.unix_millis() - first + step - 1) / step).clamp(0, MAX_BUCKETS);
     let since = Timestamp::from_unix_millis(first).unwrap_or(since);
     let query = SeriesQuery {
-        workflow: params.text("workflow").map(str::to_owned),
-        environment: params.text("environment").map(str::to_owned),
+        workflow: workflow.map(str::to_owned),
+        environment: environment.map(str::to_owned),
         bucket,
         since,
         until,
@@ -89,7 +124,7 @@ pub async fn series(
         .into_iter()
         .map(|p| (p.bucket_start.unix_millis(), p))
         .collect();
-    let points = (0..buckets)
+    Ok((0..buckets)
         .filter_map(|i| {
             let start = first + i * step;
             found.remove(&start).or_else(|| {
@@ -99,11 +134,5 @@ pub async fn series(
                 })
             })
         })
-        .collect();
-    Ok(Json(Series {
-        bucket: name,
-        since,
-        until,
-        points,
-    }))
+        .collect())
 }

@@ -80,6 +80,12 @@ fn page(status: StatusCode, next: &str, username: &str, message: Option<&str>) -
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(LOGIN_POLICY),
     );
+    // With `no-referrer` a browser posts the form with `Origin: null`, which the guard
+    // refuses; `same-origin` keeps the real origin and still sends nothing elsewhere.
+    response.headers_mut().insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }
 

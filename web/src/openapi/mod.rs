@@ -57,6 +57,27 @@ fn operation(
     out
 }
 
+/// A POST on one alert with a JSON body of `request`, answering the alert.
+fn action(id: &str, summary: &str, description: &str, request: &str) -> Value {
+    json!({
+        "operationId": id,
+        "tags": ["alerts"],
+        "summary": summary,
+        "description": description,
+        "parameters": [path("alertId", "Alert id.")],
+        "requestBody": { "required": request == "SilenceRequest", "content": { "application/json": { "schema": schema_ref(request) } } },
+        "responses": {
+            "200": json_response("The alert, changed.", schema_ref("Alert")),
+            "400": error("BadRequest"),
+            "404": error("NotFound"),
+            "409": error("Conflict"),
+            "415": error("UnsupportedMediaType"),
+            "422": error("UnprocessableEntity"),
+            "503": error("Unavailable"),
+        }
+    })
+}
+
 fn time_param(name: &str, what: &str) -> Value {
     query(
         name,
@@ -146,6 +167,19 @@ fn paths() -> Value {
                 limit(500, 50),
             ],
             vec![("200", ok("The alerts.", "AlertList")), ("400", error("BadRequest"))]) },
+        "/api/alerts/{alertId}": { "get": operation("getAlert", "alerts", "Alert",
+            "One alert episode: its status, who acknowledged or resolved it and when, and (in `metadata`) who silenced it, why and until when.",
+            vec![path("alertId", "Alert id.")],
+            vec![("200", ok("The alert.", "Alert")), ("400", error("BadRequest")), ("404", error("NotFound")), ("503", error("Unavailable"))]) },
+        "/api/alerts/{alertId}/acknowledge": { "post": action("acknowledgeAlert", "Acknowledge an alert",
+            "Stops escalation and reminders of an ACTIVE, ESCALATED or SILENCED alert. Who (`by`, default `api`) and when are recorded; announced as `alert.changed`.",
+            "AlertActionRequest") },
+        "/api/alerts/{alertId}/resolve": { "post": action("resolveAlert", "Resolve an alert",
+            "Resolves an open alert by hand; when its rule's channels were told it fired, they get a recovery message. Who and when are recorded; announced as `alert.changed`.",
+            "AlertActionRequest") },
+        "/api/alerts/{alertId}/silence": { "post": action("silenceAlert", "Silence an alert",
+            "Keeps an open alert recorded but stops its notifications for a while: `for` a duration (30m, 2h, 1d) or `until` a time, with a `reason` (required). Who, why and until when are kept in the alert's metadata; announced as `alert.changed`.",
+            "SilenceRequest") },
         "/api/reports": { "get": operation("listReports", "reports", "Reports",
             "Monitoring reports, most recently generated first.",
             vec![

@@ -173,6 +173,17 @@ fn events() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
+            "AlertChangedEvent",
+            object(
+                "An alert opened or changed state.",
+                json!({
+                    "type": {"type": "string", "enum": ["alert.changed"]},
+                    "change": {"type": "string", "enum": ["opened", "escalated", "acknowledged", "silenced", "unsilenced", "resolved"]},
+                    "alert": schema_ref("Alert"),
+                }),
+            ),
+        ),
+        (
             "LaggedEvent",
             object(
                 "This client fell behind: the oldest events were dropped.",
@@ -371,6 +382,28 @@ pub fn all() -> Value {
             "type": "object",
             "additionalProperties": false,
             "properties": {"environment": {"type": "string", "description": "Run in this environment only (default: each of the workflow's)."}},
+        }),
+    );
+    add(
+        "AlertActionRequest",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {"by": {"type": "string", "maxLength": 100, "description": "Who acts (default `api`)."}},
+        }),
+    );
+    add(
+        "SilenceRequest",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["reason"],
+            "properties": {
+                "for": {"type": "string", "description": "How long: a duration such as 30m, 2h, 1d (at most 365d). Give this or `until`."},
+                "until": {"type": "string", "format": "date-time", "description": "Until when (RFC 3339, in the future). Give this or `for`."},
+                "reason": {"type": "string", "maxLength": 500, "description": "Why (kept with the alert)."},
+                "by": {"type": "string", "maxLength": 100, "description": "Who acts (default `api`)."},
+            },
         }),
     );
     add(

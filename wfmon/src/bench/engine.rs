@@ -3,7 +3,7 @@
 
 mod configs;
 mod cpu;
-mod memory;
+pub(super) mod memory;
 mod postgres;
 mod precision;
 mod report;
@@ -377,12 +377,12 @@ async fn measure_memory(scratch: &ScratchDir) -> Result<MemoryReport, Failure> {
 
 /// A new directory under the temporary directory for this run's SQLite files and
 /// configurations, removed when dropped.
-struct ScratchDir {
+pub(super) struct ScratchDir {
     dir: PathBuf,
 }
 
 impl ScratchDir {
-    fn new() -> Result<ScratchDir, Failure> {
+    pub(super) fn new() -> Result<ScratchDir, Failure> {
         let dir = std::env::temp_dir().join(format!(
             "wfmon-bench-engine-{}",
             new_id("b").trim_start_matches("b_")
@@ -396,8 +396,13 @@ impl ScratchDir {
         Ok(ScratchDir { dir })
     }
 
+    /// The directory.
+    pub(super) fn path(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     /// The URL of a new SQLite file called `name`.
-    fn sqlite(&self, name: &str) -> Result<DatabaseUrl, Failure> {
+    pub(super) fn sqlite(&self, name: &str) -> Result<DatabaseUrl, Failure> {
         let path = self.dir.join(format!("{name}.db"));
         Ok(DatabaseUrl::parse(&format!("sqlite://{}", path.display()))?)
     }

@@ -1,5 +1,6 @@
 //! `wfmon bench ...`: measurements against a baseline taken in the same run.
 
+mod api;
 mod engine;
 mod store;
 
@@ -55,6 +56,14 @@ pub enum BenchCommand {
     /// check, start delay p99 <= 5 ms, peak RSS <= 40 MiB at 1,000 workflows. A missed target
     /// is reported, not an error. Every database and file it creates is removed at the end.
     Engine(engine::EngineBenchArgs),
+    /// API speed and live-client memory: overview and execution-list latency (p50/p99) under
+    /// concurrent clients over a large history (--seeded, filled by `wfmon bench seed`)
+    /// against the same endpoints over an empty store in the same run, and the resident set
+    /// of `wfmon run` per connected `GET /api/events` client.
+    ///
+    /// Targets: p99 under 50 ms with the large history, at most 3x the empty store's p99, at
+    /// most 100 KB per live client. A missed target is reported, not an error.
+    Api(api::ApiBenchArgs),
 }
 
 /// Runs one benchmark.
@@ -62,5 +71,6 @@ pub async fn run(cli: &Cli, command: &BenchCommand) -> Result<(), Failure> {
     match command {
         BenchCommand::Store(args) => store::run(args).await,
         BenchCommand::Engine(args) => engine::run(cli, args).await,
+        BenchCommand::Api(args) => api::run(args).await,
     }
 }

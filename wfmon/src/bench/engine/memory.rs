@@ -65,70 +65,11 @@ pub async fn daemon(
     workflows: usize,
     what: &str,
 ) -> Result<Footprint, Failure> {
-    let config = dir.join(format!("memory-{workflows}.yaml"));
-    std::fs::write(&config, yaml)
-        .map_err(|e| Failure::new(format!("cannot write {}: {e}", config.display())))?;
-    let database = format!(
-        "sqlite://{}",
-        dir.join(format!("memory-{workflows}.db")).display()
-    );
-    let exe = std::env::current_exe()
-        .map_err(|e| Failure::new(format!("cannot find this program's path: {e}")))?;
-    let mut child = Command::new(&exe)
-        .arg("--config")
-        .arg(&config)
-        .arg("--database")
-        .arg(&database)
-        .arg("run")
-        .env("WFMON_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| Failure::new(format!("cannot start {} run: {e}", exe.display())))?;
-    let stderr = child.stderr.take().expect("stderr is piped");
-    // Reads the log to the end (so the child never blocks on a full pipe), tells when the
-    // ready line comes, and keeps the last lines for an error message.
-    let (ready, up) = oneshot::channel();
-    let log = tokio::spawn(async move {
-        let mut ready = Some(ready);
-        let mut tail = Vec::new();
-        let mut lines = BufReader::new(stderr).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            if line.contains(READY_LINE)
-                && let Some(ready) = ready.take()
-            {
-                let _ = ready.send(());
-            }
-            tail.push(line);
-            if tail.len() > 20 {
-                tail.remove(0);
-            }
-        }
-        tail.join("\n")
-    });
     let label = format!("wfmon run, {workflows} workflows {what}");
-    match tokio::time::timeout(START_LIMIT, up).await {
-        Ok(Ok(())) => {}
-        Ok(Err(_)) => {
-            let _ = child.wait().await;
-            let tail = log.await.unwrap_or_default();
-            return Err(Failure::new(format!(
-                "{label}: the child ended before it was up:\n{tail}"
-            )));
-        }
-        Err(_) => {
-            let _ = child.kill().await;
-            return Err(Failure::new(format!(
-                "{label}: not up within {}s",
-                START_LIMIT.as_secs()
-            )));
-        }
-    }
+    let child = Daemon::start(dir, &format!("memory-{workflows}"), yaml, &[], &label).await?;
     tokio::time::sleep(SETTLE).await;
-    let figures = read_status(&child);
-    stop(&mut child, &label).await?;
+    let figures = child.memory();
+    child.stop().await?;
     let (rss_kib, peak_kib) = figures?;
     Ok(Footprint {
         label,
@@ -138,25 +79,111 @@ pub async fn daemon(
     })
 }
 
-/// SIGTERM, then waits for a clean exit.
-async fn stop(child: &mut Child, label: &str) -> Result<(), Failure> {
-    if let Some(pid) = child.id() {
-        // SAFETY: kill with a valid signal number on our own child's pid.
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGTERM);
+/// A `wfmon run` child process (this binary), up and logging.
+pub struct Daemon {
+    child: Child,
+    label: String,
+}
+
+impl Daemon {
+    /// Starts `wfmon run` with the configuration `yaml` (written to `dir/NAME.yaml`) on a new
+    /// SQLite file `dir/NAME.db`, with `args` after `run`; returns once it logs that it runs.
+    pub async fn start(
+        dir: &Path,
+        name: &str,
+        yaml: &str,
+        args: &[&str],
+        label: &str,
+    ) -> Result<Daemon, Failure> {
+        let config = dir.join(format!("{name}.yaml"));
+        std::fs::write(&config, yaml)
+            .map_err(|e| Failure::new(format!("cannot write {}: {e}", config.display())))?;
+        let database = format!("sqlite://{}", dir.join(format!("{name}.db")).display());
+        let exe = std::env::current_exe()
+            .map_err(|e| Failure::new(format!("cannot find this program's path: {e}")))?;
+        let mut child = Command::new(&exe)
+            .arg("--config")
+            .arg(&config)
+            .arg("--database")
+            .arg(&database)
+            .arg("run")
+            .args(args)
+            .env("WFMON_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| Failure::new(format!("cannot start {} run: {e}", exe.display())))?;
+        let stderr = child.stderr.take().expect("stderr is piped");
+        // Reads the log to the end (so the child never blocks on a full pipe), tells when the
+        // ready line comes, and keeps the last lines for an error message.
+        let (ready, up) = oneshot::channel();
+        let log = tokio::spawn(async move {
+            let mut ready = Some(ready);
+            let mut tail = Vec::new();
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if line.contains(READY_LINE)
+                    && let Some(ready) = ready.take()
+                {
+                    let _ = ready.send(());
+                }
+                tail.push(line);
+                if tail.len() > 20 {
+                    tail.remove(0);
+                }
+            }
+            tail.join("\n")
+        });
+        match tokio::time::timeout(START_LIMIT, up).await {
+            Ok(Ok(())) => Ok(Daemon {
+                child,
+                label: label.to_owned(),
+            }),
+            Ok(Err(_)) => {
+                let _ = child.wait().await;
+                let tail = log.await.unwrap_or_default();
+                Err(Failure::new(format!(
+                    "{label}: the child ended before it was up:\n{tail}"
+                )))
+            }
+            Err(_) => {
+                let _ = child.kill().await;
+                Err(Failure::new(format!(
+                    "{label}: not up within {}s",
+                    START_LIMIT.as_secs()
+                )))
+            }
         }
     }
-    match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
-        Ok(Ok(status)) if status.success() => Ok(()),
-        Ok(Ok(status)) => Err(Failure::new(format!(
-            "{label}: the child exited with {status} after SIGTERM"
-        ))),
-        Ok(Err(e)) => Err(Failure::new(format!("{label}: {e}"))),
-        Err(_) => {
-            let _ = child.kill().await;
-            Err(Failure::new(format!(
-                "{label}: still running 30s after SIGTERM"
-            )))
+
+    /// Its resident set now and its peak so far (VmRSS, VmHWM), KiB.
+    pub fn memory(&self) -> Result<(u64, u64), Failure> {
+        read_status(&self.child)
+    }
+
+    /// SIGTERM, then waits for a clean exit.
+    pub async fn stop(mut self) -> Result<(), Failure> {
+        let (child, label) = (&mut self.child, &self.label);
+        if let Some(pid) = child.id() {
+            // SAFETY: kill with a valid signal number on our own child's pid.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGTERM);
+            }
+        }
+        match tokio::time::timeout(Duration::from_secs(30), child.wait()).await {
+            Ok(Ok(status)) if status.success() => Ok(()),
+            Ok(Ok(status)) => Err(Failure::new(format!(
+                "{label}: the child exited with {status} after SIGTERM"
+            ))),
+            Ok(Err(e)) => Err(Failure::new(format!("{label}: {e}"))),
+            Err(_) => {
+                let _ = child.kill().await;
+                Err(Failure::new(format!(
+                    "{label}: still running 30s after SIGTERM"
+                )))
+            }
         }
     }
 }

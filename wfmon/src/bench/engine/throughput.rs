@@ -18,7 +18,7 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 use wfmon_engine::config::Config;
 use wfmon_engine::executor::{Recording, execute};
-use wfmon_engine::recorder::{RunIdentity, record_of};
+use wfmon_engine::recorder::{AttemptFate, RunIdentity, record_of};
 use wfmon_engine::runner::NoObserver;
 use wfmon_engine::writer::{ResultWriter, WriteJob};
 use wfmon_model::{ExecutionStatus, TriggeredBy, WorkflowMetric, WorkflowStepResult, new_id};
@@ -387,7 +387,7 @@ pub async fn writer_only(
         .flat_map(|_| {
             let identity = identity(workflow.name.clone(), environment.name.clone());
             let started = identity.started_row(outcome.started_at);
-            let record = record_of(&identity, workflow, &outcome, false);
+            let record = record_of(&identity, workflow, &outcome, AttemptFate::Final);
             [
                 WriteJob::Started(Box::new(started)),
                 WriteJob::Finished(Box::new(record), None),

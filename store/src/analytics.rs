@@ -1,0 +1,695 @@
+//! Analytics: figures per workflow and environment over any window, read from the rollups
+//! (`workflow_rollups`, written with every execution; see `rollups`), so that a figure costs
+//! about the same with a week or five years of history; per-step figures and failures
+//! grouped by signature, read from the raw rows of the window.
+//!
+//! Counting rules are the rollups': a run is an execution that ended and was not skipped;
+//! PASSED and WARNING runs pass, FAILED, TIMED_OUT and ABORTED runs fail. Windows are
+//! half-open, `[since, until)`, taken to whole minutes (since rounded down, until up), and a
+//! run belongs to the window of its start. Rates are ratios in [0, 1], None without runs;
+//! no figure is ever NaN.
+//!
+//! Where the window allows it, whole hours are read from HOUR rows and only the partial
+//! hours at its edges from MINUTE rows; a 30-day window reads about 720 rows per workflow
+//! and environment, not its executions.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use sqlx::{AssertSqlSafe, QueryBuilder};
+use wfmon_model::{DurationSketch, RollupBucket, Timestamp, WorkflowRollup};
+
+use crate::records::select_sql;
+use crate::rollups::{RollupTotals, not_run_statuses};
+use crate::{Store, StoreError};
+
+const MINUTE_MS: i64 = 60_000;
+const HOUR_MS: i64 = 3_600_000;
+
+/// Which rollup rows to read.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollupQuery {
+    /// Workflow name; None: every workflow.
+    pub workflow: Option<String>,
+    /// Environment; None: every environment.
+    pub environment: Option<String>,
+    /// MINUTE or HOUR rows.
+    pub bucket: RollupBucket,
+    /// Rows of buckets starting at or after.
+    pub since: Timestamp,
+    /// Rows of buckets starting before.
+    pub until: Timestamp,
+}
+
+/// A window of analytics: which workflows and environments, when, in which buckets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnalyticsWindow {
+    /// Workflow name; None: every workflow.
+    pub workflow: Option<String>,
+    /// Environment; None: every environment.
+    pub environment: Option<String>,
+    /// Start (inclusive; rounded down to the minute).
+    pub since: Timestamp,
+    /// End (exclusive; rounded up to the minute).
+    pub until: Timestamp,
+}
+
+/// The figures of a set of runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunFigures {
+    /// Runs (ended, not skipped).
+    pub runs: i64,
+    /// Runs that passed (PASSED or WARNING).
+    pub passed: i64,
+    /// Runs that failed (FAILED, TIMED_OUT, ABORTED).
+    pub failed: i64,
+    /// Passed runs with a warning.
+    pub warnings: i64,
+    /// `passed / runs`, a ratio in [0, 1]; None without runs.
+    pub success_rate: Option<f64>,
+    /// Sum of the durations, in milliseconds.
+    pub total_duration_ms: i64,
+    /// Mean duration; None without durations.
+    pub avg_duration_ms: Option<f64>,
+    /// Shortest duration.
+    pub min_duration_ms: Option<i64>,
+    /// Longest duration.
+    pub max_duration_ms: Option<i64>,
+    /// Median duration (within 1%, interpolated like `percentile_cont`).
+    pub p50_duration_ms: Option<f64>,
+    /// 95th percentile duration (within 1%).
+    pub p95_duration_ms: Option<f64>,
+    /// 99th percentile duration (within 1%).
+    pub p99_duration_ms: Option<f64>,
+}
+
+impl RunFigures {
+    fn from_totals(t: &RollupTotals) -> RunFigures {
+        let timed = t.sketch.count();
+        RunFigures {
+            runs: t.runs,
+            passed: t.passed,
+            failed: t.failed,
+            warnings: t.warnings,
+            success_rate: ratio(t.passed, t.runs),
+            total_duration_ms: t.duration_sum_ms,
+            avg_duration_ms: (timed > 0).then(|| t.duration_sum_ms as f64 / timed as f64),
+            min_duration_ms: t.duration_min_ms,
+            max_duration_ms: t.duration_max_ms,
+            p50_duration_ms: t.sketch.quantile(0.50),
+            p95_duration_ms: t.sketch.quantile(0.95),
+            p99_duration_ms: t.sketch.quantile(0.99),
+        }
+    }
+}
+
+/// `part / whole`, None when `whole` is 0.
+fn ratio(part: i64, whole: i64) -> Option<f64> {
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+/// The runs of one bucket of a series.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FiguresPoint {
+    /// Start of the bucket.
+    pub bucket_start: Timestamp,
+    /// Its runs.
+    #[serde(flatten)]
+    pub figures: RunFigures,
+}
+
+/// One workflow in one environment over a window: the whole window, and (for a series) one
+/// point per bucket, empty buckets included.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkflowFigures {
+    /// Workflow.
+    pub workflow_name: String,
+    /// Environment.
+    pub environment: String,
+    /// The whole window.
+    pub total: RunFigures,
+    /// One point per bucket, oldest first (empty when no bucket size was asked for).
+    pub points: Vec<FiguresPoint>,
+}
+
+/// The uptime of one workflow in one environment over a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Uptime {
+    /// Workflow.
+    pub workflow_name: String,
+    /// Environment.
+    pub environment: String,
+    /// Minutes of the window in which it ran.
+    pub measured_minutes: i64,
+    /// Of which no run failed.
+    pub up_minutes: i64,
+    /// `100 * up / measured`; None when it did not run.
+    pub uptime_percent: Option<f64>,
+}
+
+/// One step of one workflow over a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StepFigures {
+    /// Workflow.
+    pub workflow_name: String,
+    /// Step.
+    pub step_name: String,
+    /// Times it ran (skipped steps are not counted).
+    pub runs: i64,
+    /// Of which passed (PASSED or WARNING).
+    pub passed: i64,
+    /// Of which failed (FAILED or TIMED_OUT).
+    pub failed: i64,
+    /// `passed / runs`; None without runs.
+    pub success_rate: Option<f64>,
+    /// 95th percentile duration (exact, interpolated like `percentile_cont`).
+    pub p95_duration_ms: Option<f64>,
+}
+
+/// Failures that look the same: same step, same failed assertion, same class of error and
+/// the same message once numbers and ids are taken out.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FailureGroup {
+    /// The failing step; None when the run failed outside any step.
+    pub step_name: Option<String>,
+    /// The first failed assertion's expression, if an assertion failed.
+    pub failed_assertion: Option<String>,
+    /// `assertion`, `timeout`, `connection`, `dns`, `tls`, `http` or `error`.
+    pub error_class: &'static str,
+    /// The message with numbers and ids replaced by `#` and `…`.
+    pub message: String,
+    /// Failures with this signature.
+    pub count: i64,
+    /// Workflows affected, by name.
+    pub workflows: Vec<String>,
+    /// Environments affected, by name.
+    pub environments: Vec<String>,
+    /// First failure's start.
+    pub first_seen: Timestamp,
+    /// Last failure's start.
+    pub last_seen: Timestamp,
+}
+
+fn floor_to(at: Timestamp, width: i64) -> Timestamp {
+    Timestamp::from_unix_millis(at.unix_millis().div_euclid(width) * width).unwrap_or(at)
+}
+
+fn ceil_to(at: Timestamp, width: i64) -> Timestamp {
+    let floor = floor_to(at, width);
+    if floor == at {
+        at
+    } else {
+        Timestamp::from_unix_millis(floor.unix_millis() + width).unwrap_or(at)
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct SketchRow {
+    workflow_name: String,
+    environment: String,
+    bucket_start: Timestamp,
+    runs: i64,
+    passed: i64,
+    failed: i64,
+    warnings: i64,
+    duration_sum_ms: i64,
+    duration_min_ms: Option<i64>,
+    duration_max_ms: Option<i64>,
+    sketch: Option<String>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StepRow {
+    k1: String,
+    k2: String,
+    runs: i64,
+    passed: i64,
+    p95: Option<f64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct FailureRow {
+    workflow_name: String,
+    environment: String,
+    started_at: Timestamp,
+    step_name: Option<String>,
+    step_status: Option<String>,
+    failed_assertion: Option<String>,
+    error_message: Option<String>,
+}
+
+impl Store {
+    /// The stored rollup rows matching `query` (rows without runs left out), by workflow,
+    /// environment, then bucket start.
+    pub async fn rollup_rows(
+        &self,
+        query: &RollupQuery,
+    ) -> Result<Vec<WorkflowRollup>, StoreError> {
+        dispatch!(self, pool, Db => {
+            let mut q = QueryBuilder::<Db>::new(select_sql::<WorkflowRollup>());
+            q.push(" WHERE bucket = ").push_bind(query.bucket);
+            q.push(" AND bucket_start >= ").push_bind(query.since);
+            q.push(" AND bucket_start < ").push_bind(query.until);
+            q.push(" AND runs > 0");
+            if let Some(workflow) = &query.workflow {
+                q.push(" AND workflow_name = ").push_bind(workflow.clone());
+            }
+            if let Some(environment) = &query.environment {
+                q.push(" AND environment = ").push_bind(environment.clone());
+            }
+            q.push(" ORDER BY workflow_name, environment, bucket_start");
+            q.build_query_as::<WorkflowRollup>()
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("reading rollups"))
+        })
+    }
+
+    /// Figures per workflow and environment that ran in the window: the whole window, and
+    /// with `step_ms` (a whole number of minutes) one point per bucket of that size, counted
+    /// from `since` (rounded down to the minute), the last one cut at `until`. Reads HOUR
+    /// rollups for whole hours when buckets are whole hours from an hour boundary (or when
+    /// no series is asked for), MINUTE rollups for the rest.
+    pub async fn figures(
+        &self,
+        window: &AnalyticsWindow,
+        step_ms: Option<i64>,
+    ) -> Result<Vec<WorkflowFigures>, StoreError> {
+        let since = floor_to(window.since, MINUTE_MS);
+        let until = ceil_to(window.until, MINUTE_MS);
+        if until <= since {
+            return Ok(Vec::new());
+        }
+        let span = until.unix_millis() - since.unix_millis();
+        let step = step_ms.filter(|s| *s > 0).map_or(span, |s| {
+            ceil_to(Timestamp::from_unix_millis(s).unwrap_or(since), MINUTE_MS)
+                .unix_millis()
+                .max(MINUTE_MS)
+        });
+        let single = step >= span;
+        let hours_fit = single || (step % HOUR_MS == 0 && since.unix_millis() % HOUR_MS == 0);
+        let hours_from = ceil_to(since, HOUR_MS);
+        let hours_to = floor_to(until, HOUR_MS).max(hours_from);
+        let mut rows = Vec::new();
+        if hours_fit && hours_from < hours_to {
+            rows.extend(
+                self.sketch_rows(window, RollupBucket::Hour, &[(hours_from, hours_to)])
+                    .await?,
+            );
+            rows.extend(
+                self.sketch_rows(
+                    window,
+                    RollupBucket::Minute,
+                    &[(since, hours_from), (hours_to, until)],
+                )
+                .await?,
+            );
+        } else {
+            rows.extend(
+                self.sketch_rows(window, RollupBucket::Minute, &[(since, until)])
+                    .await?,
+            );
+        }
+        let buckets = if single { 1 } else { (span + step - 1) / step };
+        let mut out: BTreeMap<(String, String), Vec<RollupTotals>> = BTreeMap::new();
+        for row in rows {
+            let index = ((row.bucket_start.unix_millis() - since.unix_millis()) / step) as usize;
+            let sketch = match &row.sketch {
+                Some(text) => DurationSketch::from_json_text(text).map_err(|e| {
+                    StoreError::Unreadable(format!(
+                        "the rollup of {} in {} at {}: {e} (run `wfmon db rebuild-rollups`)",
+                        row.workflow_name, row.environment, row.bucket_start
+                    ))
+                })?,
+                None => DurationSketch::new(),
+            };
+            let totals = RollupTotals {
+                runs: row.runs,
+                passed: row.passed,
+                failed: row.failed,
+                warnings: row.warnings,
+                duration_sum_ms: row.duration_sum_ms,
+                duration_min_ms: row.duration_min_ms,
+                duration_max_ms: row.duration_max_ms,
+                sketch,
+            };
+            let series = out
+                .entry((row.workflow_name, row.environment))
+                .or_insert_with(|| vec![RollupTotals::default(); buckets as usize]);
+            if let Some(slot) = series.get_mut(index) {
+                slot.merge(&totals);
+            }
+        }
+        Ok(out
+            .into_iter()
+            .map(|((workflow_name, environment), series)| {
+                let mut total = RollupTotals::default();
+                for t in &series {
+                    total.merge(t);
+                }
+                let points = if step_ms.is_some() {
+                    series
+                        .iter()
+                        .enumerate()
+                        .map(|(i, t)| FiguresPoint {
+                            bucket_start: since
+                                .plus(chrono::TimeDelta::milliseconds(i as i64 * step)),
+                            figures: RunFigures::from_totals(t),
+                        })
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                WorkflowFigures {
+                    workflow_name,
+                    environment,
+                    total: RunFigures::from_totals(&total),
+                    points,
+                }
+            })
+            .collect())
+    }
+
+    async fn sketch_rows(
+        &self,
+        window: &AnalyticsWindow,
+        bucket: RollupBucket,
+        ranges: &[(Timestamp, Timestamp)],
+    ) -> Result<Vec<SketchRow>, StoreError> {
+        let ranges: Vec<_> = ranges.iter().filter(|(a, b)| a < b).collect();
+        if ranges.is_empty() {
+            return Ok(Vec::new());
+        }
+        dispatch!(self, pool, Db => {
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT workflow_name, environment, bucket_start, runs, passed, failed, warnings, \
+                 duration_sum_ms, duration_min_ms, duration_max_ms, \
+                 CAST(duration_sketch AS TEXT) AS sketch FROM workflow_rollups WHERE bucket = ",
+            );
+            q.push_bind(bucket);
+            q.push(" AND runs > 0 AND (");
+            for (n, (from, to)) in ranges.iter().enumerate() {
+                if n > 0 {
+                    q.push(" OR ");
+                }
+                q.push("(bucket_start >= ").push_bind(*from);
+                q.push(" AND bucket_start < ").push_bind(*to).push(")");
+            }
+            q.push(")");
+            if let Some(workflow) = &window.workflow {
+                q.push(" AND workflow_name = ").push_bind(workflow.clone());
+            }
+            if let Some(environment) = &window.environment {
+                q.push(" AND environment = ").push_bind(environment.clone());
+            }
+            q.build_query_as::<SketchRow>()
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query(format!("reading {} rollups", bucket.as_str().to_ascii_lowercase())))
+        })
+    }
+
+    /// Uptime per workflow and environment over the window: the share of the minutes in
+    /// which it ran where no run failed.
+    pub async fn uptime(&self, window: &AnalyticsWindow) -> Result<Vec<Uptime>, StoreError> {
+        let since = floor_to(window.since, MINUTE_MS);
+        let until = ceil_to(window.until, MINUTE_MS);
+        let rows: Vec<(String, String, i64, i64)> = dispatch!(self, pool, Db => {
+            let mut q = QueryBuilder::<Db>::new(
+                "SELECT workflow_name, environment, COUNT(*), \
+                 SUM(CASE WHEN failed = 0 THEN 1 ELSE 0 END) FROM workflow_rollups \
+                 WHERE runs > 0 AND bucket = ",
+            );
+            q.push_bind(RollupBucket::Minute);
+            q.push(" AND bucket_start >= ").push_bind(since);
+            q.push(" AND bucket_start < ").push_bind(until);
+            if let Some(workflow) = &window.workflow {
+                q.push(" AND workflow_name = ").push_bind(workflow.clone());
+            }
+            if let Some(environment) = &window.environment {
+                q.push(" AND environment = ").push_bind(environment.clone());
+            }
+            q.push(" GROUP BY workflow_name, environment ORDER BY workflow_name, environment");
+            q.build_query_as::<(String, String, i64, i64)>()
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("computing uptime"))?
+        });
+        Ok(rows
+            .into_iter()
+            .map(|(workflow_name, environment, measured, up)| Uptime {
+                workflow_name,
+                environment,
+                measured_minutes: measured,
+                up_minutes: up,
+                uptime_percent: ratio(up, measured).map(|r| r * 100.0),
+            })
+            .collect())
+    }
+
+    /// Per step of each workflow: runs, success rate and p95 duration over the steps of the
+    /// runs started in the window (the executions' indexed `started_at` bounds the read),
+    /// by workflow then step name.
+    pub async fn step_figures(
+        &self,
+        window: &AnalyticsWindow,
+    ) -> Result<Vec<StepFigures>, StoreError> {
+        let head = format!(
+            "WITH runs AS ( SELECT e.workflow_name AS k1, s.step_name AS k2, s.status, \
+             s.duration_ms FROM workflow_executions e \
+             JOIN workflow_step_results s ON s.execution_id = e.run_id \
+             WHERE s.status <> 'SKIPPED' AND e.status NOT IN ({}) AND e.started_at >= ",
+            not_run_statuses()
+        );
+        let tail = crate::overview::stats_tail();
+        let rows = dispatch!(self, pool, Db => {
+            let mut q = QueryBuilder::<Db>::new(head);
+            q.push_bind(window.since);
+            q.push(" AND e.started_at < ").push_bind(window.until);
+            if let Some(workflow) = &window.workflow {
+                q.push(" AND e.workflow_name = ").push_bind(workflow.clone());
+            }
+            if let Some(environment) = &window.environment {
+                q.push(" AND e.environment = ").push_bind(environment.clone());
+            }
+            q.push(tail);
+            q.build_query_as::<StepRow>()
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("counting step results"))
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| StepFigures {
+                workflow_name: r.k1,
+                step_name: r.k2,
+                runs: r.runs,
+                passed: r.passed,
+                failed: r.runs - r.passed,
+                success_rate: ratio(r.passed, r.runs),
+                p95_duration_ms: r.p95,
+            })
+            .collect())
+    }
+
+    /// Failures of the runs started in the window grouped by signature (see `FailureGroup`)
+    /// across workflows, most frequent first; at most `limit` groups.
+    pub async fn failure_groups(
+        &self,
+        window: &AnalyticsWindow,
+        limit: usize,
+    ) -> Result<Vec<FailureGroup>, StoreError> {
+        let passed = "'PASSED', 'WARNING'";
+        // The failed steps of failed runs, and failed runs without a failed step.
+        let sql = format!(
+            "SELECT e.workflow_name, e.environment, e.started_at, s.step_name, \
+             s.status AS step_status, s.failed_assertion, \
+             CASE WHEN s.error_message IS NULL THEN e.error_message ELSE s.error_message END \
+               AS error_message \
+             FROM workflow_executions e \
+             JOIN workflow_step_results s ON s.execution_id = e.run_id \
+             WHERE s.status IN ('FAILED', 'TIMED_OUT') AND e.status NOT IN ({not_runs}, {passed}) \
+             AND e.started_at >= $1 AND e.started_at < $2 \
+             AND ($3 IS NULL OR e.workflow_name = $3) AND ($4 IS NULL OR e.environment = $4) \
+             UNION ALL \
+             SELECT e.workflow_name, e.environment, e.started_at, NULL, NULL, NULL, e.error_message \
+             FROM workflow_executions e \
+             WHERE e.status NOT IN ({not_runs}, {passed}) \
+             AND e.started_at >= $1 AND e.started_at < $2 \
+             AND ($3 IS NULL OR e.workflow_name = $3) AND ($4 IS NULL OR e.environment = $4) \
+             AND NOT EXISTS (SELECT 1 FROM workflow_step_results s WHERE s.execution_id = e.run_id \
+               AND s.status IN ('FAILED', 'TIMED_OUT'))",
+            not_runs = not_run_statuses(),
+        );
+        let rows = dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, FailureRow>(AssertSqlSafe(sql))
+                .bind(window.since)
+                .bind(window.until)
+                .bind(window.workflow.clone())
+                .bind(window.environment.clone())
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("grouping failures"))
+        })?;
+        type Signature = (Option<String>, Option<String>, &'static str, String);
+        struct Acc {
+            count: i64,
+            workflows: BTreeSet<String>,
+            environments: BTreeSet<String>,
+            first: Timestamp,
+            last: Timestamp,
+        }
+        let mut groups: BTreeMap<Signature, Acc> = BTreeMap::new();
+        for row in rows {
+            let message = row.error_message.as_deref().unwrap_or("");
+            let class = error_class(
+                row.step_status.as_deref(),
+                row.failed_assertion.is_some(),
+                message,
+            );
+            let key = (
+                row.step_name,
+                row.failed_assertion,
+                class,
+                normalise_message(message),
+            );
+            let acc = groups.entry(key).or_insert_with(|| Acc {
+                count: 0,
+                workflows: BTreeSet::new(),
+                environments: BTreeSet::new(),
+                first: row.started_at,
+                last: row.started_at,
+            });
+            acc.count += 1;
+            acc.workflows.insert(row.workflow_name);
+            acc.environments.insert(row.environment);
+            acc.first = acc.first.min(row.started_at);
+            acc.last = acc.last.max(row.started_at);
+        }
+        let mut out: Vec<FailureGroup> = groups
+            .into_iter()
+            .map(
+                |((step_name, failed_assertion, error_class, message), acc)| FailureGroup {
+                    step_name,
+                    failed_assertion,
+                    error_class,
+                    message,
+                    count: acc.count,
+                    workflows: acc.workflows.into_iter().collect(),
+                    environments: acc.environments.into_iter().collect(),
+                    first_seen: acc.first,
+                    last_seen: acc.last,
+                },
+            )
+            .collect();
+        out.sort_by(|a, b| b.count.cmp(&a.count).then(b.last_seen.cmp(&a.last_seen)));
+        out.truncate(limit);
+        Ok(out)
+    }
+}
+
+/// The class of a failure, from the step's status, whether an assertion failed, and the
+/// words of its message.
+fn error_class(step_status: Option<&str>, assertion_failed: bool, message: &str) -> &'static str {
+    let lower = message.to_ascii_lowercase();
+    if step_status == Some("TIMED_OUT") || lower.contains("timed out") || lower.contains("timeout")
+    {
+        "timeout"
+    } else if assertion_failed {
+        "assertion"
+    } else if lower.contains("dns") || lower.contains("resolve") || lower.contains("lookup") {
+        "dns"
+    } else if lower.contains("tls") || lower.contains("certificate") || lower.contains("ssl") {
+        "tls"
+    } else if lower.contains("connect") || lower.contains("refused") || lower.contains("reset") {
+        "connection"
+    } else if lower.contains("status") || lower.contains("http") {
+        "http"
+    } else {
+        "error"
+    }
+}
+
+/// The message with what varies between occurrences taken out: each run of letters and
+/// digits holding a digit becomes `#` when it is only digits (numbers, ports, addresses) and
+/// `…` otherwise (ids, hashes, UUID parts); whitespace is collapsed; at most 200 characters
+/// are kept.
+pub(crate) fn normalise_message(message: &str) -> String {
+    let mut out = String::new();
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.chars().any(|c| c.is_ascii_digit()) {
+            out.push(if word.chars().all(|c| c.is_ascii_digit()) {
+                '#'
+            } else {
+                '…'
+            });
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in message.chars() {
+        if c.is_alphanumeric() {
+            word.push(c);
+            continue;
+        }
+        flush(&mut word, &mut out);
+        if c.is_whitespace() {
+            if !out.is_empty() && !out.ends_with(' ') {
+                out.push(' ');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    let trimmed = out.trim_end();
+    trimmed.chars().take(200).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_lose_numbers_and_ids() {
+        assert_eq!(
+            normalise_message("expected status 200, got 503 for order 7f3a9c21-0b4e (took 1.52s)"),
+            "expected status #, got # for order …-… (took #.…)"
+        );
+        assert_eq!(
+            normalise_message("connection refused: 10.0.0.12:5432"),
+            "connection refused: #.#.#.#:#"
+        );
+        assert_eq!(normalise_message("  a\n b  "), "a b");
+    }
+
+    #[test]
+    fn failures_are_classed_by_status_assertion_and_words() {
+        assert_eq!(error_class(Some("TIMED_OUT"), false, ""), "timeout");
+        assert_eq!(
+            error_class(Some("FAILED"), true, "expected 200"),
+            "assertion"
+        );
+        assert_eq!(
+            error_class(
+                Some("FAILED"),
+                false,
+                "tcp connect error: Connection refused"
+            ),
+            "connection"
+        );
+        assert_eq!(
+            error_class(None, false, "dns error: failed to lookup"),
+            "dns"
+        );
+        assert_eq!(error_class(None, false, "boom"), "error");
+    }
+}

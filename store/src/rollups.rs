@@ -1,0 +1,731 @@
+//! The rollups (`workflow_rollups`): per minute and per hour, per workflow and environment,
+//! the runs that started in the bucket, kept up to date in the transaction that records them.
+//!
+//! What counts: a *run* is an execution that ended and was not skipped (RUNNING and SKIPPED
+//! are not counted). PASSED and WARNING runs are `passed` (WARNING ones are also counted in
+//! `warnings`); FAILED, TIMED_OUT and ABORTED runs are `failed`; so `runs = passed + failed`,
+//! the same rule as the overview's statistics. Durations (sum, min, max and the percentile
+//! sketch) are those of the runs that have one. A run belongs to the bucket of its
+//! `started_at`.
+//!
+//! A batch makes one upsert per rollup row it touches, whatever the number of executions in
+//! it. The previous state of every execution of the batch is read first, so that a RUNNING
+//! row that completes is counted once and a batch written twice is not counted twice; if an
+//! execution that was already counted changes, the rows it touched are recomputed from the
+//! raw rows instead. The rollup rows of a batch are created if missing and then read and
+//! locked (`FOR UPDATE` on PostgreSQL; SQLite's write transaction is exclusive), so two
+//! instances writing at once wait for each other instead of losing counts.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments, QueryBuilder};
+use wfmon_model::{
+    DurationSketch, ExecutionStatus, PushValues, Record, RollupBucket, Timestamp,
+    WorkflowExecution, WorkflowRollup, json, new_id,
+};
+
+use crate::records::begin_write;
+use crate::{Store, StoreError};
+
+/// Rollup rows named per statement (4 parameters each).
+const KEYS_PER_STATEMENT: usize = 500;
+
+/// Executions read per statement when looking up their previous state.
+const RUNS_PER_STATEMENT: usize = 1000;
+
+/// The identity of one rollup row.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct RollupKey {
+    pub bucket: RollupBucket,
+    pub workflow_name: String,
+    pub environment: String,
+    pub bucket_start: Timestamp,
+}
+
+/// The width of a bucket in milliseconds.
+pub(crate) fn bucket_millis(bucket: RollupBucket) -> i64 {
+    match bucket {
+        RollupBucket::Minute => 60_000,
+        RollupBucket::Hour => 3_600_000,
+    }
+}
+
+/// The start of the bucket holding `at`.
+pub(crate) fn bucket_floor(bucket: RollupBucket, at: Timestamp) -> Timestamp {
+    let width = bucket_millis(bucket);
+    let millis = at.unix_millis().div_euclid(width) * width;
+    Timestamp::from_unix_millis(millis).unwrap_or(at)
+}
+
+/// What one execution contributes to its rollups: only runs (see the module doc) do.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub(crate) struct RunFacts {
+    pub run_id: String,
+    pub workflow_name: String,
+    pub environment: String,
+    pub started_at: Timestamp,
+    pub status: ExecutionStatus,
+    pub duration_ms: Option<i32>,
+}
+
+impl RunFacts {
+    /// Whether the execution is a run (ended, not skipped).
+    pub fn is_run(&self) -> bool {
+        counts_as_run(self.status)
+    }
+
+    fn from_execution(e: &WorkflowExecution) -> RunFacts {
+        RunFacts {
+            run_id: e.run_id.clone(),
+            workflow_name: e.workflow_name.clone(),
+            environment: e.environment.clone(),
+            started_at: e.started_at,
+            status: e.status,
+            duration_ms: e.duration_ms,
+        }
+    }
+
+    fn keys(&self) -> [RollupKey; 2] {
+        [RollupBucket::Minute, RollupBucket::Hour].map(|bucket| RollupKey {
+            bucket,
+            workflow_name: self.workflow_name.clone(),
+            environment: self.environment.clone(),
+            bucket_start: bucket_floor(bucket, self.started_at),
+        })
+    }
+}
+
+/// Whether an execution of this status is a run (ended and not skipped).
+pub(crate) fn counts_as_run(status: ExecutionStatus) -> bool {
+    status.is_final() && status != ExecutionStatus::Skipped
+}
+
+/// The statuses that are not runs, as an SQL IN list.
+pub(crate) fn not_run_statuses() -> String {
+    ExecutionStatus::ALL
+        .iter()
+        .filter(|s| !counts_as_run(**s))
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The figures of one rollup row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct RollupTotals {
+    pub runs: i64,
+    pub passed: i64,
+    pub failed: i64,
+    pub warnings: i64,
+    pub duration_sum_ms: i64,
+    pub duration_min_ms: Option<i64>,
+    pub duration_max_ms: Option<i64>,
+    pub sketch: DurationSketch,
+}
+
+impl RollupTotals {
+    /// Counts one run of this status and duration; other executions are ignored.
+    pub fn add(&mut self, status: ExecutionStatus, duration_ms: Option<i64>) {
+        if !counts_as_run(status) {
+            return;
+        }
+        self.runs += 1;
+        if status.is_success() {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+        if status == ExecutionStatus::Warning {
+            self.warnings += 1;
+        }
+        if let Some(d) = duration_ms {
+            self.duration_sum_ms += d;
+            self.duration_min_ms = Some(self.duration_min_ms.map_or(d, |m| m.min(d)));
+            self.duration_max_ms = Some(self.duration_max_ms.map_or(d, |m| m.max(d)));
+            self.sketch.add(d);
+        }
+    }
+
+    /// Adds another row's figures to these.
+    pub fn merge(&mut self, other: &RollupTotals) {
+        self.runs += other.runs;
+        self.passed += other.passed;
+        self.failed += other.failed;
+        self.warnings += other.warnings;
+        self.duration_sum_ms += other.duration_sum_ms;
+        self.duration_min_ms = match (self.duration_min_ms, other.duration_min_ms) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        self.duration_max_ms = match (self.duration_max_ms, other.duration_max_ms) {
+            (Some(a), Some(b)) => Some(a.max(b)),
+            (a, b) => a.or(b),
+        };
+        self.sketch.merge(&other.sketch);
+    }
+
+    /// The figures of a stored row; None if its sketch cannot be read.
+    pub fn from_row(row: &WorkflowRollup) -> Option<RollupTotals> {
+        let sketch = match &row.duration_sketch {
+            Some(stored) => DurationSketch::from_json(&stored.0).ok()?,
+            None => DurationSketch::new(),
+        };
+        Some(RollupTotals {
+            runs: row.runs,
+            passed: row.passed,
+            failed: row.failed,
+            warnings: row.warnings,
+            duration_sum_ms: row.duration_sum_ms,
+            duration_min_ms: row.duration_min_ms,
+            duration_max_ms: row.duration_max_ms,
+            sketch,
+        })
+    }
+
+    fn into_row(self, key: &RollupKey, now: Timestamp) -> WorkflowRollup {
+        WorkflowRollup {
+            id: new_id("rol"),
+            bucket: key.bucket,
+            bucket_start: key.bucket_start,
+            workflow_name: key.workflow_name.clone(),
+            environment: key.environment.clone(),
+            runs: self.runs,
+            passed: self.passed,
+            failed: self.failed,
+            warnings: self.warnings,
+            duration_sum_ms: self.duration_sum_ms,
+            duration_min_ms: self.duration_min_ms,
+            duration_max_ms: self.duration_max_ms,
+            duration_sketch: Some(json(self.sketch.to_json())),
+            updated_at: now,
+        }
+    }
+}
+
+/// How one execution changes in a write: its state before (None if new) and after.
+#[derive(Debug, Clone)]
+pub(crate) struct RunChange {
+    pub before: Option<RunFacts>,
+    pub after: RunFacts,
+}
+
+/// The state of the executions with these run ids before a write (PostgreSQL: locked until
+/// the transaction ends, so a concurrent write of the same execution waits).
+pub(crate) async fn read_previous<DB>(
+    conn: &mut DB::Connection,
+    run_ids: &[&str],
+) -> Result<HashMap<String, RunFacts>, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    RunFacts: for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut found = HashMap::new();
+    for chunk in run_ids.chunks(RUNS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<DB>::new(
+            "SELECT run_id, workflow_name, environment, started_at, status, duration_ms \
+             FROM workflow_executions WHERE run_id IN (",
+        );
+        let mut list = q.separated(", ");
+        for id in chunk {
+            list.push_bind((*id).to_owned());
+        }
+        q.push(")");
+        if DB::NAME == "PostgreSQL" {
+            q.push(" ORDER BY run_id FOR UPDATE");
+        }
+        for facts in q.build_query_as::<RunFacts>().fetch_all(&mut *conn).await? {
+            found.insert(facts.run_id.clone(), facts);
+        }
+    }
+    Ok(found)
+}
+
+/// The changes a write makes: `written` executions replace their previous state (for rows
+/// inserted only if missing, pass `replace = false`).
+pub(crate) fn changes(
+    previous: &HashMap<String, RunFacts>,
+    written: &[(&WorkflowExecution, bool)],
+) -> Vec<RunChange> {
+    let mut last: BTreeMap<&str, (&WorkflowExecution, bool)> = BTreeMap::new();
+    for (execution, replace) in written {
+        let id = execution.run_id.as_str();
+        if *replace || !last.contains_key(id) {
+            last.insert(id, (execution, *replace));
+        }
+    }
+    last.into_iter()
+        .filter_map(|(id, (execution, replace))| {
+            let before = previous.get(id).cloned();
+            if before.is_some() && !replace {
+                return None;
+            }
+            Some(RunChange {
+                before,
+                after: RunFacts::from_execution(execution),
+            })
+        })
+        .collect()
+}
+
+/// Brings the rollups up to date with `changes` inside the caller's transaction, which has
+/// already written the executions.
+pub(crate) async fn apply<DB>(
+    conn: &mut DB::Connection,
+    changes: &[RunChange],
+) -> Result<(), sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    WorkflowRollup: for<'r> sqlx::FromRow<'r, DB::Row> + PushValues<DB>,
+    (ExecutionStatus, Option<i32>): for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Timestamp: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> RollupBucket: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut added: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
+    let mut recompute: BTreeSet<RollupKey> = BTreeSet::new();
+    for change in changes {
+        let before = change.before.as_ref().filter(|b| b.is_run());
+        if before == Some(&change.after) {
+            continue;
+        }
+        if let Some(before) = before {
+            recompute.extend(before.keys());
+            recompute.extend(change.after.keys());
+            continue;
+        }
+        if change.after.is_run() {
+            for key in change.after.keys() {
+                added
+                    .entry(key)
+                    .or_default()
+                    .add(change.after.status, change.after.duration_ms.map(i64::from));
+            }
+        }
+    }
+    for key in &recompute {
+        added.remove(key);
+    }
+    let keys: Vec<RollupKey> = added.keys().chain(recompute.iter()).cloned().collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let existing = lock_rows::<DB>(conn, &keys).await?;
+    let now = Timestamp::now();
+    let mut rows = Vec::with_capacity(keys.len());
+    for (key, delta) in added {
+        match existing.get(&key).and_then(RollupTotals::from_row) {
+            Some(mut totals) => {
+                totals.merge(&delta);
+                rows.push(totals.into_row(&key, now));
+            }
+            None if existing.get(&key).is_some_and(|r| r.runs > 0) => {
+                // A stored sketch that cannot be read: count the bucket again from raw rows.
+                rows.push(recount::<DB>(conn, &key).await?.into_row(&key, now));
+            }
+            None => rows.push(delta.into_row(&key, now)),
+        }
+    }
+    for key in &recompute {
+        rows.push(recount::<DB>(conn, key).await?.into_row(key, now));
+    }
+    write_rows::<DB>(conn, &rows).await
+}
+
+/// `(bucket = $ AND workflow_name = $ AND environment = $ AND bucket_start = $) OR ...`
+fn push_key_filter<DB>(q: &mut QueryBuilder<DB>, keys: &[RollupKey])
+where
+    DB: Database,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Timestamp: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> RollupBucket: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    for (n, key) in keys.iter().enumerate() {
+        q.push(if n == 0 { "(" } else { " OR (" });
+        q.push("bucket = ").push_bind(key.bucket);
+        q.push(" AND workflow_name = ")
+            .push_bind(key.workflow_name.clone());
+        q.push(" AND environment = ")
+            .push_bind(key.environment.clone());
+        q.push(" AND bucket_start = ").push_bind(key.bucket_start);
+        q.push(")");
+    }
+}
+
+/// Creates the rows of `keys` that do not exist (zero counts), then reads and locks them all,
+/// in key order.
+async fn lock_rows<DB>(
+    conn: &mut DB::Connection,
+    keys: &[RollupKey],
+) -> Result<HashMap<RollupKey, WorkflowRollup>, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    WorkflowRollup: for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Timestamp: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> RollupBucket: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let mut sorted = keys.to_vec();
+    sorted.sort();
+    let mut found = HashMap::new();
+    for chunk in sorted.chunks(KEYS_PER_STATEMENT) {
+        let mut insert = QueryBuilder::<DB>::new(
+            "INSERT INTO workflow_rollups (id, bucket, bucket_start, workflow_name, environment) ",
+        );
+        insert.push_values(chunk, |mut row, key| {
+            row.push_bind(new_id("rol"))
+                .push_bind(key.bucket)
+                .push_bind(key.bucket_start)
+                .push_bind(key.workflow_name.clone())
+                .push_bind(key.environment.clone());
+        });
+        insert.push(" ON CONFLICT (bucket, workflow_name, environment, bucket_start) DO NOTHING");
+        insert.build().execute(&mut *conn).await?;
+
+        let mut select = QueryBuilder::<DB>::new(format!(
+            "SELECT {} FROM {} WHERE ",
+            WorkflowRollup::column_list(),
+            WorkflowRollup::TABLE
+        ));
+        push_key_filter(&mut select, chunk);
+        select.push(" ORDER BY bucket, workflow_name, environment, bucket_start");
+        if DB::NAME == "PostgreSQL" {
+            select.push(" FOR UPDATE");
+        }
+        for row in select
+            .build_query_as::<WorkflowRollup>()
+            .fetch_all(&mut *conn)
+            .await?
+        {
+            let key = RollupKey {
+                bucket: row.bucket,
+                workflow_name: row.workflow_name.clone(),
+                environment: row.environment.clone(),
+                bucket_start: row.bucket_start,
+            };
+            found.insert(key, row);
+        }
+    }
+    Ok(found)
+}
+
+/// The figures of one rollup row counted from the raw executions.
+async fn recount<DB>(
+    conn: &mut DB::Connection,
+    key: &RollupKey,
+) -> Result<RollupTotals, sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    (ExecutionStatus, Option<i32>): for<'r> sqlx::FromRow<'r, DB::Row>,
+    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+    for<'q> Timestamp: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
+{
+    let end = key
+        .bucket_start
+        .plus(chrono::TimeDelta::milliseconds(bucket_millis(key.bucket)));
+    let sql = format!(
+        "SELECT status, duration_ms FROM workflow_executions \
+         WHERE workflow_name = $1 AND environment = $2 AND started_at >= $3 AND started_at < $4 \
+         AND status NOT IN ({})",
+        not_run_statuses()
+    );
+    let rows = sqlx::query_as::<DB, (ExecutionStatus, Option<i32>)>(AssertSqlSafe(sql))
+        .bind(key.workflow_name.clone())
+        .bind(key.environment.clone())
+        .bind(key.bucket_start)
+        .bind(end)
+        .fetch_all(&mut *conn)
+        .await?;
+    let mut totals = RollupTotals::default();
+    for (status, duration) in rows {
+        totals.add(status, duration.map(i64::from));
+    }
+    Ok(totals)
+}
+
+/// Writes whole rollup rows (absolute figures), one statement per chunk; a row that exists
+/// for the key is overwritten, except its id.
+async fn write_rows<DB>(
+    conn: &mut DB::Connection,
+    rows: &[WorkflowRollup],
+) -> Result<(), sqlx::Error>
+where
+    DB: Database,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    DB::Arguments: IntoArguments<DB>,
+    WorkflowRollup: PushValues<DB>,
+{
+    const KEY: [&str; 4] = ["bucket", "workflow_name", "environment", "bucket_start"];
+    let sets: Vec<String> = WorkflowRollup::COLUMNS
+        .iter()
+        .filter(|c| !KEY.contains(&c.name) && c.name != "id" && c.name != "updated_at")
+        .map(|c| format!("{0} = excluded.{0}", c.name))
+        .collect();
+    let suffix = format!(
+        " ON CONFLICT ({}) DO UPDATE SET {}",
+        KEY.join(", "),
+        sets.join(", ")
+    );
+    for chunk in rows.chunks(KEYS_PER_STATEMENT) {
+        let mut q = QueryBuilder::<DB>::new(format!(
+            "INSERT INTO {} ({}) ",
+            WorkflowRollup::TABLE,
+            WorkflowRollup::column_list()
+        ));
+        q.push_values(chunk, |mut row, record| record.push_values(&mut row));
+        q.push(suffix.as_str());
+        q.build().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// What `rebuild_rollups` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RebuildReport {
+    /// Start of the rebuilt range (on the hour).
+    pub from: Option<Timestamp>,
+    /// End of the rebuilt range (on the hour, exclusive).
+    pub to: Option<Timestamp>,
+    /// Runs counted.
+    pub runs: i64,
+    /// Rollup rows written.
+    pub rows: i64,
+}
+
+/// Raw rows recounted per transaction by `rebuild_rollups`.
+const REBUILD_SPAN_HOURS: i64 = 24;
+
+impl Store {
+    /// Recomputes the rollups of runs started in `[from, to)` (widened to whole hours; open
+    /// ends: the oldest and newest execution) from the raw executions, one day per
+    /// transaction. Other writers wait while a day is rebuilt, so none of their runs is lost
+    /// or counted twice.
+    pub async fn rebuild_rollups(
+        &self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<RebuildReport, StoreError> {
+        let (oldest, newest) = dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, (Option<Timestamp>, Option<Timestamp>)>(
+                "SELECT MIN(started_at), MAX(started_at) FROM workflow_executions",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::query("finding the range of executions"))?
+        });
+        let hour = RollupBucket::Hour;
+        let start = from.or(oldest).map(|t| bucket_floor(hour, t));
+        let end = to.or_else(|| newest.map(|t| t.plus(chrono::TimeDelta::milliseconds(1))));
+        let end = end.map(|t| {
+            let floor = bucket_floor(hour, t);
+            if floor == t {
+                t
+            } else {
+                floor.plus(chrono::TimeDelta::hours(1))
+            }
+        });
+        let mut report = RebuildReport {
+            from: start,
+            to: end,
+            ..RebuildReport::default()
+        };
+        let (Some(start), Some(end)) = (start, end) else {
+            return Ok(report);
+        };
+        let mut day = start;
+        while day < end {
+            let next = day
+                .plus(chrono::TimeDelta::hours(REBUILD_SPAN_HOURS))
+                .min(end);
+            let (runs, rows) = self.rebuild_span(day, next).await?;
+            report.runs += runs;
+            report.rows += rows;
+            day = next;
+        }
+        Ok(report)
+    }
+
+    async fn rebuild_span(&self, from: Timestamp, to: Timestamp) -> Result<(i64, i64), StoreError> {
+        let context = format!("rebuilding the rollups of {from} to {to}");
+        let select = format!(
+            "SELECT run_id, workflow_name, environment, started_at, status, duration_ms \
+             FROM workflow_executions WHERE started_at >= $1 AND started_at < $2 \
+             AND status NOT IN ({})",
+            not_run_statuses()
+        );
+        dispatch!(self, pool, Db => {
+            let result: Result<(i64, i64), sqlx::Error> = async {
+                let mut tx = pool.begin_with(begin_write::<Db>()).await?;
+                if Db::NAME == "PostgreSQL" {
+                    // Blocks writers' rollup updates (not readers) until this span is done.
+                    sqlx::query::<Db>("LOCK TABLE workflow_rollups IN SHARE ROW EXCLUSIVE MODE")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query::<Db>(
+                    "DELETE FROM workflow_rollups WHERE bucket_start >= $1 AND bucket_start < $2",
+                )
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
+                let runs = sqlx::query_as::<Db, RunFacts>(AssertSqlSafe(select))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut totals: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
+                for run in &runs {
+                    for key in run.keys() {
+                        totals
+                            .entry(key)
+                            .or_default()
+                            .add(run.status, run.duration_ms.map(i64::from));
+                    }
+                }
+                let now = Timestamp::now();
+                let rows: Vec<WorkflowRollup> =
+                    totals.into_iter().map(|(k, t)| t.into_row(&k, now)).collect();
+                write_rows::<Db>(&mut tx, &rows).await?;
+                tx.commit().await?;
+                Ok((runs.len() as i64, rows.len() as i64))
+            }
+            .await;
+            result.map_err(StoreError::query(context))
+        })
+    }
+
+    /// Deletes rollup rows of buckets that ended at or before `cutoff` (with `dry_run`, only
+    /// counts them). Returns how many.
+    pub async fn prune_rollups(&self, cutoff: Timestamp, dry_run: bool) -> Result<i64, StoreError> {
+        let minute = bucket_floor(RollupBucket::Minute, cutoff);
+        let hour = bucket_floor(RollupBucket::Hour, cutoff);
+        let filter =
+            "(bucket = 'MINUTE' AND bucket_start < $1) OR (bucket = 'HOUR' AND bucket_start < $2)";
+        let sql = if dry_run {
+            format!("SELECT COUNT(*) FROM workflow_rollups WHERE {filter}")
+        } else {
+            format!("DELETE FROM workflow_rollups WHERE {filter}")
+        };
+        dispatch!(self, pool, Db => {
+            let result = if dry_run {
+                sqlx::query_scalar::<Db, i64>(AssertSqlSafe(sql))
+                    .bind(minute)
+                    .bind(hour)
+                    .fetch_one(pool)
+                    .await
+            } else {
+                sqlx::query::<Db>(AssertSqlSafe(sql))
+                    .bind(minute)
+                    .bind(hour)
+                    .execute(pool)
+                    .await
+                    .map(|done| done.rows_affected() as i64)
+            };
+            result.map_err(StoreError::query("pruning rollups"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> Timestamp {
+        Timestamp::parse(text).unwrap()
+    }
+
+    #[test]
+    fn buckets_start_on_the_minute_and_the_hour() {
+        let t = at("2026-03-04T05:06:07.890Z");
+        assert_eq!(
+            bucket_floor(RollupBucket::Minute, t),
+            at("2026-03-04T05:06:00Z")
+        );
+        assert_eq!(
+            bucket_floor(RollupBucket::Hour, t),
+            at("2026-03-04T05:00:00Z")
+        );
+    }
+
+    #[test]
+    fn only_ended_runs_count_and_warnings_pass() {
+        let mut t = RollupTotals::default();
+        t.add(ExecutionStatus::Running, Some(5));
+        t.add(ExecutionStatus::Skipped, Some(5));
+        t.add(ExecutionStatus::Passed, Some(100));
+        t.add(ExecutionStatus::Warning, Some(300));
+        t.add(ExecutionStatus::Failed, None);
+        t.add(ExecutionStatus::TimedOut, Some(200));
+        t.add(ExecutionStatus::Aborted, Some(50));
+        assert_eq!((t.runs, t.passed, t.failed, t.warnings), (5, 2, 3, 1));
+        assert_eq!(t.duration_sum_ms, 650);
+        assert_eq!(
+            (t.duration_min_ms, t.duration_max_ms),
+            (Some(50), Some(300))
+        );
+        assert_eq!(t.sketch.count(), 4);
+        assert_eq!(not_run_statuses(), "'RUNNING', 'SKIPPED'");
+    }
+
+    #[test]
+    fn a_write_counts_each_execution_by_its_last_state() {
+        let facts = |id: &str, status| RunFacts {
+            run_id: id.into(),
+            workflow_name: "w".into(),
+            environment: "e".into(),
+            started_at: at("2026-03-04T05:06:07Z"),
+            status,
+            duration_ms: Some(10),
+        };
+        let mut previous = HashMap::new();
+        previous.insert("a".to_owned(), facts("a", ExecutionStatus::Running));
+        let exe = |id: &str| WorkflowExecution {
+            id: id.into(),
+            run_id: id.into(),
+            workflow_name: "w".into(),
+            status: ExecutionStatus::Passed,
+            started_at: at("2026-03-04T05:06:07Z"),
+            completed_at: None,
+            duration_ms: Some(10),
+            tests_passed: 0,
+            tests_failed: 0,
+            tests_total: 0,
+            error_message: None,
+            error_stack: None,
+            triggered_by: wfmon_model::TriggeredBy::Scheduled,
+            environment: "e".into(),
+            metadata: None,
+            report_id: None,
+            attempt: 1,
+            first_run_id: None,
+            schedule_id: None,
+            instance_id: None,
+            created_at: at("2026-03-04T05:06:07Z"),
+            updated_at: at("2026-03-04T05:06:07Z"),
+        };
+        let (a, b) = (exe("a"), exe("b"));
+        // `a` existed as RUNNING and completes; `b` is started and finished in one batch.
+        let found = changes(
+            &previous,
+            &[(&a, false), (&b, false), (&a, true), (&b, true)],
+        );
+        assert_eq!(found.len(), 2);
+        assert_eq!(
+            found[0].before.as_ref().unwrap().status,
+            ExecutionStatus::Running
+        );
+        assert!(found[1].before.is_none());
+        // A started row that already exists changes nothing.
+        assert!(changes(&previous, &[(&a, false)]).is_empty());
+    }
+}

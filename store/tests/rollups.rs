@@ -1,0 +1,474 @@
+//! Rollups written with every execution, on both backends: counted once, whatever the order
+//! of starts, completions, retries and prunes, and always equal to a recount of what was
+//! recorded; rebuilt from raw rows; pruned by their own retention; never losing counts
+//! when two stores write at once.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use chrono::TimeDelta;
+use common::*;
+use wfmon_model::*;
+use wfmon_store::{ExecutionRecord, RollupQuery, RunningExecution, Store};
+
+on_both_backends!(
+    a_running_row_that_completes_is_counted_once,
+    runs_are_counted_by_status_with_durations_and_sketch,
+    rollups_equal_a_recount_after_random_inserts_retries_and_prunes,
+    rebuild_recomputes_from_raw_rows,
+    prune_keeps_rollups_by_their_own_retention,
+    two_stores_writing_at_once_lose_no_counts,
+);
+
+fn record(execution: WorkflowExecution) -> ExecutionRecord {
+    ExecutionRecord {
+        execution,
+        steps: Vec::new(),
+        metrics: Vec::new(),
+        health_checks: Vec::new(),
+    }
+}
+
+fn running(mut execution: WorkflowExecution) -> WorkflowExecution {
+    execution.status = ExecutionStatus::Running;
+    execution.completed_at = None;
+    execution.duration_ms = None;
+    execution
+}
+
+/// Every rollup row with runs, keyed by bucket, workflow, environment and start.
+type Figures = BTreeMap<
+    (RollupBucket, String, String, Timestamp),
+    (
+        i64,
+        i64,
+        i64,
+        i64,
+        i64,
+        Option<i64>,
+        Option<i64>,
+        DurationSketch,
+    ),
+>;
+
+async fn stored(store: &Store) -> Figures {
+    let mut out = Figures::new();
+    for bucket in [RollupBucket::Minute, RollupBucket::Hour] {
+        let query = RollupQuery {
+            workflow: None,
+            environment: None,
+            bucket,
+            since: Timestamp::from_unix_millis(0).unwrap(),
+            until: Timestamp::now().plus(TimeDelta::days(1)),
+        };
+        for r in store.rollup_rows(&query).await.unwrap() {
+            let sketch = DurationSketch::from_json(&r.duration_sketch.unwrap().0).unwrap();
+            out.insert(
+                (r.bucket, r.workflow_name, r.environment, r.bucket_start),
+                (
+                    r.runs,
+                    r.passed,
+                    r.failed,
+                    r.warnings,
+                    r.duration_sum_ms,
+                    r.duration_min_ms,
+                    r.duration_max_ms,
+                    sketch,
+                ),
+            );
+        }
+    }
+    out
+}
+
+/// The rollups of `executions` counted here, independently of the store: runs are ended
+/// executions that were not skipped; PASSED and WARNING pass.
+fn recount<'a>(executions: impl IntoIterator<Item = &'a WorkflowExecution>) -> Figures {
+    let mut out = Figures::new();
+    for e in executions {
+        if matches!(
+            e.status,
+            ExecutionStatus::Running | ExecutionStatus::Skipped
+        ) {
+            continue;
+        }
+        for (bucket, width) in [
+            (RollupBucket::Minute, 60_000),
+            (RollupBucket::Hour, 3_600_000),
+        ] {
+            let start =
+                Timestamp::from_unix_millis(e.started_at.unix_millis() / width * width).unwrap();
+            let f = out
+                .entry((
+                    bucket,
+                    e.workflow_name.clone(),
+                    e.environment.clone(),
+                    start,
+                ))
+                .or_insert((0, 0, 0, 0, 0, None, None, DurationSketch::new()));
+            f.0 += 1;
+            let passed = matches!(e.status, ExecutionStatus::Passed | ExecutionStatus::Warning);
+            if passed {
+                f.1 += 1;
+            } else {
+                f.2 += 1;
+            }
+            if e.status == ExecutionStatus::Warning {
+                f.3 += 1;
+            }
+            if let Some(d) = e.duration_ms.map(i64::from) {
+                f.4 += d;
+                f.5 = Some(f.5.map_or(d, |m: i64| m.min(d)));
+                f.6 = Some(f.6.map_or(d, |m: i64| m.max(d)));
+                f.7.add(d);
+            }
+        }
+    }
+    out
+}
+
+async fn a_running_row_that_completes_is_counted_once(db: TestDb) {
+    let s = &db.store;
+    let done = execution("login", ExecutionStatus::Passed, minutes_ago(3), 250);
+    let started = running(done.clone());
+    s.start_execution(&started).await.unwrap();
+    assert!(stored(s).await.is_empty(), "a RUNNING row is not a run");
+    let rec = record(done.clone());
+    s.record_executions(std::slice::from_ref(&rec))
+        .await
+        .unwrap();
+    // The same batch again (a writer retrying after an unanswered commit) counts nothing new.
+    s.record_executions(std::slice::from_ref(&rec))
+        .await
+        .unwrap();
+    // Started and finished in the same batch, as the daemon's writer may send them.
+    let other = execution("login", ExecutionStatus::Failed, minutes_ago(3), 900);
+    let other_rec = record(other.clone());
+    s.write_results(&[&running(other.clone())], &[&other_rec], &[])
+        .await
+        .unwrap();
+    let figures = stored(s).await;
+    assert_eq!(figures, recount([&done, &other]));
+    let hour = figures
+        .iter()
+        .find(|(k, _)| k.0 == RollupBucket::Hour)
+        .unwrap()
+        .1;
+    assert_eq!((hour.0, hour.1, hour.2), (2, 1, 1));
+}
+
+async fn runs_are_counted_by_status_with_durations_and_sketch(db: TestDb) {
+    let s = &db.store;
+    let base = Timestamp::parse("2026-01-05T10:00:00Z").unwrap();
+    let at = |minute: i64| base.plus(TimeDelta::seconds(minute * 60 + 7));
+    let mut batch = vec![
+        execution("checkout", ExecutionStatus::Passed, at(0), 100),
+        execution("checkout", ExecutionStatus::Warning, at(0), 300),
+        execution("checkout", ExecutionStatus::Failed, at(1), 2000),
+        execution("checkout", ExecutionStatus::TimedOut, at(1), 30_000),
+        execution("checkout", ExecutionStatus::Skipped, at(2), 0),
+        running(execution("checkout", ExecutionStatus::Passed, at(2), 0)),
+    ];
+    let mut aborted = execution("checkout", ExecutionStatus::Aborted, at(59), 5);
+    aborted.duration_ms = None;
+    batch.push(aborted);
+    let records: Vec<ExecutionRecord> = batch.into_iter().map(record).collect();
+    s.record_executions(&records).await.unwrap();
+    let figures = stored(s).await;
+    let hour = &figures[&(
+        RollupBucket::Hour,
+        "checkout".to_owned(),
+        "production".to_owned(),
+        base,
+    )];
+    assert_eq!((hour.0, hour.1, hour.2, hour.3), (5, 2, 3, 1));
+    assert_eq!((hour.4, hour.5, hour.6), (32_400, Some(100), Some(30_000)));
+    assert_eq!(hour.7.count(), 4);
+    let minute0 = &figures[&(
+        RollupBucket::Minute,
+        "checkout".to_owned(),
+        "production".to_owned(),
+        base,
+    )];
+    assert_eq!((minute0.0, minute0.1, minute0.3), (2, 2, 1));
+    // Minutes without runs have no row: 0, 1 and 59.
+    assert_eq!(
+        figures
+            .keys()
+            .filter(|k| k.0 == RollupBucket::Minute)
+            .count(),
+        3
+    );
+    // Interpolated like percentile_cont: 2000 + 0.85 * (30000 - 2000) = 25800, within 1%.
+    let p95 = hour.7.quantile(0.95).unwrap();
+    assert!((p95 - 25_800.0).abs() <= 258.0, "p95 {p95}");
+}
+
+/// A small deterministic generator, so a failure can be replayed from its seed.
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+async fn rollups_equal_a_recount_after_random_inserts_retries_and_prunes(db: TestDb) {
+    let s = &db.store;
+    let seed = 0x5eed_0001;
+    let mut rng = Lcg(seed);
+    let origin = Timestamp::now().minus(TimeDelta::hours(6));
+    // What was recorded, as the test knows it (pruning raw rows does not remove it: rollups
+    // keep counting pruned runs).
+    let mut recorded: BTreeMap<String, WorkflowExecution> = BTreeMap::new();
+    let mut pruned_before = origin;
+    let statuses = [
+        ExecutionStatus::Passed,
+        ExecutionStatus::Passed,
+        ExecutionStatus::Passed,
+        ExecutionStatus::Warning,
+        ExecutionStatus::Failed,
+        ExecutionStatus::TimedOut,
+        ExecutionStatus::Aborted,
+        ExecutionStatus::Skipped,
+    ];
+    for round in 0..40 {
+        let action = rng.next(10);
+        let (mut started, mut finished) = (Vec::new(), Vec::new());
+        match action {
+            // New runs, some started first, some still RUNNING.
+            0..=4 => {
+                for _ in 0..1 + rng.next(12) {
+                    let workflow = ["login", "search", "checkout"][rng.next(3) as usize];
+                    let at = origin.plus(TimeDelta::seconds(rng.next(6 * 3600) as i64));
+                    let mut e = execution(
+                        workflow,
+                        statuses[rng.next(statuses.len() as u64) as usize],
+                        at,
+                        rng.next(5000) as i32,
+                    );
+                    if rng.next(4) == 0 {
+                        e.environment = "staging".into();
+                    }
+                    if rng.next(10) == 0 {
+                        e.duration_ms = None;
+                    }
+                    match rng.next(4) {
+                        0 => started.push(running(e)),
+                        1 => {
+                            started.push(running(e.clone()));
+                            finished.push(e);
+                        }
+                        _ => finished.push(e),
+                    }
+                }
+            }
+            // Retries: failed runs attempted again, as new executions linked to the first.
+            5 => {
+                let failed: Vec<WorkflowExecution> = recorded
+                    .values()
+                    .filter(|e| {
+                        e.status == ExecutionStatus::Failed && e.started_at >= pruned_before
+                    })
+                    .take(3)
+                    .cloned()
+                    .collect();
+                for first in failed {
+                    let mut retry = execution(
+                        &first.workflow_name,
+                        ExecutionStatus::Passed,
+                        first.started_at.plus(TimeDelta::seconds(30)),
+                        rng.next(3000) as i32,
+                    );
+                    retry.attempt = 2;
+                    retry.first_run_id = Some(first.run_id.clone());
+                    retry.triggered_by = TriggeredBy::Retry;
+                    retry.environment = first.environment.clone();
+                    finished.push(retry);
+                }
+            }
+            // A writer retrying batches it already wrote, and RUNNING rows completing.
+            6 => {
+                let ids: Vec<String> = recorded.keys().take(5).cloned().collect();
+                for id in ids {
+                    let mut e = recorded[&id].clone();
+                    if e.started_at < pruned_before {
+                        continue;
+                    }
+                    if e.status == ExecutionStatus::Running {
+                        e.status = ExecutionStatus::Passed;
+                        e.duration_ms = Some(rng.next(2000) as i32);
+                    }
+                    finished.push(e);
+                }
+            }
+            // A finished run recorded again with another outcome (recounted from raw rows).
+            7 => {
+                // Only where no raw row was pruned: after the hour holding the cut-off.
+                let hour = Timestamp::from_unix_millis(
+                    (pruned_before.unix_millis() / 3_600_000 + 1) * 3_600_000,
+                )
+                .unwrap();
+                if let Some(mut e) = recorded
+                    .values()
+                    .find(|e| e.status.is_final() && e.started_at >= hour)
+                    .cloned()
+                {
+                    e.status = ExecutionStatus::Failed;
+                    e.duration_ms = Some(7777);
+                    finished.push(e);
+                }
+            }
+            // Runs left RUNNING by a vanished instance are closed as ABORTED.
+            8 => {
+                let stuck: Vec<RunningExecution> = s
+                    .running_executions()
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .take(3)
+                    .collect();
+                let at = Timestamp::now();
+                s.abort_executions(&stuck, "instance gone", at)
+                    .await
+                    .unwrap();
+                for run in stuck {
+                    let e = recorded.get_mut(&run.run_id).unwrap();
+                    e.status = ExecutionStatus::Aborted;
+                    e.duration_ms = Some(
+                        i32::try_from((at.unix_millis() - e.started_at.unix_millis()).max(0))
+                            .unwrap(),
+                    );
+                }
+            }
+            // Raw rows pruned; rollups keep them.
+            _ => {
+                pruned_before = pruned_before.plus(TimeDelta::minutes(rng.next(40) as i64));
+                s.prune(pruned_before, false).await.unwrap();
+            }
+        }
+        let records: Vec<ExecutionRecord> = finished.iter().cloned().map(record).collect();
+        let refs: Vec<&ExecutionRecord> = records.iter().collect();
+        let starts: Vec<&WorkflowExecution> = started.iter().collect();
+        s.write_results(&starts, &refs, &[]).await.unwrap();
+        for e in started {
+            recorded.entry(e.run_id.clone()).or_insert(e);
+        }
+        for e in finished {
+            recorded.insert(e.run_id.clone(), e);
+        }
+        assert_eq!(
+            stored(s).await,
+            recount(recorded.values()),
+            "seed {seed:#x}, round {round}, action {action}"
+        );
+    }
+    assert!(
+        recorded.len() > 50,
+        "the test recorded {} runs",
+        recorded.len()
+    );
+}
+
+async fn rebuild_recomputes_from_raw_rows(db: TestDb) {
+    let s = &db.store;
+    let runs: Vec<WorkflowExecution> = (0..30)
+        .map(|i| {
+            let status = if i % 4 == 0 {
+                ExecutionStatus::Failed
+            } else {
+                ExecutionStatus::Passed
+            };
+            execution("search", status, minutes_ago(i * 7), 100 + i as i32 * 10)
+        })
+        .collect();
+    // Rows written around the recorder (an adopted database) have no rollups yet.
+    s.insert(&runs).await.unwrap();
+    assert!(stored(s).await.is_empty());
+    let report = s.rebuild_rollups(None, None).await.unwrap();
+    assert_eq!(report.runs, 30);
+    assert_eq!(stored(s).await, recount(&runs));
+    // Rebuilding a range replaces it and leaves the rest.
+    let before = stored(s).await;
+    let from = minutes_ago(60);
+    s.rebuild_rollups(Some(from), None).await.unwrap();
+    assert_eq!(stored(s).await, before);
+    let again = s.rebuild_rollups(None, None).await.unwrap();
+    assert_eq!(again.runs, 30);
+    assert_eq!(stored(s).await, before);
+}
+
+async fn prune_keeps_rollups_by_their_own_retention(db: TestDb) {
+    let s = &db.store;
+    let old = execution(
+        "login",
+        ExecutionStatus::Passed,
+        minutes_ago(60 * 24 * 10),
+        100,
+    );
+    let new = execution("login", ExecutionStatus::Failed, minutes_ago(30), 200);
+    s.record_executions(&[record(old.clone()), record(new.clone())])
+        .await
+        .unwrap();
+    s.prune(minutes_ago(60 * 24 * 5), false).await.unwrap();
+    assert_eq!(s.count::<WorkflowExecution>().await.unwrap(), 1);
+    assert_eq!(
+        stored(s).await,
+        recount([&old, &new]),
+        "rollups outlive raw rows"
+    );
+    let cutoff = minutes_ago(60 * 24 * 2);
+    assert_eq!(s.prune_rollups(cutoff, true).await.unwrap(), 2);
+    assert_eq!(stored(s).await.len(), 4, "a dry run deletes nothing");
+    assert_eq!(s.prune_rollups(cutoff, false).await.unwrap(), 2);
+    assert_eq!(stored(s).await, recount([&new]));
+}
+
+async fn two_stores_writing_at_once_lose_no_counts(db: TestDb) {
+    let other = Store::open(&db.url, wfmon_store::OpenMode::Existing)
+        .await
+        .unwrap();
+    // Every run in the same minute, so both writers update the same two rows.
+    let at = Timestamp::now().minus(TimeDelta::minutes(2));
+    let make = |n: usize| -> Vec<Vec<ExecutionRecord>> {
+        (0..20)
+            .map(|_| {
+                (0..n)
+                    .map(|i| {
+                        record(execution(
+                            "checkout",
+                            ExecutionStatus::Passed,
+                            at,
+                            10 + i as i32,
+                        ))
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let (a, b) = (make(3), make(4));
+    let all: Vec<WorkflowExecution> = a
+        .iter()
+        .chain(&b)
+        .flatten()
+        .map(|r| r.execution.clone())
+        .collect();
+    let write = |store: Store, batches: Vec<Vec<ExecutionRecord>>| async move {
+        for batch in batches {
+            store.record_executions(&batch).await.unwrap();
+        }
+    };
+    let one = tokio::spawn(write(db.store.clone(), a));
+    let two = tokio::spawn(write(other.clone(), b));
+    one.await.unwrap();
+    two.await.unwrap();
+    let figures = stored(&db.store).await;
+    assert_eq!(figures, recount(&all));
+    assert!(figures.values().all(|f| f.0 == 140));
+    other.close().await;
+}

@@ -1,0 +1,125 @@
+//! `wfmon demo` as a newcomer runs it: the real binary in an empty folder starts the demo
+//! shop, runs the twelve first runs of the bundled journeys, serves the API, and stops
+//! cleanly on SIGTERM with nothing lost.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, SqliteConnection};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A GET on 127.0.0.1, answered with (status, body).
+fn get(url: &str) -> (u16, String) {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let mut stream = TcpStream::connect(host).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).unwrap();
+    let status = text[9..12].parse().unwrap();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
+    (status, body)
+}
+
+#[tokio::test]
+async fn the_demo_runs_every_journey_serves_the_api_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop_port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wfmon"))
+        .args(["demo", "--no-faults", "--port", &shop_port.to_string()])
+        .current_dir(dir.path())
+        .env_remove("WFMON_DATABASE_URL")
+        .env_remove("WFMON_CONFIG")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Every line the demo prints, as it comes.
+    let (lines_tx, lines) = mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line.clone());
+            all.push(line);
+        }
+        all
+    });
+    let mut api = None;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while api.is_none() && Instant::now() < deadline {
+        if let Ok(line) = lines.recv_timeout(Duration::from_secs(1))
+            && let Some(rest) = line.trim_start().strip_prefix("api ")
+        {
+            api = rest.split_whitespace().next().map(str::to_owned);
+        }
+    }
+    let api = api.expect("the banner names the API");
+    let base = api.trim_end_matches("/api/overview").to_owned();
+
+    // The twelve first runs (six journeys in two environments) all pass against the shop.
+    let db = dir.path().join("wfmon-demo.db");
+    let mut finished = Vec::new();
+    while Instant::now() < deadline {
+        if db.exists() {
+            let mut conn = SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+                .await
+                .unwrap();
+            finished = sqlx::query_as::<_, (String, String, String)>(
+                "SELECT workflow_name, environment, status FROM workflow_executions \
+                 WHERE status <> 'RUNNING' ORDER BY workflow_name, environment",
+            )
+            .fetch_all(&mut conn)
+            .await
+            .unwrap_or_default();
+            conn.close().await.ok();
+            if finished.len() >= 12 {
+                break;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    assert_eq!(finished.len(), 12, "{finished:?}");
+    assert!(
+        finished.iter().all(|(_, _, status)| status == "PASSED"),
+        "{finished:?}"
+    );
+    let pairs: std::collections::BTreeSet<(String, String)> = finished
+        .iter()
+        .map(|(w, e, _)| (w.clone(), e.clone()))
+        .collect();
+    assert_eq!(pairs.len(), 12, "each journey once in each environment");
+
+    // The API serves what was recorded.
+    let (status, overview) = get(&format!("{base}/api/overview"));
+    assert_eq!(status, 200, "{overview}");
+    assert!(overview.contains("order-placement"), "{overview}");
+    let (status, _) = get(&format!("{base}/healthz"));
+    assert_eq!(status, 200);
+
+    let rc = unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    assert_eq!(rc, 0);
+    let exit = child.wait().unwrap();
+    let printed = reader.join().unwrap().join("\n");
+    assert!(exit.success(), "{exit:?}\n{printed}");
+    assert!(printed.contains("faults      none"), "{printed}");
+    assert!(printed.contains(", 0 lost"), "{printed}");
+}

@@ -18,6 +18,7 @@ mod error;
 mod extract;
 mod health;
 mod live;
+mod metrics;
 mod openapi;
 mod redact;
 mod state;
@@ -53,6 +54,7 @@ pub fn routes() -> Router<AppState> {
         .route("/api/ws", get(live::ws))
         .route("/login", get(auth::login_form).post(auth::login_submit))
         .route("/logout", axum::routing::post(auth::logout))
+        .route("/metrics", get(metrics::metrics))
         .merge(api::routes())
         .merge(dashboard::routes())
 }

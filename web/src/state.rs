@@ -13,6 +13,7 @@ use wfmon_engine::trigger::Trigger;
 use wfmon_store::Store;
 
 use crate::auth::{AuthSettings, LoginLimiter};
+use crate::metrics::RunMetrics;
 
 /// The API's shared state; cheap to clone.
 #[derive(Clone)]
@@ -31,6 +32,7 @@ struct Inner {
     stopping: Arc<watch::Sender<bool>>,
     auth: Arc<AuthSettings>,
     login_limiter: Arc<LoginLimiter>,
+    run_metrics: Arc<RunMetrics>,
 }
 
 impl AppState {
@@ -40,6 +42,7 @@ impl AppState {
     /// sender's next poll unless `with_alert_nudge` connects them.
     pub fn new(store: Store, config: Arc<Config>, events: EventBus) -> AppState {
         let alerts = alert_evaluator(&store, &config, &events, Arc::new(Notify::new()));
+        let run_metrics = RunMetrics::follow(&events);
         AppState {
             inner: Arc::new(Inner {
                 alerts,
@@ -51,6 +54,7 @@ impl AppState {
                 stopping: Arc::new(watch::channel(false).0),
                 auth: Arc::new(AuthSettings::off()),
                 login_limiter: Arc::new(LoginLimiter::default()),
+                run_metrics,
             }),
         }
     }
@@ -76,6 +80,11 @@ impl AppState {
     /// How requests authenticate.
     pub fn auth(&self) -> &AuthSettings {
         &self.inner.auth
+    }
+
+    /// The counters of `/metrics`.
+    pub(crate) fn run_metrics(&self) -> &RunMetrics {
+        &self.inner.run_metrics
     }
 
     /// The failed-login counts.

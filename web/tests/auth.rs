@@ -540,7 +540,7 @@ async fn metrics_are_closed_unless_configured_open(api: TestApi) {
         .send()
         .await
         .unwrap();
-    assert_ne!(response.status(), 401);
+    assert_eq!(response.status(), 200);
 }
 
 mod secure {
@@ -572,6 +572,46 @@ mod secure {
             .to_str()
             .unwrap();
         assert!(cookie.contains("; Secure"), "{cookie}");
+    }
+
+    #[tokio::test]
+    async fn metrics_may_be_configured_open_while_the_api_stays_closed() {
+        let api = TestApi::sqlite_with_auth(AuthSettings {
+            metrics_open: true,
+            ..settings()
+        })
+        .await;
+        let c = client();
+        let response = c.get(api.url("/metrics")).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.text().await.unwrap().contains("wfmon_build_info"));
+        let response = c.get(api.url("/api/overview")).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+    }
+
+    #[tokio::test]
+    async fn an_alert_action_records_the_token_as_who() {
+        let api = TestApi::sqlite_with_auth(settings()).await;
+        let open = alert("quick", AlertStatus::Active);
+        api.store.insert(std::slice::from_ref(&open)).await.unwrap();
+        let admin = api
+            .store
+            .create_token("oncall-bot", Role::Admin, None)
+            .await
+            .unwrap();
+        let response = client()
+            .post(api.url(&format!("/api/alerts/{}/acknowledge", open.alert_id)))
+            .bearer_auth(&admin.token)
+            .json(&serde_json::json!({"by": "someone else"}))
+            .send()
+            .await
+            .unwrap();
+        let (status, body) = read(response).await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body["acknowledgedBy"], "oncall-bot",
+            "not what the body claims"
+        );
     }
 
     #[tokio::test]

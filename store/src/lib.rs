@@ -10,6 +10,7 @@
 mod dispatch;
 mod alerts;
 mod analytics;
+mod auth;
 mod error;
 mod maintenance;
 mod migrate;
@@ -29,6 +30,10 @@ pub use alerts::AlertChange;
 pub use analytics::{
     AnalyticsWindow, FailureGroup, FiguresPoint, GoodRuns, RollupQuery, RunFigures, StepFigures,
     Uptime, WorkflowFigures,
+};
+pub use auth::{
+    MIN_PASSWORD_LEN, NewToken, Revocation, SessionGrant, TOKEN_PREFIX, check_name, check_password,
+    sha256_hex,
 };
 pub use error::StoreError;
 pub use maintenance::{PruneReport, TableStats};

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::alerts_cmd::{AlertsCommand, NotifyCommand};
+use crate::auth_cmd::{TokenCommand, UserCommand};
 use crate::bench::BenchCommand;
 use crate::report_cmd::ReportArgs;
 
@@ -74,6 +75,12 @@ pub enum Command {
     /// Print a monitoring report for a window (table, Markdown, JSON, CSV or HTML), and
     /// optionally save it.
     Report(ReportArgs),
+    /// Create, list or revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Add, list or remove dashboard users, or set a password.
+    #[command(subcommand)]
+    User(UserCommand),
 }
 
 /// `wfmon db ...`

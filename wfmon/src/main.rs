@@ -4,6 +4,7 @@
 //! database, run the command, and turn its outcome into an exit code.
 
 mod alerts_cmd;
+mod auth_cmd;
 mod bench;
 mod check;
 mod cli;
@@ -40,6 +41,8 @@ async fn main() -> std::process::ExitCode {
         Command::Alerts(command) => alerts_cmd::alerts(&cli, command).await,
         Command::Notify(command) => alerts_cmd::notify(&cli, command).await,
         Command::Report(args) => report_cmd::run(&cli, args).await,
+        Command::Token(command) => auth_cmd::token(&cli, command).await,
+        Command::User(command) => auth_cmd::user(&cli, command).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -295,6 +295,10 @@ fn responses() -> Value {
 
 /// The whole document.
 pub fn document() -> Value {
+    let mut paths = paths();
+    for open in ["/healthz", "/readyz"] {
+        paths[open]["get"]["security"] = json!([]);
+    }
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -307,8 +311,27 @@ pub fn document() -> Value {
             {"name": "overview"}, {"name": "workflows"}, {"name": "schedules"}, {"name": "executions"},
             {"name": "alerts"}, {"name": "reports"}, {"name": "live"}, {"name": "probes"}, {"name": "documents"}
         ],
-        "paths": paths(),
-        "components": { "schemas": schemas::all(), "responses": responses() },
+        "paths": paths,
+        // Every operation needs a token or a dashboard session, unless the server runs with
+        // authentication off; /healthz and /readyz are always open.
+        "security": [{ "bearerToken": [] }, { "sessionCookie": [] }],
+        "components": {
+            "schemas": schemas::all(),
+            "responses": responses(),
+            "securitySchemes": {
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token from `wfmon token create --name NAME --role read|admin`. GET and HEAD need role read, every other method admin (403 otherwise); a missing, unknown, revoked or expired token is 401 with `WWW-Authenticate: Bearer`."
+                },
+                "sessionCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "wfmon_session",
+                    "description": "The dashboard's session, set by POST /login. Requests that change state must also send the page's CSRF token in `X-CSRF-Token`; a cross-origin `Origin` is refused (403)."
+                }
+            }
+        },
     })
 }
 

@@ -281,6 +281,11 @@
     return send(method, url, body)
       .then(function () {
         announce(done);
+        // A form that did its work closes, so the next refresh does not reopen it.
+        var details = element.closest('details');
+        if (details) {
+          details.open = false;
+        }
         refresh();
       })
       .catch(function (error) {
@@ -346,6 +351,21 @@
     document.addEventListener('click', onClick);
     document.addEventListener('submit', onSubmit);
     connect();
+  });
+
+  // A page left behind must not keep its stream open: browsers allow only a few connections
+  // per server, and the next page would wait for one.
+  window.addEventListener('pagehide', function () {
+    if (source) {
+      source.close();
+      source = null;
+    }
+  });
+  window.addEventListener('pageshow', function (event) {
+    if (event.persisted && !source) {
+      connect();
+      scheduleRefresh();
+    }
   });
 
   // For tests and the console: the one request function.

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::alerts_cmd::{AlertsCommand, NotifyCommand};
 use crate::auth_cmd::{TokenCommand, UserCommand};
 use crate::bench::BenchCommand;
+use crate::report_cmd::ReportArgs;
 
 /// wfmon: a self-hosted synthetic workflow monitor.
 ///
@@ -77,6 +78,9 @@ pub enum Command {
     /// Add, list or remove dashboard users, or set a password.
     #[command(subcommand)]
     User(UserCommand),
+    /// Print a monitoring report for a window (table, Markdown, JSON, CSV or HTML), and
+    /// optionally save it.
+    Report(ReportArgs),
 }
 
 /// `wfmon db ...`

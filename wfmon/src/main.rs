@@ -12,6 +12,7 @@ mod config_cmd;
 mod db;
 mod demo;
 mod exit;
+mod report_cmd;
 mod run;
 
 use clap::Parser;
@@ -41,6 +42,7 @@ async fn main() -> std::process::ExitCode {
         Command::Notify(command) => alerts_cmd::notify(&cli, command).await,
         Command::Token(command) => auth_cmd::token(&cli, command).await,
         Command::User(command) => auth_cmd::user(&cli, command).await,
+        Command::Report(args) => report_cmd::run(&cli, args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

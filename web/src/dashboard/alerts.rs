@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::response::Response;
 use wfmon_engine::alerting::AlertAction;
-use wfmon_model::{Alert, AlertStatus};
+use wfmon_model::{Alert, AlertStatus, Timestamp};
 use wfmon_store::AlertFilter;
 
 use super::html::{Html, url_part};
@@ -176,11 +176,12 @@ fn item(h: &mut Html<'_>, a: &Alert) {
                 .unwrap_or("")
                 .to_owned()
         };
-        let until = field("silencedUntil");
-        if !until.is_empty() {
+        if let Ok(until) = Timestamp::parse(&field("silencedUntil")) {
+            h.raw("<div><dt>Silenced</dt><dd>until ");
+            time(h, Some(until));
             h.put(
-                "<div><dt>Silenced</dt><dd>until {} by {}: {}</dd></div>",
-                &[&until, &field("silencedBy"), &field("silenceReason")],
+                " by {}: {}</dd></div>",
+                &[&field("silencedBy"), &field("silenceReason")],
             );
         } else if let Some(why) = meta.get("silencedReason").and_then(|v| v.as_str()) {
             h.put("<div><dt>Silenced</dt><dd>{}</dd></div>", &[&why]);

@@ -50,10 +50,19 @@ mod tests {
     fn busy_work_shows_in_both_clocks() {
         let clock = current_thread_clock().expect("this thread's clock");
         let (process_before, thread_before) = (process(), thread(clock));
+        // Spins until this thread's clock shows 20 ms of CPU; on a loaded machine that takes
+        // longer in wall time, which is why the limit is generous: a clock that never moves
+        // fails it.
         let start = std::time::Instant::now();
         let mut x = 0u64;
-        while start.elapsed() < Duration::from_millis(50) {
-            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+        while thread(clock) - thread_before < Duration::from_millis(20) {
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "the thread clock did not reach 20 ms in 20 s"
+            );
+            for _ in 0..10_000 {
+                x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(7));
+            }
         }
         let thread_used = thread(clock) - thread_before;
         let process_used = process() - process_before;

@@ -331,6 +331,23 @@ text_enum! {
     }
 }
 
+text_enum! {
+    /// What an API token or a dashboard user may do.
+    pub enum Role as "role" {
+        /// Read everything (GET and HEAD).
+        Read = "READ",
+        /// Read and change (pause, run now, acknowledge, ...).
+        Admin = "ADMIN",
+    }
+}
+
+impl Role {
+    /// Whether this role includes everything `needed` allows.
+    pub fn allows(self, needed: Role) -> bool {
+        self == Role::Admin || needed == Role::Read
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -18,13 +18,14 @@ pub use column::{Column, ColumnKind, ColumnType, PushValues, Record};
 pub use duration::{DurationError, parse_duration};
 pub use enums::{
     AlertSeverity, AlertStatus, DeliveryStatus, ExecutionStatus, HealthStatus, NotificationChannel,
-    NotificationStatus, NotificationType, ReportStatus, ReportType, RollupBucket, StepStatus,
+    NotificationStatus, NotificationType, ReportStatus, ReportType, Role, RollupBucket, StepStatus,
     TriggeredBy, UnknownValue,
 };
 pub use ids::new_id;
 pub use records::{
-    Alert, MonitoringReport, NotificationLog, SystemHealthCheck, WorkflowExecution, WorkflowMetric,
-    WorkflowRollup, WorkflowSchedule, WorkflowStepResult,
+    Alert, ApiToken, DashboardSession, DashboardUser, MonitoringReport, NotificationLog,
+    SystemHealthCheck, WorkflowExecution, WorkflowMetric, WorkflowRollup, WorkflowSchedule,
+    WorkflowStepResult,
 };
 pub use sketch::{DurationSketch, SKETCH_RELATIVE_ACCURACY, SketchError};
 pub use timestamp::Timestamp;
@@ -48,4 +49,7 @@ pub const ALL_TABLES: &[(&str, &[Column])] = &[
     (WorkflowSchedule::TABLE, WorkflowSchedule::COLUMNS),
     (Alert::TABLE, Alert::COLUMNS),
     (WorkflowRollup::TABLE, WorkflowRollup::COLUMNS),
+    (ApiToken::TABLE, ApiToken::COLUMNS),
+    (DashboardUser::TABLE, DashboardUser::COLUMNS),
+    (DashboardSession::TABLE, DashboardSession::COLUMNS),
 ];

@@ -6,7 +6,7 @@
 
 use crate::{
     AlertSeverity, AlertStatus, DeliveryStatus, ExecutionStatus, HealthStatus, Json,
-    NotificationChannel, NotificationStatus, NotificationType, ReportStatus, ReportType,
+    NotificationChannel, NotificationStatus, NotificationType, ReportStatus, ReportType, Role,
     RollupBucket, StepStatus, Timestamp, TriggeredBy,
 };
 
@@ -246,6 +246,57 @@ record! {
         /// A mergeable percentile sketch of the durations.
         pub duration_sketch: Option<Json>,
         pub updated_at: Timestamp,
+    }
+}
+
+record! {
+    /// A bearer token for the API. Only the SHA-256 hash of the token is stored; the token
+    /// itself is shown once, when it is created.
+    table = "api_tokens", key = token_id;
+    pub struct ApiToken {
+        pub id: String,
+        pub token_id: String,
+        /// Unique; what actions taken with the token record as "who".
+        pub name: String,
+        pub role: Role,
+        /// Hex SHA-256 of the whole token (`wfm_...`).
+        pub token_hash: String,
+        pub created_at: Timestamp,
+        pub last_used_at: Option<Timestamp>,
+        pub expires_at: Option<Timestamp>,
+        pub revoked_at: Option<Timestamp>,
+    }
+}
+
+record! {
+    /// A person who logs in to the dashboard.
+    table = "dashboard_users", key = username;
+    pub struct DashboardUser {
+        pub id: String,
+        pub username: String,
+        pub role: Role,
+        /// Argon2id in PHC string form (algorithm, parameters, salt and hash).
+        pub password_hash: String,
+        pub created_at: Timestamp,
+        pub password_changed_at: Timestamp,
+    }
+}
+
+record! {
+    /// A dashboard login. Only hashes are stored: of the session id (the cookie's value) and
+    /// of the session's CSRF token.
+    table = "dashboard_sessions", key = session_hash;
+    pub struct DashboardSession {
+        pub id: String,
+        /// Hex SHA-256 of the session id.
+        pub session_hash: String,
+        pub username: String,
+        pub role: Role,
+        /// Hex SHA-256 of the CSRF token state-changing requests must carry.
+        pub csrf_hash: String,
+        pub created_at: Timestamp,
+        pub expires_at: Timestamp,
+        pub last_seen_at: Timestamp,
     }
 }
 

@@ -76,6 +76,19 @@ impl DurationSketch {
         }
     }
 
+    /// How many counted durations were at most `millis`, counting a duration in the bucket
+    /// of `millis` as at most it (so within 1% of `millis`, either way).
+    pub fn count_at_most(&self, millis: i64) -> u64 {
+        if millis < 0 {
+            return 0;
+        }
+        if millis < 1 {
+            return self.zeros;
+        }
+        let limit = Self::index(millis as f64);
+        self.zeros + self.buckets.range(..=limit).map(|(_, c)| c).sum::<u64>()
+    }
+
     /// How many durations were counted.
     pub fn count(&self) -> u64 {
         self.zeros + self.buckets.values().sum::<u64>()
@@ -255,6 +268,9 @@ mod tests {
         // 120, 120 and 121 share bucket 240; 130 is 4 buckets up; 5000 is bucket 426.
         assert_eq!(text, "240*3,4,182");
         assert_eq!(DurationSketch::from_json(&stored).unwrap(), sketch);
+        assert_eq!(sketch.count_at_most(125), 4, "0, 120, 120 and 121");
+        assert_eq!(sketch.count_at_most(5000), 6);
+        assert_eq!(sketch.count_at_most(-1), 0);
         let empty = DurationSketch::new();
         assert_eq!(DurationSketch::from_json(&empty.to_json()).unwrap(), empty);
         assert_eq!(empty.quantile(0.5), None);

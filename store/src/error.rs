@@ -53,6 +53,14 @@ pub enum StoreError {
         source: sqlx::Error,
     },
 
+    /// A name that must be unique is taken; nothing was changed.
+    #[error("{what} `{key}` already exists")]
+    Duplicate { what: &'static str, key: String },
+
+    /// A value given to the store breaks a rule (a name, a password); nothing was changed.
+    #[error("{0}")]
+    Invalid(String),
+
     /// A row that must exist does not.
     #[error("{what} `{key}` not found")]
     NotFound { what: &'static str, key: String },

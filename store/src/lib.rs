@@ -10,6 +10,7 @@
 mod dispatch;
 mod alerts;
 mod analytics;
+mod auth;
 mod error;
 mod maintenance;
 mod migrate;
@@ -18,15 +19,21 @@ mod overview;
 mod queries;
 mod recorder;
 mod records;
+mod reports;
 mod rollups;
 mod schedules;
 mod schema;
+mod stats;
 mod url;
 
 pub use alerts::AlertChange;
 pub use analytics::{
-    AnalyticsWindow, FailureGroup, FiguresPoint, RollupQuery, RunFigures, StepFigures, Uptime,
-    WorkflowFigures,
+    AnalyticsWindow, FailureGroup, FiguresPoint, GoodRuns, RollupQuery, RunFigures, StepFigures,
+    Uptime, WorkflowFigures,
+};
+pub use auth::{
+    MIN_PASSWORD_LEN, NewToken, Revocation, SessionGrant, TOKEN_PREFIX, check_name, check_password,
+    sha256_hex,
 };
 pub use error::StoreError;
 pub use maintenance::{PruneReport, TableStats};
@@ -36,6 +43,10 @@ pub use overview::{AlertFilter, RunStats, SeriesPoint, SeriesQuery, WorkflowStat
 pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;
+pub use reports::{
+    AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, ReportStepFigures,
+    SavedReport,
+};
 pub use rollups::RebuildReport;
 pub use schedules::{
     Advance, ClaimedRun, RunningExecution, ScheduleSpec, ScheduleTally, SyncReport, is_paused,

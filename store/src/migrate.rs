@@ -33,6 +33,11 @@ const SQLITE: &[Migration] = &[
         name: "alerting",
         sql: include_str!("../migrations/sqlite/0002_alerting.sql"),
     },
+    Migration {
+        version: 3,
+        name: "auth",
+        sql: include_str!("../migrations/sqlite/0003_auth.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -50,6 +55,11 @@ const POSTGRES: &[Migration] = &[
         version: 3,
         name: "alerting",
         sql: include_str!("../migrations/postgres/0003_alerting.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "auth",
+        sql: include_str!("../migrations/postgres/0004_auth.sql"),
     },
 ];
 

@@ -11,16 +11,19 @@
 //! metrics) add their routes to `routes` and their layers to `router`.
 
 mod api;
+pub mod auth;
 mod dashboard;
-mod docs;
+pub(crate) mod docs;
 mod error;
 mod extract;
 mod health;
 mod live;
+mod metrics;
 mod openapi;
 mod redact;
 mod state;
 
+pub use auth::{AuthSettings, Principal};
 pub use error::ApiError;
 pub use openapi::document as openapi_document;
 pub use state::{AppState, SchedulerHeartbeat};
@@ -49,16 +52,20 @@ pub fn routes() -> Router<AppState> {
         .route("/api/docs/docs.js", get(docs::script))
         .route("/api/events", get(live::sse))
         .route("/api/ws", get(live::ws))
+        .route("/login", get(auth::login_form).post(auth::login_submit))
+        .route("/logout", axum::routing::post(auth::logout))
+        .route("/metrics", get(metrics::metrics))
         .merge(api::routes())
         .merge(dashboard::routes())
 }
 
 /// The whole application: the routes, JSON answers for unknown routes and methods,
-/// redaction of secrets, and security headers.
+/// authentication, redaction of secrets, and security headers.
 pub fn router(state: AppState) -> Router {
     routes()
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::guard))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             redact::redact_json,
@@ -81,6 +88,7 @@ pub async fn serve(
         state.stop_streams();
         let _ = stopped.send(());
     };
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let server = axum::serve(listener, app).with_graceful_shutdown(signal);
     let server = std::future::IntoFuture::into_future(server);
     tokio::pin!(server);

@@ -12,6 +12,9 @@ use wfmon_engine::events::EventBus;
 use wfmon_engine::trigger::Trigger;
 use wfmon_store::Store;
 
+use crate::auth::{AuthSettings, LoginLimiter};
+use crate::metrics::RunMetrics;
+
 /// The API's shared state; cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
@@ -27,6 +30,9 @@ struct Inner {
     heartbeat: Option<SchedulerHeartbeat>,
     alerts: Arc<AlertEvaluator>,
     stopping: Arc<watch::Sender<bool>>,
+    auth: Arc<AuthSettings>,
+    login_limiter: Arc<LoginLimiter>,
+    run_metrics: Arc<RunMetrics>,
 }
 
 impl AppState {
@@ -36,6 +42,7 @@ impl AppState {
     /// sender's next poll unless `with_alert_nudge` connects them.
     pub fn new(store: Store, config: Arc<Config>, events: EventBus) -> AppState {
         let alerts = alert_evaluator(&store, &config, &events, Arc::new(Notify::new()));
+        let run_metrics = RunMetrics::follow(&events);
         AppState {
             inner: Arc::new(Inner {
                 alerts,
@@ -45,6 +52,9 @@ impl AppState {
                 trigger: None,
                 heartbeat: None,
                 stopping: Arc::new(watch::channel(false).0),
+                auth: Arc::new(AuthSettings::off()),
+                login_limiter: Arc::new(LoginLimiter::default()),
+                run_metrics,
             }),
         }
     }
@@ -59,6 +69,27 @@ impl AppState {
     pub fn with_heartbeat(mut self, heartbeat: SchedulerHeartbeat) -> AppState {
         Arc::make_mut(&mut self.inner).heartbeat = Some(heartbeat);
         self
+    }
+
+    /// Guards every route with `settings` (without it, authentication is off).
+    pub fn with_auth(mut self, settings: AuthSettings) -> AppState {
+        Arc::make_mut(&mut self.inner).auth = Arc::new(settings);
+        self
+    }
+
+    /// How requests authenticate.
+    pub fn auth(&self) -> &AuthSettings {
+        &self.inner.auth
+    }
+
+    /// The counters of `/metrics`.
+    pub(crate) fn run_metrics(&self) -> &RunMetrics {
+        &self.inner.run_metrics
+    }
+
+    /// The failed-login counts.
+    pub(crate) fn login_limiter(&self) -> &LoginLimiter {
+        &self.inner.login_limiter
     }
 
     /// Wakes the outbox sender through `nudge` when an alert action queues notifications

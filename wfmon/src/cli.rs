@@ -5,7 +5,9 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::alerts_cmd::{AlertsCommand, NotifyCommand};
+use crate::auth_cmd::{TokenCommand, UserCommand};
 use crate::bench::BenchCommand;
+use crate::report_cmd::ReportArgs;
 
 /// wfmon: a self-hosted synthetic workflow monitor.
 ///
@@ -70,6 +72,15 @@ pub enum Command {
     /// Try a notification channel.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// Print a monitoring report for a window (table, Markdown, JSON, CSV or HTML), and
+    /// optionally save it.
+    Report(ReportArgs),
+    /// Create, list or revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Add, list or remove dashboard users, or set a password.
+    #[command(subcommand)]
+    User(UserCommand),
 }
 
 /// `wfmon db ...`

@@ -55,7 +55,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         }
     };
     let base_url = shop.base_url();
-    let config = Config::parse(&example_config(&base_url), Path::new("examples/wfmon.yaml"))
+    let mut config = Config::parse(&example_config(&base_url), Path::new("examples/wfmon.yaml"))
         .map_err(|e| Failure::new(format!("the bundled example configuration is invalid: {e}")))?;
     let url = match &cli.database {
         Some(url) => DatabaseUrl::parse(url)?,
@@ -105,6 +105,10 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         config.alerts.rules.len(),
         store.redacted_url()
     ));
+    banner.push_str(
+        "\n  auth        off: the API and the dashboard are open to anyone on 127.0.0.1 \
+         (`wfmon run` requires a login or a token; see `wfmon user add`)",
+    );
     banner.push_str(&if options.faults {
         format!(
             "\n  faults      {:.0}% of orders fail, {:.0}% of health checks are degraded, {:.0}% of \
@@ -120,6 +124,8 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         "\n  see results with `wfmon db stats` or `wfmon check WORKFLOW`; stop with Ctrl-C\n",
     );
     eprintln!("{banner}");
+    // The demo listens on 127.0.0.1 only, and says above that nothing is guarded.
+    config.server.auth.enabled = Some(false);
     let outcome =
         crate::run::serve(store, config, SchedulerOptions::default(), Some(api), stop).await;
     let _ = shop.shutdown().await;

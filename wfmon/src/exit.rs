@@ -1,7 +1,7 @@
 //! Exit codes and the one-line error a user sees.
 //!
 //! 0: success. 1: the command failed. 2: the database schema does not match this wfmon
-//! (drift, pending migrations, or a newer schema). 64: bad command-line usage.
+//! (drift, pending migrations, or a newer schema), or input a command refuses. 64: bad command-line usage.
 
 use std::process::ExitCode;
 
@@ -16,6 +16,10 @@ pub struct Failure {
 
 /// Exit code for a schema that does not match this binary.
 pub const EXIT_SCHEMA: u8 = 2;
+
+/// Exit code for input a command refuses (unknown role, taken name, short password): the
+/// same as a schema mismatch, "the command cannot go on as asked".
+pub const EXIT_INVALID: u8 = 2;
 
 /// Exit code for bad command-line usage (BSD's EX_USAGE), distinct from `EXIT_SCHEMA`.
 pub const EXIT_USAGE: u8 = 64;
@@ -67,6 +71,7 @@ impl From<StoreError> for Failure {
     fn from(error: StoreError) -> Failure {
         let code = match &error {
             StoreError::Drift(_) | StoreError::SchemaTooNew { .. } => EXIT_SCHEMA,
+            StoreError::Duplicate { .. } | StoreError::Invalid(_) => EXIT_INVALID,
             _ => 1,
         };
         // Append each underlying cause that the message does not already spell out.

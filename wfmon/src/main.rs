@@ -4,6 +4,7 @@
 //! database, run the command, and turn its outcome into an exit code.
 
 mod alerts_cmd;
+mod auth_cmd;
 mod bench;
 mod check;
 mod cli;
@@ -11,6 +12,7 @@ mod config_cmd;
 mod db;
 mod demo;
 mod exit;
+mod report_cmd;
 mod run;
 
 use clap::Parser;
@@ -38,6 +40,9 @@ async fn main() -> std::process::ExitCode {
         Command::Bench(command) => bench::run(&cli, command).await,
         Command::Alerts(command) => alerts_cmd::alerts(&cli, command).await,
         Command::Notify(command) => alerts_cmd::notify(&cli, command).await,
+        Command::Report(args) => report_cmd::run(&cli, args).await,
+        Command::Token(command) => auth_cmd::token(&cli, command).await,
+        Command::User(command) => auth_cmd::user(&cli, command).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -16,7 +16,7 @@ use wfmon_engine::scheduler::{
 use wfmon_engine::trigger::Trigger;
 use wfmon_engine::writer::ResultWriter;
 use wfmon_store::{OpenMode, Store};
-use wfmon_web::{AppState, SchedulerHeartbeat};
+use wfmon_web::{AppState, AuthSettings, SchedulerHeartbeat};
 
 use crate::cli::{Cli, RunArgs};
 use crate::exit::Failure;
@@ -114,10 +114,20 @@ pub async fn serve(
                 options.events.clone(),
                 instance.clone(),
             );
+            let auth = AuthSettings::from_config(&config.server);
+            if auth.enabled && !store.has_credentials().await? {
+                tracing::warn!(
+                    "authentication is on and nobody can log in yet: add a dashboard user with \
+                     `wfmon user add NAME --role admin`, or an API token with `wfmon token \
+                     create --name NAME --role admin` (server.auth.enabled: false turns \
+                     authentication off)"
+                );
+            }
             let state = AppState::new(store.clone(), config.clone(), options.events.clone())
                 .with_trigger(trigger)
                 .with_heartbeat(heartbeat.clone())
-                .with_alert_nudge(alerting.nudge());
+                .with_alert_nudge(alerting.nudge())
+                .with_auth(auth);
             if let Ok(addr) = listener.local_addr() {
                 tracing::info!("API on http://{addr} (documentation at /api/docs)");
             }

@@ -38,7 +38,11 @@ fn migrate_check_stats_prune_on_the_default_sqlite_file() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     let stats: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let tables = stats["tables"].as_array().unwrap();
-    assert_eq!(tables.len(), 9);
+    assert_eq!(
+        tables.len(),
+        wfmon_model::ALL_TABLES.len(),
+        "one line per table"
+    );
     assert!(
         tables
             .iter()

@@ -1,6 +1,7 @@
 //! The dashboard end to end, as a person uses it: the real `wfmon run` daemon on a temporary
 //! configuration and SQLite file, and a real headless Chromium driven over the DevTools
-//! protocol (a small client over a WebSocket). It sees the overview, starts a run with the
+//! protocol (a small client over a WebSocket). It logs in through the login form, sees the
+//! overview, starts a run with the
 //! button and sees it appear without a reload, opens the execution page, and acknowledges
 //! an alert. A PNG screenshot of each page goes to `$CARGO_TARGET_DIR/screenshots/` (or
 //! `target/screenshots/`).
@@ -315,9 +316,46 @@ async fn a_person_watches_runs_live_and_acknowledges_an_alert() {
     let port = free_port();
     std::fs::write(dir.path().join("wfmon.yaml"), config(port)).unwrap();
     let database = format!("sqlite://{}", dir.path().join("wfmon.db").display());
+    // Authentication is on: an admin token for the test's own API calls, a user to log in.
+    let wfmon = |args: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_wfmon"))
+            .args(args)
+            .args(["--database", &database])
+            .current_dir(dir.path())
+            .env_remove("WFMON_DATABASE_URL")
+            .env_remove("WFMON_CONFIG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "{args:?}: {out:?}");
+        String::from_utf8(out.stdout).unwrap().trim().to_owned()
+    };
+    let token = wfmon(&["token", "create", "--name", "e2e", "--role", "admin"], "");
+    wfmon(
+        &["user", "add", "ops", "--role", "admin", "--password-stdin"],
+        "a long enough password\n",
+    );
     let mut daemon = start_daemon(dir.path(), &database);
     let base = format!("http://127.0.0.1:{port}");
-    let http = reqwest::Client::new();
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {token}").parse().unwrap(),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
     wait_ready(&http, &base).await;
 
     // A failing run opens an alert (consecutive failures: 1).
@@ -353,6 +391,32 @@ async fn a_person_watches_runs_live_and_acknowledges_an_alert() {
     page.call("Page.enable", json!({})).await;
     page.call("Runtime.enable", json!({})).await;
     let shots = screenshot_dir();
+
+    // Logging in: the form, then back to the page asked for.
+    page.call(
+        "Page.navigate",
+        json!({"url": format!("{base}/workflows/checkout")}),
+    )
+    .await;
+    page.wait_for(
+        "location.pathname === '/login' && document.readyState === 'complete'",
+        Duration::from_secs(15),
+        "the redirect to the login",
+    )
+    .await;
+    page.eval(
+        "document.querySelector('#username').value = 'ops'; \
+         document.querySelector('#password').value = 'a long enough password'; \
+         document.querySelector('form').submit(); true",
+    )
+    .await;
+    page.wait_for(
+        "location.pathname === '/workflows/checkout' && document.readyState === 'complete' \
+         && document.querySelector('meta[name=\"csrf-token\"]') !== null",
+        Duration::from_secs(15),
+        "the workflow page after logging in",
+    )
+    .await;
 
     // The overview: both workflows, the failing one marked as such in words too.
     page.open(&format!("{base}/")).await;
@@ -484,7 +548,10 @@ async fn a_person_watches_runs_live_and_acknowledges_an_alert() {
         .await
         .unwrap();
     assert_eq!(alert["status"], "ACKNOWLEDGED");
-    assert_eq!(alert["acknowledgedBy"], "api");
+    assert_eq!(
+        alert["acknowledgedBy"], "ops",
+        "the logged-in user is who acted"
+    );
     page.screenshot(&shots, "alerts-acknowledged").await;
 
     // Silence it with the form: a reason is typed, a length chosen.

@@ -92,6 +92,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Notification channels and routes.
     pub notifications: NotificationsConfig,
+    /// Monitoring reports produced on schedules.
+    pub reports: Vec<crate::reports::ReportSchedule>,
     /// Values that came from `${ENV}` references: never print or store them.
     pub secrets: Vec<String>,
 }
@@ -109,6 +111,33 @@ pub struct ServerConfig {
     /// The address the API and the dashboard listen on, as configured; None: not configured,
     /// the daemon then takes `DEFAULT_LISTEN` if it is free.
     pub listen: Option<SocketAddr>,
+    /// The address people reach the dashboard at (`https://wfmon.example.com`); when it is
+    /// https, the session cookie is marked Secure and it counts as a same-origin `Origin`.
+    pub public_url: Option<String>,
+    /// Who may use the API and the dashboard.
+    pub auth: AuthConfig,
+}
+
+/// The `server.auth:` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// Whether requests must authenticate; None: not configured (`wfmon run` turns it on,
+    /// `wfmon demo` off).
+    pub enabled: Option<bool>,
+    /// How long a dashboard login lasts.
+    pub session_lifetime: std::time::Duration,
+    /// Whether `/metrics` answers without a token.
+    pub metrics_open: bool,
+}
+
+impl Default for AuthConfig {
+    fn default() -> AuthConfig {
+        AuthConfig {
+            enabled: None,
+            session_lifetime: std::time::Duration::from_secs(12 * 3600),
+            metrics_open: false,
+        }
+    }
 }
 
 /// Where the API listens when the configuration does not say.

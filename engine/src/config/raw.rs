@@ -26,6 +26,8 @@ pub struct RawConfig {
     pub alerts: crate::alerting::RawAlerts,
     #[serde(default)]
     pub notifications: crate::notify::RawNotifications,
+    #[serde(default)]
+    pub reports: Vec<crate::reports::RawReport>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -48,6 +50,16 @@ pub struct RawScheduler {
 #[serde(deny_unknown_fields)]
 pub struct RawServer {
     pub listen: Option<Spanned<String>>,
+    pub public_url: Option<Spanned<String>>,
+    pub auth: Option<RawAuth>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    pub enabled: Option<bool>,
+    pub session_lifetime: Option<Spanned<String>>,
+    pub metrics_open: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]

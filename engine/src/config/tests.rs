@@ -393,3 +393,41 @@ fn server_listen_is_set_in_one_file_only() {
         "{err}"
     );
 }
+
+#[test]
+fn server_auth_reads_its_settings_and_names_bad_ones() {
+    let config = parse("").unwrap();
+    assert_eq!(config.server.auth, AuthConfig::default());
+    assert_eq!(config.server.auth.enabled, None, "the command decides");
+    let config = parse(
+        "server:\n  public_url: \"https://wfmon.example.com/\"\n  auth: {enabled: false, \
+         session_lifetime: 2h, metrics_open: true}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        config.server.public_url.as_deref(),
+        Some("https://wfmon.example.com")
+    );
+    assert_eq!(config.server.auth.enabled, Some(false));
+    assert!(config.server.auth.metrics_open);
+    assert_eq!(
+        config.server.auth.session_lifetime,
+        std::time::Duration::from_secs(7200)
+    );
+    let found = issues("server:\n  auth: {session_lifetime: 10s}\n");
+    assert!(
+        found
+            .iter()
+            .any(|i| i.path == "server.auth.session_lifetime" && i.message.contains("1m")),
+        "{found:?}"
+    );
+    let found = issues("server:\n  public_url: \"wfmon.example.com\"\n");
+    assert!(
+        found.iter().any(|i| i.path == "server.public_url"),
+        "{found:?}"
+    );
+    assert!(
+        parse("server: {auth: {open: true}}\n").is_err(),
+        "unknown key"
+    );
+}

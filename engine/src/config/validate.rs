@@ -10,8 +10,8 @@ use serde_saphyr::Spanned;
 
 use super::raw::{RawConfig, RawRetries, RawStep, RawWorkflow};
 use super::{
-    Config, ConfigError, ConfigIssue, Environment, SchedulerConfig, StorageConfig, expand_env,
-    parse_listen,
+    AuthConfig, Config, ConfigError, ConfigIssue, Environment, SchedulerConfig, StorageConfig,
+    expand_env, parse_listen,
 };
 use crate::template::{Template, json_variables};
 use crate::workflow::{
@@ -261,6 +261,44 @@ pub(super) fn validate(files: Vec<(PathBuf, RawConfig)>) -> Result<Config, Confi
                 }
             }
         }
+        if let Some(public_url) = &raw.server.public_url {
+            let text = public_url.value.trim_end_matches('/');
+            if !(text.starts_with("http://") || text.starts_with("https://"))
+                || text.contains(['?', '#', ' '])
+            {
+                c.issue_at(
+                    public_url,
+                    "server.public_url",
+                    format!(
+                        "`{text}` is not a public URL: write http(s)://HOST[:PORT], e.g. \
+                         https://wfmon.example.com"
+                    ),
+                );
+            } else {
+                config.server.public_url = Some(text.to_owned());
+            }
+        }
+        if let Some(auth) = &raw.server.auth {
+            let mut parsed = AuthConfig {
+                enabled: auth.enabled,
+                metrics_open: auth.metrics_open.unwrap_or(false),
+                ..AuthConfig::default()
+            };
+            if let Some(lifetime) = &auth.session_lifetime
+                && let Some(length) = c.duration(lifetime, "server.auth.session_lifetime")
+            {
+                if length < std::time::Duration::from_secs(60) {
+                    c.issue_at(
+                        lifetime,
+                        "server.auth.session_lifetime",
+                        "a session must last at least 1m",
+                    );
+                } else {
+                    parsed.session_lifetime = length;
+                }
+            }
+            config.server.auth = parsed;
+        }
         let s = &raw.scheduler;
         let mut scheduler = SchedulerConfig::default();
         if let Some(n) = &s.concurrency {
@@ -477,6 +515,39 @@ fn alerts_and_notifications(
             channels: &channels,
         };
         config.alerts = crate::alerting::validate_alerts(&files[i].1.alerts, &known, &mut c);
+        all_issues.append(&mut c.issues);
+    }
+    // Reports may come from any file; they refer to workflows, environments and channels.
+    let channels = notifications
+        .map(|n| crate::notify::raw_channel_names(&files[n].1.notifications))
+        .unwrap_or_default();
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, raw) in files {
+        let mut c = Checker {
+            file: path.clone(),
+            issues: Vec::new(),
+            secrets: Vec::new(),
+        };
+        for schedule in crate::reports::validate_reports(
+            &raw.reports,
+            &config.workflows,
+            &config.environments,
+            &channels,
+            &mut c,
+        ) {
+            if let Some(first) = seen.insert(schedule.name.clone(), path.clone()) {
+                c.issue(
+                    "reports",
+                    format!(
+                        "report `{}` is already defined in {}",
+                        schedule.name,
+                        first.display()
+                    ),
+                );
+                continue;
+            }
+            config.reports.push(schedule);
+        }
         all_issues.append(&mut c.issues);
     }
 }

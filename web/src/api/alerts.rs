@@ -10,6 +10,7 @@ use serde_json::json;
 use wfmon_engine::alerting::{ActionOutcome, AlertAction};
 use wfmon_model::{Alert, Timestamp};
 
+use crate::auth::{Principal, Via};
 use crate::error::{ApiError, echo};
 use crate::extract::{JsonBody, Params, PathParam, in_range};
 use crate::state::AppState;
@@ -64,36 +65,39 @@ pub async fn detail(
 /// `POST /api/alerts/{alertId}/acknowledge`
 pub async fn acknowledge(
     State(state): State<AppState>,
+    principal: Principal,
     PathParam(id): PathParam,
     params: Params,
     JsonBody(body): JsonBody<ActionRequest>,
 ) -> Result<Json<Alert>, ApiError> {
     params.only(&[])?;
-    let by = actor(body.by)?;
+    let by = actor(&principal, body.by)?;
     act(&state, &id, &by, AlertAction::Acknowledge).await
 }
 
 /// `POST /api/alerts/{alertId}/resolve`
 pub async fn resolve(
     State(state): State<AppState>,
+    principal: Principal,
     PathParam(id): PathParam,
     params: Params,
     JsonBody(body): JsonBody<ActionRequest>,
 ) -> Result<Json<Alert>, ApiError> {
     params.only(&[])?;
-    let by = actor(body.by)?;
+    let by = actor(&principal, body.by)?;
     act(&state, &id, &by, AlertAction::Resolve).await
 }
 
 /// `POST /api/alerts/{alertId}/silence`
 pub async fn silence(
     State(state): State<AppState>,
+    principal: Principal,
     PathParam(id): PathParam,
     params: Params,
     JsonBody(body): JsonBody<SilenceRequest>,
 ) -> Result<Json<Alert>, ApiError> {
     params.only(&[])?;
-    let by = actor(body.by)?;
+    let by = actor(&principal, body.by)?;
     let now = Timestamp::now();
     let until = match (body.length.as_deref(), body.until.as_deref()) {
         (Some(_), Some(_)) => {
@@ -152,8 +156,12 @@ async fn act(
     }
 }
 
-/// Who acts: the body's `by`, trimmed, or `api`.
-fn actor(by: Option<String>) -> Result<String, ApiError> {
+/// Who acts: the authenticated user or token; with authentication off, the body's `by`,
+/// trimmed, or `api`.
+fn actor(principal: &Principal, by: Option<String>) -> Result<String, ApiError> {
+    if principal.via != Via::Open {
+        return Ok(principal.name.clone());
+    }
     match by.as_deref().map(str::trim) {
         None | Some("") => Ok(DEFAULT_ACTOR.to_owned()),
         Some(name) => {

@@ -2,9 +2,11 @@
 //! the configuration and answer camelCase JSON, the records straight from the model structs.
 
 mod alerts;
+mod analytics;
 mod executions;
 mod lists;
 pub(crate) mod overview;
+mod reports;
 pub(crate) mod series;
 mod workflows;
 
@@ -39,8 +41,12 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/alerts/{alertId}/resolve", post(alerts::resolve))
         .route("/api/alerts/{alertId}/silence", post(alerts::silence))
-        .route("/api/reports", get(lists::reports))
+        .route("/api/reports", get(lists::reports).post(reports::generate))
+        .route("/api/reports/{reportId}", get(reports::detail))
         .route("/api/series", get(series::series))
+        .route("/api/analytics/series", get(analytics::series))
+        .route("/api/analytics/failures", get(analytics::failures))
+        .route("/api/analytics/steps", get(analytics::steps))
 }
 
 /// A list answer: `{"items": [...]}`.

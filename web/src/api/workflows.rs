@@ -12,6 +12,7 @@ use wfmon_engine::workflow::{Backoff, Step, StepAction, Workflow};
 use wfmon_model::{Timestamp, TriggeredBy, WorkflowSchedule};
 
 use super::{Items, ScheduleView};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, Params, PathParam};
 use crate::state::AppState;
@@ -283,27 +284,30 @@ pub async fn run(
 /// `POST /api/schedules/{scheduleId}/pause`
 pub async fn pause(
     State(state): State<AppState>,
+    principal: Principal,
     PathParam(id): PathParam,
     params: Params,
 ) -> Result<Json<ScheduleView>, ApiError> {
     params.only(&[])?;
-    set_paused(&state, &id, true).await
+    set_paused(&state, &id, true, &principal.name).await
 }
 
 /// `POST /api/schedules/{scheduleId}/resume`
 pub async fn resume(
     State(state): State<AppState>,
+    principal: Principal,
     PathParam(id): PathParam,
     params: Params,
 ) -> Result<Json<ScheduleView>, ApiError> {
     params.only(&[])?;
-    set_paused(&state, &id, false).await
+    set_paused(&state, &id, false, &principal.name).await
 }
 
 async fn set_paused(
     state: &AppState,
     id: &str,
     paused: bool,
+    who: &str,
 ) -> Result<Json<ScheduleView>, ApiError> {
     let Some(row) = state.store().get::<WorkflowSchedule>(id).await? else {
         return Err(ApiError::not_found("schedule", id));
@@ -326,7 +330,7 @@ async fn set_paused(
     let next = schedule.next_after(chrono::Utc::now()).map(Timestamp::from);
     let row = state
         .store()
-        .set_paused(id, paused, "api", next)
+        .set_paused(id, paused, who, next)
         .await?
         .ok_or_else(|| ApiError::not_found("schedule", id))?;
     Ok(Json(ScheduleView::from(&row)))

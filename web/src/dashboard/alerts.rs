@@ -9,6 +9,7 @@ use wfmon_store::AlertFilter;
 
 use super::html::{Html, url_part};
 use super::{Page, Section, alert_badge, render, time};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
@@ -25,9 +26,9 @@ const SILENCES: &[(&str, &str)] = &[
 ];
 
 /// `GET /alerts?status=open|ACTIVE|...&workflow=&environment=`
-pub async fn page(State(state): State<AppState>, params: Params) -> Response {
+pub async fn page(State(state): State<AppState>, viewer: Principal, params: Params) -> Response {
     let page = build(&state, &params).await;
-    render(&state, page)
+    render(&state, &viewer, page)
 }
 
 async fn build(state: &AppState, params: &Params) -> Result<Page, ApiError> {

@@ -9,6 +9,7 @@ use wfmon_model::{StepStatus, WorkflowExecution};
 use super::charts::{millis, timing_bar};
 use super::html::{Html, url_part};
 use super::{Page, Section, health_badge, render, status_badge, time};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{Params, PathParam};
 use crate::state::AppState;
@@ -16,11 +17,12 @@ use crate::state::AppState;
 /// `GET /executions/{runId}`
 pub async fn page(
     State(state): State<AppState>,
+    viewer: Principal,
     PathParam(run_id): PathParam,
     params: Params,
 ) -> Response {
     let page = build(&state, &run_id, &params).await;
-    render(&state, page)
+    render(&state, &viewer, page)
 }
 
 async fn build(state: &AppState, run_id: &str, params: &Params) -> Result<Page, ApiError> {

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use wfmon_model::{AlertStatus, ExecutionStatus, HealthStatus, Timestamp};
 
+use crate::auth::{Principal, Via};
 use crate::error::ApiError;
 use crate::state::AppState;
 use html::Html;
@@ -92,25 +93,41 @@ pub struct Page {
 
 impl Page {
     /// The whole document, answered with the page content policy.
-    pub fn respond(self, state: &AppState, status: StatusCode) -> Response {
+    /// `viewer` is who asks: the CSRF token of their session goes in
+    /// `<meta name="csrf-token">` (the script sends it back), their name beside a logout button.
+    pub fn respond(self, state: &AppState, viewer: &Principal, status: StatusCode) -> Response {
         let redact = |text: &str| state.redact(text);
         let mut h = Html::new(&redact);
         h.put(
             "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
              <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
              <meta name=\"color-scheme\" content=\"light dark\">\
-             <title>{} · wfmon</title>\
-             <link rel=\"stylesheet\" href=\"/assets/dash.css\">\
+             <title>{} · wfmon</title>",
+            &[&self.title],
+        );
+        if let Some(token) = &viewer.csrf_token {
+            h.put("<meta name=\"csrf-token\" content=\"{}\">", &[token]);
+        }
+        h.raw(
+            "<link rel=\"stylesheet\" href=\"/assets/dash.css\">\
              <script src=\"/assets/dash.js\"></script></head><body>\
              <a class=\"skip\" href=\"#main\">Skip to content</a>\
              <header class=\"top\"><a class=\"brand\" href=\"/\">wfmon</a>\
              <nav aria-label=\"Main\"><ul>",
-            &[&self.title],
         );
         h.append(nav_items(&redact, self.section, self.open_alerts));
         h.raw(
-            "</ul></nav><button type=\"button\" id=\"theme-toggle\" class=\"ghost\">Theme</button>\
-             </header>\
+            "</ul></nav><button type=\"button\" id=\"theme-toggle\" class=\"ghost\">Theme</button>",
+        );
+        if viewer.via == Via::Session {
+            h.put(
+                "<form method=\"post\" action=\"/logout\"><button type=\"submit\" class=\"ghost\">\
+                 Log out {}</button></form>",
+                &[&viewer.name],
+            );
+        }
+        h.raw(
+            "</header>\
              <div class=\"live-bar\"><p id=\"live-status\" role=\"status\" aria-live=\"polite\">\
              Live updates start when the page has loaded.</p>\
              <p id=\"notice\" role=\"alert\" class=\"notice\" hidden></p></div>\
@@ -166,11 +183,17 @@ fn page_response(body: String, status: StatusCode) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(PAGE_POLICY),
     );
+    // The logout form posts from here: `no-referrer` would make its `Origin` `null`, which
+    // the authentication guard refuses.
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     response
 }
 
 /// An error as a page: the status, and the message of the API error.
-pub fn error_page(state: &AppState, error: ApiError) -> Response {
+pub fn error_page(state: &AppState, viewer: &Principal, error: ApiError) -> Response {
     let redact = |text: &str| state.redact(text);
     let mut h = Html::new(&redact);
     let heading = match error.status {
@@ -189,14 +212,14 @@ pub fn error_page(state: &AppState, error: ApiError) -> Response {
         main: h.into_string(),
         open_alerts: None,
     }
-    .respond(state, error.status)
+    .respond(state, viewer, error.status)
 }
 
 /// A page's result: the page, or an error page.
-pub fn render(state: &AppState, page: Result<Page, ApiError>) -> Response {
+pub fn render(state: &AppState, viewer: &Principal, page: Result<Page, ApiError>) -> Response {
     match page {
-        Ok(page) => page.respond(state, StatusCode::OK),
-        Err(error) => error_page(state, error),
+        Ok(page) => page.respond(state, viewer, StatusCode::OK),
+        Err(error) => error_page(state, viewer, error),
     }
 }
 

@@ -11,6 +11,7 @@ use super::charts::{millis, sparkline};
 use super::html::{Html, url_part};
 use super::{Page, Section, health_badge, rate, render, status_badge, time};
 use crate::api::overview::{Overview, WorkflowState, compute};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
@@ -19,9 +20,9 @@ use crate::state::AppState;
 const SPARK_RUNS: u32 = 20;
 
 /// `GET /`
-pub async fn page(State(state): State<AppState>, params: Params) -> Response {
+pub async fn page(State(state): State<AppState>, viewer: Principal, params: Params) -> Response {
     let page = build(&state, &params).await;
-    render(&state, page)
+    render(&state, &viewer, page)
 }
 
 async fn build(state: &AppState, params: &Params) -> Result<Page, ApiError> {

@@ -8,6 +8,7 @@ use wfmon_model::{MonitoringReport, ReportType};
 use super::charts::millis;
 use super::html::{Html, url_part};
 use super::{Page, Section, rate, render, time};
+use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{Params, PathParam};
 use crate::state::AppState;
@@ -16,9 +17,9 @@ use crate::state::AppState;
 const LIMIT: u32 = 100;
 
 /// `GET /reports?type=DAILY`
-pub async fn list(State(state): State<AppState>, params: Params) -> Response {
+pub async fn list(State(state): State<AppState>, viewer: Principal, params: Params) -> Response {
     let page = build_list(&state, &params).await;
-    render(&state, page)
+    render(&state, &viewer, page)
 }
 
 async fn build_list(state: &AppState, params: &Params) -> Result<Page, ApiError> {
@@ -96,11 +97,12 @@ fn period(h: &mut Html<'_>, r: &MonitoringReport) {
 /// `GET /reports/{reportId}`
 pub async fn detail(
     State(state): State<AppState>,
+    viewer: Principal,
     PathParam(id): PathParam,
     params: Params,
 ) -> Response {
     let page = build_detail(&state, &id, &params).await;
-    render(&state, page)
+    render(&state, &viewer, page)
 }
 
 async fn build_detail(state: &AppState, id: &str, params: &Params) -> Result<Page, ApiError> {

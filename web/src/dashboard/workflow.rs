@@ -13,6 +13,7 @@ use super::html::{Html, url_part};
 use super::{Page, Section, rate, render, time};
 use crate::api::ScheduleView;
 use crate::api::series::series_points;
+use crate::auth::Principal;
 use crate::error::{ApiError, echo};
 use crate::extract::{Params, PathParam};
 use crate::state::AppState;
@@ -31,11 +32,12 @@ const RECENT: u32 = 25;
 /// `GET /workflows/{name}?window=24h`
 pub async fn page(
     State(state): State<AppState>,
+    viewer: Principal,
     PathParam(name): PathParam,
     params: Params,
 ) -> Response {
     let page = build(&state, &name, &params).await;
-    render(&state, page)
+    render(&state, &viewer, page)
 }
 
 async fn build(state: &AppState, name: &str, params: &Params) -> Result<Page, ApiError> {

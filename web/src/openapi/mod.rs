@@ -180,13 +180,32 @@ fn paths() -> Value {
         "/api/alerts/{alertId}/silence": { "post": action("silenceAlert", "Silence an alert",
             "Keeps an open alert recorded but stops its notifications for a while: `for` a duration (30m, 2h, 1d) or `until` a time, with a `reason` (required). Who, why and until when are kept in the alert's metadata; announced as `alert.changed`.",
             "SilenceRequest") },
-        "/api/reports": { "get": operation("listReports", "reports", "Reports",
-            "Monitoring reports, most recently generated first.",
-            vec![
-                query("type", schemas::enum_schema(wfmon_model::ReportType::ALL.iter().map(|s| s.as_str())), "Only this type."),
-                limit(500, 50),
-            ],
-            vec![("200", ok("The reports.", "ReportList")), ("400", error("BadRequest"))]) },
+        "/api/reports": {
+            "get": operation("listReports", "reports", "Reports",
+                "Monitoring reports, most recently generated first.",
+                vec![
+                    query("type", schemas::enum_schema(wfmon_model::ReportType::ALL.iter().map(|s| s.as_str())), "Only this type."),
+                    limit(500, 50),
+                ],
+                vec![("200", ok("The reports.", "ReportList")), ("400", error("BadRequest"))]),
+            "post": {
+                "operationId": "generateReport",
+                "tags": ["reports"],
+                "summary": "Generate a report",
+                "description": "Computes the monitoring report of a window from the raw rows (exact counts, rates and percentiles, breakdowns per workflow and environment, slowest and failing steps, alerts, flaky runs, change against the previous window of the same length), saves it as ON_DEMAND with the window's executions not yet in a report linked to it, and announces it as a report.generated live event. An empty window gives a report that says so (metadata.empty).",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": schema_ref("ReportRequest") } } },
+                "responses": {
+                    "201": ok("The report, saved.", "MonitoringReport"),
+                    "400": error("BadRequest"),
+                    "415": error("UnsupportedMediaType"),
+                    "422": error("UnprocessableEntity"),
+                }
+            }
+        },
+        "/api/reports/{reportId}": { "get": operation("getReport", "reports", "A report",
+            "One report with its metadata (breakdowns, percentiles, steps, alerts, change against the previous window, series).",
+            vec![path("reportId", "The report's id.")],
+            vec![("200", ok("The report.", "MonitoringReport")), ("404", error("NotFound"))]) },
         "/api/series": { "get": operation("getSeries", "overview", "Time series",
             "Runs, passed, failed, success rate and p95 duration per bucket, every bucket of the window present (at most 1440), oldest first. A run is an execution that ended and was not skipped.",
             vec![
@@ -197,6 +216,35 @@ fn paths() -> Value {
                 time_param("until", "End of the window (default: now)"),
             ],
             vec![("200", ok("The series.", "Series")), ("400", error("BadRequest"))]) },
+        "/api/analytics/series": { "get": operation("getAnalyticsSeries", "analytics", "Figures per workflow over any window",
+            "From the rollups: per workflow and environment that ran in the window, the window's runs, success rate, average and p50/p95/p99 duration (within 1%), and one point per bucket of `step` (empty buckets included, at most 1440), plus uptime. The window is taken to whole minutes; at most 1900 days.",
+            vec![
+                workflow_filter(),
+                environment_filter(),
+                time_param("since", "Start of the window (default: 24 hours before `until`)"),
+                time_param("until", "End of the window (default: now)"),
+                query("step", json!({"type": "string"}), "Bucket size, a whole number of minutes (1m, 15m, 1h, 1d); default: the smallest of 1m, 5m, 15m, 1h, 6h, 1d, 7d giving at most 500 points."),
+            ],
+            vec![("200", ok("The series.", "AnalyticsSeries")), ("400", error("BadRequest")), ("404", error("NotFound"))]) },
+        "/api/analytics/failures": { "get": operation("getFailureGroups", "analytics", "Failures grouped by signature",
+            "Failures of the runs started in the window, grouped across workflows by step, failed assertion, error class and message (numbers and ids taken out), with count, workflows affected and first and last seen; most frequent first.",
+            vec![
+                workflow_filter(),
+                environment_filter(),
+                time_param("since", "Start of the window (default: 24 hours before `until`)"),
+                time_param("until", "End of the window (default: now)"),
+                limit(500, 50),
+            ],
+            vec![("200", ok("The groups.", "FailureList")), ("400", error("BadRequest")), ("404", error("NotFound"))]) },
+        "/api/analytics/steps": { "get": operation("getStepFigures", "analytics", "Per-step figures",
+            "Per workflow and step, over the steps of the runs started in the window: runs, success rate and exact p95 duration.",
+            vec![
+                workflow_filter(),
+                environment_filter(),
+                time_param("since", "Start of the window (default: 24 hours before `until`)"),
+                time_param("until", "End of the window (default: now)"),
+            ],
+            vec![("200", ok("The steps.", "StepList")), ("400", error("BadRequest")), ("404", error("NotFound"))]) },
         "/api/events": { "get": {
             "operationId": "streamEvents",
             "tags": ["live"],
@@ -247,6 +295,10 @@ fn responses() -> Value {
 
 /// The whole document.
 pub fn document() -> Value {
+    let mut paths = paths();
+    for open in ["/healthz", "/readyz"] {
+        paths[open]["get"]["security"] = json!([]);
+    }
     json!({
         "openapi": "3.0.3",
         "info": {
@@ -259,8 +311,27 @@ pub fn document() -> Value {
             {"name": "overview"}, {"name": "workflows"}, {"name": "schedules"}, {"name": "executions"},
             {"name": "alerts"}, {"name": "reports"}, {"name": "live"}, {"name": "probes"}, {"name": "documents"}
         ],
-        "paths": paths(),
-        "components": { "schemas": schemas::all(), "responses": responses() },
+        "paths": paths,
+        // Every operation needs a token or a dashboard session, unless the server runs with
+        // authentication off; /healthz and /readyz are always open.
+        "security": [{ "bearerToken": [] }, { "sessionCookie": [] }],
+        "components": {
+            "schemas": schemas::all(),
+            "responses": responses(),
+            "securitySchemes": {
+                "bearerToken": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "An API token from `wfmon token create --name NAME --role read|admin`. GET and HEAD need role read, every other method admin (403 otherwise); a missing, unknown, revoked or expired token is 401 with `WWW-Authenticate: Bearer`."
+                },
+                "sessionCookie": {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "wfmon_session",
+                    "description": "The dashboard's session, set by POST /login. Requests that change state must also send the page's CSRF token in `X-CSRF-Token`; a cross-origin `Origin` is refused (403)."
+                }
+            }
+        },
     })
 }
 

@@ -173,6 +173,18 @@ fn events() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
+            "ReportGeneratedEvent",
+            object(
+                "A monitoring report was generated and saved.",
+                json!({
+                    "type": {"type": "string", "enum": ["report.generated"]},
+                    "reportId": string(), "reportType": enum_schema(values!(ReportType)),
+                    "startTime": time(), "endTime": time(), "totalRuns": integer(),
+                    "successRate": nullable(json!({"type": "number", "minimum": 0, "maximum": 1})),
+                }),
+            ),
+        ),
+        (
             "AlertChangedEvent",
             object(
                 "An alert opened or changed state.",
@@ -377,6 +389,20 @@ pub fn all() -> Value {
         }),
     );
     add(
+        "ReportRequest",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["from"],
+            "properties": {
+                "from": {"type": "string", "description": "Start of the window (inclusive): RFC 3339 or an age such as 24h."},
+                "to": {"type": "string", "description": "End of the window (exclusive): RFC 3339 or an age (default: now)."},
+                "workflow": {"type": "string", "description": "Only this workflow."},
+                "environment": {"type": "string", "description": "Only this environment."},
+            },
+        }),
+    );
+    add(
         "RunRequest",
         json!({
             "type": "object",
@@ -467,6 +493,96 @@ pub fn all() -> Value {
                 "since": time(), "until": time(),
                 "points": array(schema_ref("SeriesPoint")),
             }),
+        ),
+    );
+    let number = || nullable(json!({"type": "number"}));
+    let figures = json!({
+        "runs": integer(), "passed": integer(), "failed": integer(), "warnings": integer(),
+        "successRate": nullable(json!({"type": "number", "minimum": 0, "maximum": 1})),
+        "totalDurationMs": integer(), "avgDurationMs": number(),
+        "minDurationMs": nullable(integer()), "maxDurationMs": nullable(integer()),
+        "p50DurationMs": number(), "p95DurationMs": number(), "p99DurationMs": number(),
+    });
+    add(
+        "RunFigures",
+        object(
+            "The figures of a set of runs (a run: an execution that ended and was not skipped; PASSED and WARNING pass). Percentiles are within 1%.",
+            figures.clone(),
+        ),
+    );
+    let mut point = figures;
+    point["bucketStart"] = time();
+    add("FiguresPoint", object("The runs of one bucket.", point));
+    add(
+        "WorkflowFigures",
+        object(
+            "One workflow in one environment over the window.",
+            json!({
+                "workflowName": string(), "environment": string(),
+                "total": schema_ref("RunFigures"),
+                "points": array(schema_ref("FiguresPoint")),
+            }),
+        ),
+    );
+    add(
+        "Uptime",
+        object(
+            "Share of the minutes in which the workflow ran where no run failed.",
+            json!({
+                "workflowName": string(), "environment": string(),
+                "measuredMinutes": integer(), "upMinutes": integer(),
+                "uptimePercent": number(),
+            }),
+        ),
+    );
+    add(
+        "AnalyticsSeries",
+        object(
+            "Figures per workflow and environment, one point per bucket.",
+            json!({
+                "since": time(), "until": time(), "stepSeconds": integer(),
+                "series": array(schema_ref("WorkflowFigures")),
+                "uptime": array(schema_ref("Uptime")),
+            }),
+        ),
+    );
+    add(
+        "FailureGroup",
+        object(
+            "Failures with one signature: step, failed assertion, error class, message without numbers and ids.",
+            json!({
+                "stepName": nullable(string()), "failedAssertion": nullable(string()),
+                "errorClass": {"type": "string", "enum": ["assertion", "timeout", "connection", "dns", "tls", "http", "error"]},
+                "message": string(), "count": integer(),
+                "workflows": array(string()), "environments": array(string()),
+                "firstSeen": time(), "lastSeen": time(),
+            }),
+        ),
+    );
+    add(
+        "FailureList",
+        object(
+            "Failure groups, most frequent first.",
+            json!({"since": time(), "until": time(), "items": array(schema_ref("FailureGroup"))}),
+        ),
+    );
+    add(
+        "StepFigures",
+        object(
+            "One step of one workflow over the window (skipped steps are not counted).",
+            json!({
+                "workflowName": string(), "stepName": string(),
+                "runs": integer(), "passed": integer(), "failed": integer(),
+                "successRate": nullable(json!({"type": "number", "minimum": 0, "maximum": 1})),
+                "p95DurationMs": number(),
+            }),
+        ),
+    );
+    add(
+        "StepList",
+        object(
+            "Per-step figures.",
+            json!({"since": time(), "until": time(), "items": array(schema_ref("StepFigures"))}),
         ),
     );
     let mut kinds = Vec::new();

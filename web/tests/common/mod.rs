@@ -16,7 +16,7 @@ use wfmon_engine::trigger::Trigger;
 use wfmon_engine::writer::ResultWriter;
 use wfmon_model::*;
 use wfmon_store::{DatabaseUrl, OpenMode, Store};
-use wfmon_web::{AppState, SchedulerHeartbeat};
+use wfmon_web::{AppState, AuthSettings, SchedulerHeartbeat};
 
 /// The secret value the configuration reads from the environment; no answer may hold it.
 pub const SECRET: &str = "sup3r-s3cret-t0ken";
@@ -133,16 +133,38 @@ impl TestApi {
             dir.path().join("wfmon.db").display()
         ))
         .unwrap();
-        TestApi::start(url, Some(dir)).await
+        TestApi::start(url, Some(dir), AuthSettings::off()).await
     }
 
     /// On a fresh PostgreSQL schema, or None when PostgreSQL is unreachable outside CI.
     pub async fn postgres() -> Option<TestApi> {
         let url = postgres_url().await?;
-        Some(TestApi::start(url, None).await)
+        Some(TestApi::start(url, None, AuthSettings::off()).await)
     }
 
-    async fn start(url: DatabaseUrl, dir: Option<tempfile::TempDir>) -> TestApi {
+    /// On a fresh SQLite file, guarded by `auth`.
+    pub async fn sqlite_with_auth(auth: AuthSettings) -> TestApi {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = DatabaseUrl::parse(&format!(
+            "sqlite://{}",
+            dir.path().join("wfmon.db").display()
+        ))
+        .unwrap();
+        TestApi::start(url, Some(dir), auth).await
+    }
+
+    /// On a fresh PostgreSQL schema, guarded by `auth`; None when PostgreSQL is unreachable
+    /// outside CI.
+    pub async fn postgres_with_auth(auth: AuthSettings) -> Option<TestApi> {
+        let url = postgres_url().await?;
+        Some(TestApi::start(url, None, auth).await)
+    }
+
+    async fn start(
+        url: DatabaseUrl,
+        dir: Option<tempfile::TempDir>,
+        auth: AuthSettings,
+    ) -> TestApi {
         let store = Store::open(&url, OpenMode::Create)
             .await
             .expect("open store");
@@ -163,7 +185,8 @@ impl TestApi {
         heartbeat.beat();
         let state = AppState::new(store.clone(), config, events)
             .with_trigger(trigger)
-            .with_heartbeat(heartbeat.clone());
+            .with_heartbeat(heartbeat.clone())
+            .with_auth(auth);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::alerts_cmd::{AlertsCommand, NotifyCommand};
+use crate::analytics_cmd::AnalyticsCommand;
 use crate::bench::BenchCommand;
 
 /// wfmon: a self-hosted synthetic workflow monitor.
@@ -70,6 +71,10 @@ pub enum Command {
     /// Try a notification channel.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// Success rate and percentiles per workflow over any window, failures grouped by
+    /// signature, per-step figures.
+    #[command(subcommand)]
+    Analytics(AnalyticsCommand),
 }
 
 /// `wfmon db ...`

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 use tokio::sync::broadcast;
-use wfmon_model::{Alert, ExecutionStatus, Timestamp, WorkflowExecution};
+use wfmon_model::{Alert, ExecutionStatus, ReportType, Timestamp, WorkflowExecution};
 
 /// Events kept for a slow listener before it starts losing them.
 const CAPACITY: usize = 1024;
@@ -49,6 +49,22 @@ pub enum Event {
     ExecutionRecorded {
         /// The row as stored.
         execution: Box<WorkflowExecution>,
+    },
+    /// A monitoring report was generated and saved.
+    #[serde(rename = "report.generated", rename_all = "camelCase")]
+    ReportGenerated {
+        /// Its id.
+        report_id: String,
+        /// Its cadence.
+        report_type: ReportType,
+        /// Window start.
+        start_time: Timestamp,
+        /// Window end.
+        end_time: Timestamp,
+        /// Runs in the window.
+        total_runs: i64,
+        /// Ratio in [0, 1]; null without runs.
+        success_rate: Option<f64>,
     },
     /// An alert opened, or its state changed (by a rule, the timer, or a person).
     #[serde(rename = "alert.changed", rename_all = "camelCase")]

@@ -7,6 +7,7 @@ pub mod events;
 pub mod executor;
 pub mod notify;
 pub mod recorder;
+pub mod reports;
 pub mod runner;
 pub mod scheduler;
 pub mod slo;

@@ -18,9 +18,11 @@ mod overview;
 mod queries;
 mod recorder;
 mod records;
+mod reports;
 mod rollups;
 mod schedules;
 mod schema;
+mod stats;
 mod url;
 
 pub use alerts::AlertChange;
@@ -36,6 +38,10 @@ pub use overview::{AlertFilter, RunStats, SeriesPoint, SeriesQuery, WorkflowStat
 pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;
+pub use reports::{
+    AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, ReportStepFigures,
+    SavedReport,
+};
 pub use rollups::RebuildReport;
 pub use schedules::{
     Advance, ClaimedRun, RunningExecution, ScheduleSpec, ScheduleTally, SyncReport, is_paused,

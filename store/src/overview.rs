@@ -11,11 +11,12 @@
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use wfmon_model::{
-    Alert, AlertStatus, ExecutionStatus, MonitoringReport, Record, ReportType, RollupBucket,
-    SystemHealthCheck, Timestamp, WorkflowExecution,
+    Alert, AlertStatus, MonitoringReport, Record, ReportType, RollupBucket, SystemHealthCheck,
+    Timestamp, WorkflowExecution,
 };
 
 use crate::records::select_sql;
+use crate::stats::{grouped_stats_tail, not_runs, passed_statuses};
 use crate::{Backend, Store, StoreError};
 
 /// Runs counted over a window. A run is an execution that ended and was not skipped: PASSED
@@ -37,7 +38,7 @@ pub struct RunStats {
 }
 
 impl RunStats {
-    fn new(runs: i64, passed: i64, p95: Option<f64>) -> RunStats {
+    pub(crate) fn new(runs: i64, passed: i64, p95: Option<f64>) -> RunStats {
         RunStats {
             runs,
             passed,
@@ -117,52 +118,13 @@ struct BucketRow {
     p95: Option<f64>,
 }
 
-/// `'A', 'B'`: the canonical texts of the statuses `keep` selects, for an IN list. Built from
-/// the enum, so it cannot name a status that does not exist.
-fn status_list(keep: impl Fn(ExecutionStatus) -> bool) -> String {
-    ExecutionStatus::ALL
-        .iter()
-        .filter(|s| keep(**s))
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The statuses that are not runs: in flight, or skipped.
-fn not_runs() -> String {
-    status_list(|s| !s.is_final() || s == ExecutionStatus::Skipped)
-}
-
-/// The part of the statistics query after the `runs` CTE's WHERE clause: counts, ranks and
-/// the interpolated 95th percentile per `(k1, k2)`.
+/// The statistics after the `runs` CTE's WHERE clause: counts and the 95th percentile.
 pub(crate) fn stats_tail() -> String {
-    format!(
-        "), counts AS ( \
-           SELECT k1, k2, COUNT(*) AS runs, \
-                  SUM(CASE WHEN status IN ({passed}) THEN 1 ELSE 0 END) AS passed \
-           FROM runs GROUP BY k1, k2 \
-         ), ranked AS ( \
-           SELECT k1, k2, CAST(duration_ms AS DOUBLE PRECISION) AS d, \
-                  ROW_NUMBER() OVER (PARTITION BY k1, k2 ORDER BY duration_ms) - 1 AS i, \
-                  COUNT(*) OVER (PARTITION BY k1, k2) AS n \
-           FROM runs WHERE duration_ms IS NOT NULL \
-         ), p95 AS ( \
-           SELECT k1, k2, \
-                  MAX(CASE WHEN i = 95 * (n - 1) / 100 THEN d END) AS lo, \
-                  MAX(CASE WHEN i = 95 * (n - 1) / 100 + 1 THEN d END) AS hi, \
-                  MAX(CAST(95 * (n - 1) % 100 AS DOUBLE PRECISION) / 100) AS frac \
-           FROM ranked GROUP BY k1, k2 \
-         ) \
-         SELECT c.k1, c.k2, c.runs, c.passed, \
-                CASE WHEN p.hi IS NULL THEN p.lo ELSE p.lo + p.frac * (p.hi - p.lo) END AS p95 \
-         FROM counts c LEFT JOIN p95 p ON p.k1 = c.k1 AND p.k2 = c.k2 \
-         ORDER BY c.k1, c.k2",
-        passed = status_list(ExecutionStatus::is_success),
-    )
+    grouped_stats_tail(&passed_statuses(), "", &[95])
 }
 
 /// The start of the bucket holding `started_at`, in the backend's dialect (UTC).
-fn bucket_expression(backend: Backend, bucket: RollupBucket) -> &'static str {
+pub(crate) fn bucket_expression(backend: Backend, bucket: RollupBucket) -> &'static str {
     match (backend, bucket) {
         // SQLite keeps fixed-width ISO-8601 text: truncating the text truncates the time.
         (Backend::Sqlite, RollupBucket::Hour) => "substr(started_at, 1, 13) || ':00:00.000Z'",
@@ -377,15 +339,6 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn runs_exclude_the_running_and_the_skipped() {
-        assert_eq!(not_runs(), "'RUNNING', 'SKIPPED'");
-        assert_eq!(
-            status_list(ExecutionStatus::is_success),
-            "'PASSED', 'WARNING'"
-        );
-    }
 
     #[test]
     fn rates_are_ratios_and_failures_the_rest() {

@@ -25,6 +25,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/alerts/{alertId}/resolve"),
     ("POST", "/api/alerts/{alertId}/silence"),
     ("GET", "/api/reports"),
+    ("POST", "/api/reports"),
+    ("GET", "/api/reports/{reportId}"),
     ("GET", "/api/series"),
     ("GET", "/api/analytics/series"),
     ("GET", "/api/analytics/failures"),
@@ -361,6 +363,34 @@ async fn real_answers_fit_their_schemas() {
         .post(&format!("/api/alerts/{}/resolve", open.alert_id), None)
         .await;
     fits(&doc, "POST", "/api/alerts/{alertId}/resolve", status, &body);
+    let (status, body) = api.post("/api/reports", Some("{\"from\": \"1h\"}")).await;
+    assert_eq!(status, 201, "{body}");
+    fits(&doc, "POST", "/api/reports", status, &body);
+    assert!(body["totalRuns"].as_i64().unwrap() >= 1, "{body}");
+    assert_eq!(body["reportType"], "ON_DEMAND");
+    let id = body["reportId"].as_str().unwrap().to_owned();
+    let (status, body) = api.get(&format!("/api/reports/{id}")).await;
+    assert_eq!(status, 200, "{body}");
+    fits(&doc, "GET", "/api/reports/{reportId}", status, &body);
+    assert_eq!(body["metadata"]["workflows"][0]["name"], "quick");
+    let (status, body) = api.get("/api/reports/report_none").await;
+    assert_eq!(status, 404, "{body}");
+    fits(&doc, "GET", "/api/reports/{reportId}", status, &body);
+    for (request, field) in [
+        ("{}", "from"),
+        ("{\"from\": \"yesterday\"}", "from"),
+        ("{\"from\": \"1h\", \"to\": \"2h\"}", "to"),
+        ("{\"from\": \"1h\", \"workflow\": \"nope\"}", "workflow"),
+        (
+            "{\"from\": \"1h\", \"environment\": \"a\\u0000b\"}",
+            "environment",
+        ),
+    ] {
+        let (status, body) = api.post("/api/reports", Some(request)).await;
+        assert_eq!(status, 422, "{request}: {body}");
+        assert_eq!(body["details"]["field"], field, "{request}: {body}");
+        fits(&doc, "POST", "/api/reports", status, &body);
+    }
     api.heartbeat.stop();
     let (status, body) = api.get("/readyz").await;
     fits(&doc, "GET", "/readyz", status, &body);
@@ -388,6 +418,23 @@ async fn real_answers_fit_their_schemas() {
     })
     .unwrap();
     let mut problems = Vec::new();
+    check(
+        &doc,
+        &doc["components"]["schemas"]["LiveEvent"],
+        &event,
+        "$",
+        &mut problems,
+    );
+    assert!(problems.is_empty(), "{problems:?}");
+    let event = serde_json::to_value(wfmon_engine::events::Event::ReportGenerated {
+        report_id: "report_1".into(),
+        report_type: ReportType::OnDemand,
+        start_time: Timestamp::now(),
+        end_time: Timestamp::now(),
+        total_runs: 0,
+        success_rate: None,
+    })
+    .unwrap();
     check(
         &doc,
         &doc["components"]["schemas"]["LiveEvent"],

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use crate::alerts_cmd::{AlertsCommand, NotifyCommand};
 use crate::analytics_cmd::AnalyticsCommand;
 use crate::bench::BenchCommand;
+use crate::report_cmd::ReportArgs;
 
 /// wfmon: a self-hosted synthetic workflow monitor.
 ///
@@ -75,6 +76,9 @@ pub enum Command {
     /// signature, per-step figures.
     #[command(subcommand)]
     Analytics(AnalyticsCommand),
+    /// Print a monitoring report for a window (table, Markdown, JSON, CSV or HTML), and
+    /// optionally save it.
+    Report(ReportArgs),
 }
 
 /// `wfmon db ...`

@@ -12,6 +12,7 @@ mod config_cmd;
 mod db;
 mod demo;
 mod exit;
+mod report_cmd;
 mod run;
 
 use clap::Parser;
@@ -40,6 +41,7 @@ async fn main() -> std::process::ExitCode {
         Command::Alerts(command) => alerts_cmd::alerts(&cli, command).await,
         Command::Notify(command) => alerts_cmd::notify(&cli, command).await,
         Command::Analytics(command) => analytics_cmd::run(&cli, command).await,
+        Command::Report(args) => report_cmd::run(&cli, args).await,
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

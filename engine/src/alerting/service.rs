@@ -1,7 +1,8 @@
 //! The daemon's alerting: one task evaluates the rules on every recorded execution (from
 //! the event bus) and on a timer; another delivers the notification outbox. Both work from
 //! the database, so neither ever holds up the runner, and both pick up where they were
-//! after a restart.
+//! after a restart. The reporter (`reports::Reporter`) runs beside them when the
+//! configuration has `reports:`: its notifications go through the same outbox.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -54,6 +55,15 @@ impl AlertingService {
                 config.secrets.clone(),
             ));
             tasks.push(tokio::spawn(sender.run(stopped.clone())));
+        }
+        if !config.reports.is_empty() {
+            let reporter = crate::reports::Reporter::new(
+                store.clone(),
+                config.clone(),
+                events.clone(),
+                nudge.clone(),
+            );
+            tasks.push(tokio::spawn(reporter.run(stopped.clone())));
         }
         if !config.alerts.rules.is_empty() {
             let every = config.alerts.evaluate_every;

@@ -92,6 +92,8 @@ pub struct Config {
     pub alerts: AlertsConfig,
     /// Notification channels and routes.
     pub notifications: NotificationsConfig,
+    /// Monitoring reports produced on schedules.
+    pub reports: Vec<crate::reports::ReportSchedule>,
     /// Values that came from `${ENV}` references: never print or store them.
     pub secrets: Vec<String>,
 }

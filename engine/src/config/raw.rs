@@ -26,6 +26,8 @@ pub struct RawConfig {
     pub alerts: crate::alerting::RawAlerts,
     #[serde(default)]
     pub notifications: crate::notify::RawNotifications,
+    #[serde(default)]
+    pub reports: Vec<crate::reports::RawReport>,
 }
 
 #[derive(Debug, Default, Deserialize)]

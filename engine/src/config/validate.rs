@@ -479,6 +479,39 @@ fn alerts_and_notifications(
         config.alerts = crate::alerting::validate_alerts(&files[i].1.alerts, &known, &mut c);
         all_issues.append(&mut c.issues);
     }
+    // Reports may come from any file; they refer to workflows, environments and channels.
+    let channels = notifications
+        .map(|n| crate::notify::raw_channel_names(&files[n].1.notifications))
+        .unwrap_or_default();
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, raw) in files {
+        let mut c = Checker {
+            file: path.clone(),
+            issues: Vec::new(),
+            secrets: Vec::new(),
+        };
+        for schedule in crate::reports::validate_reports(
+            &raw.reports,
+            &config.workflows,
+            &config.environments,
+            &channels,
+            &mut c,
+        ) {
+            if let Some(first) = seen.insert(schedule.name.clone(), path.clone()) {
+                c.issue(
+                    "reports",
+                    format!(
+                        "report `{}` is already defined in {}",
+                        schedule.name,
+                        first.display()
+                    ),
+                );
+                continue;
+            }
+            config.reports.push(schedule);
+        }
+        all_issues.append(&mut c.issues);
+    }
 }
 
 struct WorkflowDefaults {

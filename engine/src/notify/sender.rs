@@ -157,7 +157,17 @@ impl OutboxSender {
             .complete_notification(&row.log_id, &self.owner, &outcome, Timestamp::now())
             .await
         {
-            Ok(true) => {}
+            Ok(true) => {
+                if outcome == DeliveryOutcome::Sent
+                    && let Some(report_id) = &row.report_id
+                    && let Err(e) = self
+                        .store
+                        .mark_report_notified(report_id, Timestamp::now())
+                        .await
+                {
+                    tracing::warn!("report {report_id} delivered, but not marked notified: {e}");
+                }
+            }
             Ok(false) => tracing::warn!(
                 "notification {}: the claim expired before the outcome was recorded",
                 row.log_id

@@ -6,6 +6,7 @@ mod analytics;
 mod executions;
 mod lists;
 pub(crate) mod overview;
+mod reports;
 pub(crate) mod series;
 mod workflows;
 
@@ -40,7 +41,8 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/api/alerts/{alertId}/resolve", post(alerts::resolve))
         .route("/api/alerts/{alertId}/silence", post(alerts::silence))
-        .route("/api/reports", get(lists::reports))
+        .route("/api/reports", get(lists::reports).post(reports::generate))
+        .route("/api/reports/{reportId}", get(reports::detail))
         .route("/api/series", get(series::series))
         .route("/api/analytics/series", get(analytics::series))
         .route("/api/analytics/failures", get(analytics::failures))

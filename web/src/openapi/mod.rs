@@ -180,13 +180,32 @@ fn paths() -> Value {
         "/api/alerts/{alertId}/silence": { "post": action("silenceAlert", "Silence an alert",
             "Keeps an open alert recorded but stops its notifications for a while: `for` a duration (30m, 2h, 1d) or `until` a time, with a `reason` (required). Who, why and until when are kept in the alert's metadata; announced as `alert.changed`.",
             "SilenceRequest") },
-        "/api/reports": { "get": operation("listReports", "reports", "Reports",
-            "Monitoring reports, most recently generated first.",
-            vec![
-                query("type", schemas::enum_schema(wfmon_model::ReportType::ALL.iter().map(|s| s.as_str())), "Only this type."),
-                limit(500, 50),
-            ],
-            vec![("200", ok("The reports.", "ReportList")), ("400", error("BadRequest"))]) },
+        "/api/reports": {
+            "get": operation("listReports", "reports", "Reports",
+                "Monitoring reports, most recently generated first.",
+                vec![
+                    query("type", schemas::enum_schema(wfmon_model::ReportType::ALL.iter().map(|s| s.as_str())), "Only this type."),
+                    limit(500, 50),
+                ],
+                vec![("200", ok("The reports.", "ReportList")), ("400", error("BadRequest"))]),
+            "post": {
+                "operationId": "generateReport",
+                "tags": ["reports"],
+                "summary": "Generate a report",
+                "description": "Computes the monitoring report of a window from the raw rows (exact counts, rates and percentiles, breakdowns per workflow and environment, slowest and failing steps, alerts, flaky runs, change against the previous window of the same length), saves it as ON_DEMAND with the window's executions not yet in a report linked to it, and announces it as a report.generated live event. An empty window gives a report that says so (metadata.empty).",
+                "requestBody": { "required": true, "content": { "application/json": { "schema": schema_ref("ReportRequest") } } },
+                "responses": {
+                    "201": ok("The report, saved.", "MonitoringReport"),
+                    "400": error("BadRequest"),
+                    "415": error("UnsupportedMediaType"),
+                    "422": error("UnprocessableEntity"),
+                }
+            }
+        },
+        "/api/reports/{reportId}": { "get": operation("getReport", "reports", "A report",
+            "One report with its metadata (breakdowns, percentiles, steps, alerts, change against the previous window, series).",
+            vec![path("reportId", "The report's id.")],
+            vec![("200", ok("The report.", "MonitoringReport")), ("404", error("NotFound"))]) },
         "/api/series": { "get": operation("getSeries", "overview", "Time series",
             "Runs, passed, failed, success rate and p95 duration per bucket, every bucket of the window present (at most 1440), oldest first. A run is an execution that ended and was not skipped.",
             vec![

@@ -173,6 +173,18 @@ fn events() -> Vec<(&'static str, Value)> {
             ),
         ),
         (
+            "ReportGeneratedEvent",
+            object(
+                "A monitoring report was generated and saved.",
+                json!({
+                    "type": {"type": "string", "enum": ["report.generated"]},
+                    "reportId": string(), "reportType": enum_schema(values!(ReportType)),
+                    "startTime": time(), "endTime": time(), "totalRuns": integer(),
+                    "successRate": nullable(json!({"type": "number", "minimum": 0, "maximum": 1})),
+                }),
+            ),
+        ),
+        (
             "AlertChangedEvent",
             object(
                 "An alert opened or changed state.",
@@ -374,6 +386,20 @@ pub fn all() -> Value {
                 "steps": array(schema_ref("Step")),
                 "cleanup": array(schema_ref("Step")),
             }))],
+        }),
+    );
+    add(
+        "ReportRequest",
+        json!({
+            "type": "object",
+            "additionalProperties": false,
+            "required": ["from"],
+            "properties": {
+                "from": {"type": "string", "description": "Start of the window (inclusive): RFC 3339 or an age such as 24h."},
+                "to": {"type": "string", "description": "End of the window (exclusive): RFC 3339 or an age (default: now)."},
+                "workflow": {"type": "string", "description": "Only this workflow."},
+                "environment": {"type": "string", "description": "Only this environment."},
+            },
         }),
     );
     add(

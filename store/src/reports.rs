@@ -1,0 +1,608 @@
+//! The reads and the write behind monitoring reports. Every figure is computed in the
+//! database from the raw rows of the window, with no row cap: counts, sums and exact
+//! percentiles per group (`stats::grouped_stats_tail`), the steps and assertions that failed,
+//! the flaky runs and the alerts of the window. Saving a report writes its row, links the
+//! window's executions to it and queues its notifications in one transaction.
+//!
+//! Every query takes the window and the scope as the same four parameters: `$1` from
+//! (inclusive), `$2` to (exclusive), `$3` workflow and `$4` environment (NULL: any).
+
+use serde::{Deserialize, Serialize};
+use sqlx::{AssertSqlSafe, QueryBuilder};
+use wfmon_model::{
+    Alert, MonitoringReport, NotificationLog, Record, RollupBucket, StepStatus, Timestamp,
+};
+
+use crate::overview::{RunStats, SeriesPoint, bucket_expression};
+use crate::records::{OnConflict, begin_write, insert_rows, select_sql};
+use crate::stats::{grouped_stats_tail, not_runs, passed_statuses};
+use crate::{Backend, Store, StoreError};
+
+/// Which runs a report covers: started in `[from, to)`, of one workflow and environment or
+/// of all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReportScope {
+    /// Runs started at or after.
+    pub from: Timestamp,
+    /// Runs started before.
+    pub to: Timestamp,
+    /// Workflow name; None: every workflow.
+    pub workflow: Option<String>,
+    /// Environment; None: every environment.
+    pub environment: Option<String>,
+}
+
+impl ReportScope {
+    /// The window of the same length just before this one, with the same filters.
+    pub fn previous(&self) -> ReportScope {
+        let length = self.to.as_datetime() - self.from.as_datetime();
+        ReportScope {
+            from: self.from.minus(length),
+            to: self.from,
+            ..self.clone()
+        }
+    }
+}
+
+/// The runs of one group (all runs, one workflow, or one environment) in a window. A run is
+/// an execution that ended and was not skipped.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupFigures {
+    /// The group's name ("" for all runs).
+    pub name: String,
+    /// Runs that ended.
+    pub runs: i64,
+    /// Of which PASSED or WARNING.
+    pub passed: i64,
+    /// Of which WARNING.
+    pub warnings: i64,
+    /// Of which FAILED, TIMED_OUT or ABORTED.
+    pub failed: i64,
+    /// Runs marked flaky (passed only after failed attempts).
+    pub flaky: i64,
+    /// Sum of the durations of the runs that have one.
+    pub duration_sum_ms: i64,
+    /// How many runs have a duration.
+    pub durations: i64,
+    /// Shortest duration.
+    pub min_duration_ms: Option<i64>,
+    /// Longest duration.
+    pub max_duration_ms: Option<i64>,
+    /// Percentiles of the durations, interpolated like `percentile_cont`.
+    pub p50_duration_ms: Option<f64>,
+    /// 95th percentile.
+    pub p95_duration_ms: Option<f64>,
+    /// 99th percentile.
+    pub p99_duration_ms: Option<f64>,
+}
+
+impl GroupFigures {
+    /// `passed / runs`, a ratio in [0, 1]; None without runs.
+    pub fn success_rate(&self) -> Option<f64> {
+        (self.runs > 0).then(|| self.passed as f64 / self.runs as f64)
+    }
+
+    /// Mean duration of the runs that have one; None without durations.
+    pub fn avg_duration_ms(&self) -> Option<f64> {
+        (self.durations > 0).then(|| self.duration_sum_ms as f64 / self.durations as f64)
+    }
+}
+
+/// The results of one step of one workflow in a window (skipped steps left out).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportStepFigures {
+    /// Workflow.
+    pub workflow_name: String,
+    /// Step.
+    pub step_name: String,
+    /// Times it ran.
+    pub runs: i64,
+    /// Times it failed or timed out.
+    pub failures: i64,
+    /// Mean duration.
+    pub avg_duration_ms: f64,
+    /// 95th percentile of its durations.
+    pub p95_duration_ms: Option<f64>,
+    /// Longest duration.
+    pub max_duration_ms: i64,
+}
+
+/// How often one assertion was the first to fail in one step.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+#[serde(rename_all = "camelCase")]
+pub struct AssertionFailures {
+    /// Workflow.
+    pub workflow_name: String,
+    /// Step.
+    pub step_name: String,
+    /// The assertion's expression.
+    pub assertion: String,
+    /// Runs in which it was the step's first failed assertion.
+    pub failures: i64,
+}
+
+/// Alerts of a window: counts over all of them, and the first `limit` listed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertFigures {
+    /// Opened in the window.
+    pub opened: i64,
+    /// Resolved in the window.
+    pub resolved: i64,
+    /// Opened before the end of the window and not resolved by then.
+    pub open_at_end: i64,
+    /// Alerts open at some time in the window, oldest first (at most `limit`).
+    pub alerts: Vec<Alert>,
+}
+
+/// How saving a report ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SavedReport {
+    /// The row was written; this many executions were linked to it.
+    Created {
+        /// Executions linked.
+        linked: u64,
+    },
+    /// A report with the same report_id exists (generated by another instance, or earlier):
+    /// nothing was written.
+    Exists,
+}
+
+#[derive(sqlx::FromRow)]
+struct GroupRow {
+    k1: String,
+    runs: i64,
+    passed: i64,
+    warnings: i64,
+    flaky: i64,
+    duration_sum_ms: i64,
+    durations: i64,
+    min_ms: Option<i64>,
+    max_ms: Option<i64>,
+    p50: Option<f64>,
+    p95: Option<f64>,
+    p99: Option<f64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StepRow {
+    k1: String,
+    k2: String,
+    runs: i64,
+    passed: i64,
+    duration_sum_ms: i64,
+    max_ms: Option<i64>,
+    p95: Option<f64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct BucketRow {
+    k1: Timestamp,
+    runs: i64,
+    passed: i64,
+    p95: Option<f64>,
+}
+
+#[derive(sqlx::FromRow)]
+struct AlertCounts {
+    opened: i64,
+    resolved: i64,
+    open_at_end: i64,
+}
+
+/// How runs are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Grouping {
+    /// All runs of the scope in one group.
+    All,
+    /// One group per workflow.
+    Workflow,
+    /// One group per environment.
+    Environment,
+}
+
+/// The executions of the window and filters that ended and were not skipped, aliased `e`
+/// (the four parameters): the ones a saved report links.
+fn window_condition() -> String {
+    format!(
+        "e.started_at >= $1 AND e.started_at < $2 \
+         AND ($3 IS NULL OR e.workflow_name = $3) AND ($4 IS NULL OR e.environment = $4) \
+         AND e.status NOT IN ({})",
+        not_runs()
+    )
+}
+
+/// The runs a report counts: the window's executions but the failed attempts that a retry
+/// followed (`metadata.retried`), so that a run counts once whatever its retries.
+fn scope_condition(backend: Backend) -> String {
+    format!(
+        "{} AND {} = 0",
+        window_condition(),
+        metadata_flag(backend, "retried")
+    )
+}
+
+/// 1 for an execution whose metadata sets `key` to true, else 0, in the backend's dialect.
+fn metadata_flag(backend: Backend, key: &'static str) -> String {
+    match backend {
+        // Metadata is JSON text on SQLite; text that is not JSON sets nothing.
+        Backend::Sqlite => format!(
+            "CASE WHEN json_valid(e.metadata) THEN \
+               CASE WHEN json_extract(e.metadata, '$.{key}') = 1 THEN 1 ELSE 0 END ELSE 0 END"
+        ),
+        Backend::Postgres => format!(
+            "CASE WHEN jsonb_typeof(e.metadata) = 'object' AND e.metadata ->> '{key}' = 'true' \
+             THEN 1 ELSE 0 END"
+        ),
+    }
+}
+
+/// `'PASSED', 'WARNING'`: the step statuses that count as passed.
+fn passed_steps() -> String {
+    StepStatus::ALL
+        .iter()
+        .filter(|s| matches!(s, StepStatus::Passed | StepStatus::Warning))
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Store {
+    /// The runs of a scope, grouped, with counts, duration sum, extremes and exact p50, p95
+    /// and p99; groups without runs are left out. By group name.
+    pub async fn report_groups(
+        &self,
+        scope: &ReportScope,
+        grouping: Grouping,
+    ) -> Result<Vec<GroupFigures>, StoreError> {
+        let (k1, what) = match grouping {
+            Grouping::All => ("''", "counting the runs of the report window"),
+            Grouping::Workflow => ("e.workflow_name", "counting the runs of each workflow"),
+            Grouping::Environment => ("e.environment", "counting the runs of each environment"),
+        };
+        let sql = format!(
+            "WITH runs AS ( SELECT {k1} AS k1, '' AS k2, e.status, e.duration_ms, \
+               {flaky} AS flaky FROM workflow_executions e WHERE {scope} {tail}",
+            flaky = metadata_flag(self.backend(), "flaky"),
+            scope = scope_condition(self.backend()),
+            tail = grouped_stats_tail(
+                &passed_statuses(),
+                "SUM(CASE WHEN status = 'WARNING' THEN 1 ELSE 0 END) AS warnings, \
+                 SUM(flaky) AS flaky, COALESCE(SUM(duration_ms), 0) AS duration_sum_ms, \
+                 COUNT(duration_ms) AS durations, CAST(MIN(duration_ms) AS BIGINT) AS min_ms, \
+                 CAST(MAX(duration_ms) AS BIGINT) AS max_ms",
+                &[50, 95, 99],
+            ),
+        );
+        let rows = dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, GroupRow>(AssertSqlSafe(sql))
+                .bind(scope.from)
+                .bind(scope.to)
+                .bind(scope.workflow.clone())
+                .bind(scope.environment.clone())
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query(what))
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| GroupFigures {
+                name: r.k1,
+                runs: r.runs,
+                passed: r.passed,
+                warnings: r.warnings,
+                failed: r.runs - r.passed,
+                flaky: r.flaky,
+                duration_sum_ms: r.duration_sum_ms,
+                durations: r.durations,
+                min_duration_ms: r.min_ms,
+                max_duration_ms: r.max_ms,
+                p50_duration_ms: r.p50,
+                p95_duration_ms: r.p95,
+                p99_duration_ms: r.p99,
+            })
+            .collect())
+    }
+
+    /// All runs of a scope as one group (zero figures without runs).
+    pub async fn report_totals(&self, scope: &ReportScope) -> Result<GroupFigures, StoreError> {
+        let mut groups = self.report_groups(scope, Grouping::All).await?;
+        Ok(groups.pop().unwrap_or_default())
+    }
+
+    /// The scope's runs per time bucket (runs, passed, p95), oldest first; buckets without
+    /// runs are left out.
+    pub async fn report_series(
+        &self,
+        scope: &ReportScope,
+        bucket: RollupBucket,
+    ) -> Result<Vec<SeriesPoint>, StoreError> {
+        let sql = format!(
+            "WITH runs AS ( SELECT {k1} AS k1, '' AS k2, e.status, e.duration_ms \
+               FROM workflow_executions e WHERE {scope} {tail}",
+            k1 = bucket_expression(self.backend(), bucket),
+            scope = scope_condition(self.backend()),
+            tail = grouped_stats_tail(&passed_statuses(), "", &[95]),
+        );
+        let rows = dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, BucketRow>(AssertSqlSafe(sql))
+                .bind(scope.from)
+                .bind(scope.to)
+                .bind(scope.workflow.clone())
+                .bind(scope.environment.clone())
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("counting the runs of the report window per bucket"))
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| SeriesPoint {
+                bucket_start: r.k1,
+                stats: RunStats::new(r.runs, r.passed, r.p95),
+            })
+            .collect())
+    }
+
+    /// Every step that ran in the scope's runs (skipped steps left out), by workflow and step.
+    pub async fn report_steps(
+        &self,
+        scope: &ReportScope,
+    ) -> Result<Vec<ReportStepFigures>, StoreError> {
+        let sql = format!(
+            "WITH runs AS ( SELECT e.workflow_name AS k1, s.step_name AS k2, s.status, \
+               s.duration_ms FROM workflow_step_results s \
+               JOIN workflow_executions e ON e.run_id = s.execution_id \
+               WHERE {scope} AND s.status <> '{skipped}' {tail}",
+            scope = scope_condition(self.backend()),
+            skipped = StepStatus::Skipped.as_str(),
+            tail = grouped_stats_tail(
+                &passed_steps(),
+                "COALESCE(SUM(duration_ms), 0) AS duration_sum_ms, \
+                 CAST(MAX(duration_ms) AS BIGINT) AS max_ms",
+                &[95],
+            ),
+        );
+        let rows = dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, StepRow>(AssertSqlSafe(sql))
+                .bind(scope.from)
+                .bind(scope.to)
+                .bind(scope.workflow.clone())
+                .bind(scope.environment.clone())
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("counting the steps of the report window"))
+        })?;
+        Ok(rows
+            .into_iter()
+            .map(|r| ReportStepFigures {
+                workflow_name: r.k1,
+                step_name: r.k2,
+                runs: r.runs,
+                failures: r.runs - r.passed,
+                avg_duration_ms: r.duration_sum_ms as f64 / r.runs.max(1) as f64,
+                p95_duration_ms: r.p95,
+                max_duration_ms: r.max_ms.unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    /// The assertions that failed first in a step most often in the scope's runs, most
+    /// failures first (at most `limit`).
+    pub async fn report_failing_assertions(
+        &self,
+        scope: &ReportScope,
+        limit: u32,
+    ) -> Result<Vec<AssertionFailures>, StoreError> {
+        let sql = format!(
+            "SELECT e.workflow_name, s.step_name, s.failed_assertion AS assertion, \
+               COUNT(*) AS failures FROM workflow_step_results s \
+             JOIN workflow_executions e ON e.run_id = s.execution_id \
+             WHERE {scope} AND s.failed_assertion IS NOT NULL \
+             GROUP BY e.workflow_name, s.step_name, s.failed_assertion \
+             ORDER BY failures DESC, e.workflow_name, s.step_name, s.failed_assertion LIMIT $5",
+            scope = scope_condition(self.backend()),
+        );
+        dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, AssertionFailures>(AssertSqlSafe(sql))
+                .bind(scope.from)
+                .bind(scope.to)
+                .bind(scope.workflow.clone())
+                .bind(scope.environment.clone())
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("counting the failed assertions of the report window"))
+        })
+    }
+
+    /// Run ids of the scope's flaky runs, oldest first (at most `limit`).
+    pub async fn report_flaky_runs(
+        &self,
+        scope: &ReportScope,
+        limit: u32,
+    ) -> Result<Vec<String>, StoreError> {
+        let sql = format!(
+            "SELECT e.run_id FROM workflow_executions e WHERE {scope} AND {flaky} = 1 \
+             ORDER BY e.started_at, e.run_id LIMIT $5",
+            scope = scope_condition(self.backend()),
+            flaky = metadata_flag(self.backend(), "flaky"),
+        );
+        dispatch!(self, pool, Db => {
+            sqlx::query_scalar::<Db, String>(AssertSqlSafe(sql))
+                .bind(scope.from)
+                .bind(scope.to)
+                .bind(scope.workflow.clone())
+                .bind(scope.environment.clone())
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("listing the flaky runs of the report window"))
+        })
+    }
+
+    /// Alerts of the scope's workflow and environment open at some time in the window:
+    /// exact counts, and the oldest `limit` of them.
+    pub async fn report_alerts(
+        &self,
+        scope: &ReportScope,
+        limit: u32,
+    ) -> Result<AlertFigures, StoreError> {
+        let filter = "($3 IS NULL OR workflow_name = $3) AND ($4 IS NULL OR environment = $4)";
+        let counts = format!(
+            "SELECT \
+               COALESCE(SUM(CASE WHEN triggered_at >= $1 THEN 1 ELSE 0 END), 0) AS opened, \
+               COALESCE(SUM(CASE WHEN resolved_at < $2 THEN 1 ELSE 0 END), 0) AS resolved, \
+               COALESCE(SUM(CASE WHEN resolved_at IS NULL OR resolved_at >= $2 \
+                            THEN 1 ELSE 0 END), 0) AS open_at_end \
+             FROM alerts WHERE triggered_at < $2 AND (resolved_at IS NULL OR resolved_at >= $1) \
+             AND {filter}"
+        );
+        let list = format!(
+            "{} WHERE triggered_at < $2 AND (resolved_at IS NULL OR resolved_at >= $1) \
+             AND {filter} ORDER BY triggered_at, alert_id LIMIT $5",
+            select_sql::<Alert>()
+        );
+        let (counts, alerts) = dispatch!(self, pool, Db => {
+            let counts = sqlx::query_as::<Db, AlertCounts>(AssertSqlSafe(counts))
+                .bind(scope.from)
+                .bind(scope.to)
+                .bind(scope.workflow.clone())
+                .bind(scope.environment.clone())
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::query("counting the alerts of the report window"))?;
+            let alerts = sqlx::query_as::<Db, Alert>(AssertSqlSafe(list))
+                .bind(scope.from)
+                .bind(scope.to)
+                .bind(scope.workflow.clone())
+                .bind(scope.environment.clone())
+                .bind(i64::from(limit))
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("listing the alerts of the report window"))?;
+            Ok::<_, StoreError>((counts, alerts))
+        })?;
+        Ok(AlertFigures {
+            opened: counts.opened,
+            resolved: counts.resolved,
+            open_at_end: counts.open_at_end,
+            alerts,
+        })
+    }
+
+    /// Whether a workflow ever ran or has a schedule.
+    pub async fn knows_workflow(&self, name: &str) -> Result<bool, StoreError> {
+        self.knows("workflow_name", name).await
+    }
+
+    /// Whether anything ever ran in an environment or is scheduled there.
+    pub async fn knows_environment(&self, name: &str) -> Result<bool, StoreError> {
+        self.knows("environment", name).await
+    }
+
+    async fn knows(&self, column: &'static str, name: &str) -> Result<bool, StoreError> {
+        let sql = format!(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM workflow_executions WHERE {column} = $1) \
+               OR EXISTS (SELECT 1 FROM workflow_schedules WHERE {column} = $1) \
+             THEN 1 ELSE 0 END"
+        );
+        let found = dispatch!(self, pool, Db => {
+            sqlx::query_scalar::<Db, i32>(AssertSqlSafe(sql))
+                .bind(name)
+                .fetch_one(pool)
+                .await
+                .map_err(StoreError::query(format!("looking up {column} `{name}`")))
+        })?;
+        Ok(found == 1)
+    }
+
+    /// Saves a report in one transaction: its row (unless one with the same report_id
+    /// exists: then nothing is written), the window's ended executions (retried attempts
+    /// included) not yet in a report linked to it,
+    /// and its notifications queued.
+    pub async fn save_report(
+        &self,
+        report: &MonitoringReport,
+        scope: &ReportScope,
+        notifications: &[NotificationLog],
+    ) -> Result<SavedReport, StoreError> {
+        let insert = format!(
+            "INSERT INTO {} ({}) ",
+            MonitoringReport::TABLE,
+            MonitoringReport::column_list()
+        );
+        let link = format!(
+            "UPDATE workflow_executions AS e SET report_id = $5 \
+             WHERE {} AND e.report_id IS NULL",
+            window_condition()
+        );
+        let queued: Vec<&NotificationLog> = notifications.iter().collect();
+        let context = format!("saving report {}", report.report_id);
+        dispatch!(self, pool, Db => {
+            let result: Result<SavedReport, sqlx::Error> = async {
+                let mut tx = pool.begin_with(begin_write::<Db>()).await?;
+                let mut q = QueryBuilder::<Db>::new(insert);
+                q.push_values(std::iter::once(report), |mut row, r| {
+                    wfmon_model::PushValues::<Db>::push_values(r, &mut row)
+                });
+                q.push(" ON CONFLICT (report_id) DO NOTHING");
+                if q.build().execute(&mut *tx).await?.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(SavedReport::Exists);
+                }
+                let linked = sqlx::query::<Db>(AssertSqlSafe(link))
+                    .bind(scope.from)
+                    .bind(scope.to)
+                    .bind(scope.workflow.clone())
+                    .bind(scope.environment.clone())
+                    .bind(report.report_id.clone())
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                insert_rows::<Db, NotificationLog>(&mut tx, &queued, OnConflict::Fail).await?;
+                tx.commit().await?;
+                Ok(SavedReport::Created { linked })
+            }
+            .await;
+            result.map_err(StoreError::query(context))
+        })
+    }
+
+    /// Marks a report as delivered (the first delivery sets `notified_at`). Returns whether
+    /// the row changed.
+    pub async fn mark_report_notified(
+        &self,
+        report_id: &str,
+        at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        dispatch!(self, pool, Db => {
+            let done = sqlx::query::<Db>(
+                "UPDATE monitoring_reports SET notified = $1, notified_at = $2 \
+                 WHERE report_id = $3 AND notified = $4",
+            )
+            .bind(true)
+            .bind(at)
+            .bind(report_id)
+            .bind(false)
+            .execute(pool)
+            .await
+            .map_err(StoreError::query(format!("marking report {report_id} notified")))?;
+            Ok(done.rows_affected() > 0)
+        })
+    }
+
+    /// Executions linked to a report.
+    pub async fn count_report_executions(&self, report_id: &str) -> Result<i64, StoreError> {
+        dispatch!(self, pool, Db => {
+            sqlx::query_scalar::<Db, i64>(
+                "SELECT COUNT(*) FROM workflow_executions WHERE report_id = $1",
+            )
+            .bind(report_id)
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::query(format!("counting the executions of report {report_id}")))
+        })
+    }
+}

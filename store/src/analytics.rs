@@ -180,7 +180,7 @@ pub struct FailureGroup {
     pub step_name: Option<String>,
     /// The first failed assertion's expression, if an assertion failed.
     pub failed_assertion: Option<String>,
-    /// `assertion`, `timeout`, `connection`, `dns`, `tls`, `http` or `error`.
+    /// `assertion`, `timeout`, `connection`, `dns`, `tls`, `command`, `http` or `error`.
     pub error_class: &'static str,
     /// The message with numbers and ids replaced by `#` and `…`.
     pub message: String,
@@ -672,6 +672,8 @@ fn error_class(step_status: Option<&str>, assertion_failed: bool, message: &str)
         "tls"
     } else if lower.contains("connect") || lower.contains("refused") || lower.contains("reset") {
         "connection"
+    } else if lower.contains("exit") || lower.contains("cannot start") {
+        "command"
     } else if lower.contains("status") || lower.contains("http") {
         "http"
     } else {
@@ -752,6 +754,14 @@ mod tests {
         assert_eq!(
             error_class(None, false, "dns error: failed to lookup"),
             "dns"
+        );
+        assert_eq!(
+            error_class(None, false, "`false` exited with code 1"),
+            "command"
+        );
+        assert_eq!(
+            error_class(None, false, "expected status 200, got 500"),
+            "http"
         );
         assert_eq!(error_class(None, false, "boom"), "error");
     }

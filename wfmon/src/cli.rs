@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::alerts_cmd::{AlertsCommand, NotifyCommand};
+use crate::analytics_cmd::AnalyticsCommand;
 use crate::auth_cmd::{TokenCommand, UserCommand};
 use crate::bench::BenchCommand;
 use crate::report_cmd::ReportArgs;
@@ -72,6 +73,10 @@ pub enum Command {
     /// Try a notification channel.
     #[command(subcommand)]
     Notify(NotifyCommand),
+    /// Success rate and percentiles per workflow over any window, failures grouped by
+    /// signature, per-step figures.
+    #[command(subcommand)]
+    Analytics(AnalyticsCommand),
     /// Print a monitoring report for a window (table, Markdown, JSON, CSV or HTML), and
     /// optionally save it.
     Report(ReportArgs),

@@ -4,6 +4,7 @@
 //! database, run the command, and turn its outcome into an exit code.
 
 mod alerts_cmd;
+mod analytics_cmd;
 mod auth_cmd;
 mod bench;
 mod check;
@@ -40,6 +41,7 @@ async fn main() -> std::process::ExitCode {
         Command::Bench(command) => bench::run(&cli, command).await,
         Command::Alerts(command) => alerts_cmd::alerts(&cli, command).await,
         Command::Notify(command) => alerts_cmd::notify(&cli, command).await,
+        Command::Analytics(command) => analytics_cmd::run(&cli, command).await,
         Command::Report(args) => report_cmd::run(&cli, args).await,
         Command::Token(command) => auth_cmd::token(&cli, command).await,
         Command::User(command) => auth_cmd::user(&cli, command).await,

@@ -552,7 +552,7 @@ pub fn all() -> Value {
             "Failures with one signature: step, failed assertion, error class, message without numbers and ids.",
             json!({
                 "stepName": nullable(string()), "failedAssertion": nullable(string()),
-                "errorClass": {"type": "string", "enum": ["assertion", "timeout", "connection", "dns", "tls", "http", "error"]},
+                "errorClass": {"type": "string", "enum": ["assertion", "timeout", "connection", "dns", "tls", "command", "http", "error"]},
                 "message": string(), "count": integer(),
                 "workflows": array(string()), "environments": array(string()),
                 "firstSeen": time(), "lastSeen": time(),

@@ -261,7 +261,7 @@ async fn live_memory(dir: &Path, clients: u32) -> Result<LiveMemory, Failure> {
         .map_err(|e| Failure::new(format!("cannot find a free port: {e}")))?
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let yaml = "workflows: []\n";
+    let yaml = "server:\n  auth: {enabled: false}\nworkflows: []\n";
     let daemon = Daemon::start(
         dir,
         "live",

@@ -10,7 +10,8 @@ use clap::{Args, ValueEnum};
 use wfmon_model::{SystemHealthCheck, WorkflowExecution, WorkflowMetric, WorkflowStepResult};
 use wfmon_store::{Backend, DatabaseUrl, ExecutionRecord, OpenMode, Store};
 
-use self::databases::{RawPool, Scratch};
+pub(super) use self::databases::RawPool;
+use self::databases::Scratch;
 use self::report::{Measurement, Method};
 use crate::exit::Failure;
 

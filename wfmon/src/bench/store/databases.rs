@@ -250,6 +250,14 @@ impl RawPool {
         }
     }
 
+    /// Runs one statement in a transaction of its own.
+    pub async fn execute(&self, sql: sqlx::AssertSqlSafe<String>) -> Result<u64, sqlx::Error> {
+        Ok(match self {
+            RawPool::Sqlite(pool) => sqlx::query(sql).execute(pool).await?.rows_affected(),
+            RawPool::Postgres(pool) => sqlx::query(sql).execute(pool).await?.rows_affected(),
+        })
+    }
+
     /// Rows in the four tables the benchmark writes.
     pub async fn count_rows(&self) -> Result<i64, sqlx::Error> {
         let sql = [

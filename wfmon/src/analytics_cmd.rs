@@ -1,0 +1,173 @@
+//! `wfmon analytics series|failures|steps`: the analytics of `/api/analytics/*` on the
+//! command line, as a table or JSON.
+
+use clap::{Args, Subcommand};
+use wfmon_model::Timestamp;
+use wfmon_store::{AnalyticsWindow, OpenMode, Store};
+
+use crate::cli::{Cli, parse_time};
+use crate::db::database_url;
+use crate::exit::{EXIT_USAGE, Failure};
+
+/// `wfmon analytics ...`
+#[derive(Debug, Subcommand)]
+pub enum AnalyticsCommand {
+    /// Runs, success rate and p50/p95/p99 duration per workflow and environment, from the
+    /// rollups; with --step, one line per bucket.
+    Series(SeriesArgs),
+    /// Failures grouped by step, assertion, error class and message across workflows.
+    Failures(WindowArgs),
+    /// Per-step runs, success rate and p95 duration.
+    Steps(WindowArgs),
+}
+
+/// The window every analytics command reads.
+#[derive(Debug, Args)]
+pub struct WindowArgs {
+    /// Only this workflow.
+    #[arg(long)]
+    pub workflow: Option<String>,
+    /// Only this environment.
+    #[arg(long, value_name = "ENV")]
+    pub env: Option<String>,
+    /// Start: an RFC 3339 time or an age such as 7d [default: 24 hours before --until].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub since: Option<Timestamp>,
+    /// End (exclusive), like --since [default: now].
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub until: Option<Timestamp>,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `wfmon analytics series` arguments.
+#[derive(Debug, Args)]
+pub struct SeriesArgs {
+    #[command(flatten)]
+    pub window: WindowArgs,
+    /// Bucket size, a whole number of minutes (15m, 1h, 1d).
+    #[arg(long, value_name = "DURATION", value_parser = parse_step)]
+    pub step: Option<i64>,
+}
+
+fn parse_step(text: &str) -> Result<i64, String> {
+    let ms = wfmon_model::parse_duration(text)
+        .map_err(|e| e.to_string())?
+        .num_milliseconds();
+    if ms < 60_000 || ms % 60_000 != 0 {
+        return Err(format!(
+            "`{text}` is not a whole number of minutes (write 15m, 1h, 1d)"
+        ));
+    }
+    Ok(ms)
+}
+
+fn window(args: &WindowArgs) -> Result<AnalyticsWindow, Failure> {
+    let until = args.until.unwrap_or_else(Timestamp::now);
+    let since = args
+        .since
+        .unwrap_or_else(|| until.minus(chrono::TimeDelta::hours(24)));
+    if until <= since {
+        return Err(Failure::with_code(
+            format!("--until ({until}) must be after --since ({since})"),
+            EXIT_USAGE,
+        ));
+    }
+    Ok(AnalyticsWindow {
+        workflow: args.workflow.clone(),
+        environment: args.env.clone(),
+        since,
+        until,
+    })
+}
+
+fn rate(value: Option<f64>) -> String {
+    value.map_or("-".to_owned(), |r| format!("{:.2}%", r * 100.0))
+}
+
+fn millis(value: Option<f64>) -> String {
+    value.map_or("-".to_owned(), |v| format!("{v:.0} ms"))
+}
+
+fn print_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("analytics serialise")
+    );
+}
+
+/// Runs one `wfmon analytics` command.
+pub async fn run(cli: &Cli, command: &AnalyticsCommand) -> Result<(), Failure> {
+    let args = match command {
+        AnalyticsCommand::Series(a) => &a.window,
+        AnalyticsCommand::Failures(a) | AnalyticsCommand::Steps(a) => a,
+    };
+    let window = window(args)?;
+    let store = Store::open(&database_url(cli, None)?, OpenMode::Existing).await?;
+    let outcome = match command {
+        AnalyticsCommand::Series(a) => {
+            let found = store.figures(&window, a.step).await;
+            found.map(|series| {
+                if args.json {
+                    return print_json(&series);
+                }
+                println!(
+                    "{:<24} {:<12} {:>7} {:>8} {:>9} {:>9} {:>9}",
+                    "workflow", "environment", "runs", "success", "p50", "p95", "p99"
+                );
+                for s in &series {
+                    let rows = std::iter::once((None, &s.total))
+                        .chain(s.points.iter().map(|p| (Some(p.bucket_start), &p.figures)));
+                    for (at, f) in rows {
+                        let label = at.map_or(s.workflow_name.clone(), |t| format!("  {t}"));
+                        println!(
+                            "{:<24} {:<12} {:>7} {:>8} {:>9} {:>9} {:>9}",
+                            label,
+                            s.environment,
+                            f.runs,
+                            rate(f.success_rate),
+                            millis(f.p50_duration_ms),
+                            millis(f.p95_duration_ms),
+                            millis(f.p99_duration_ms)
+                        );
+                    }
+                }
+            })
+        }
+        AnalyticsCommand::Failures(_) => store.failure_groups(&window, 50).await.map(|groups| {
+            if args.json {
+                return print_json(&groups);
+            }
+            for g in &groups {
+                println!(
+                    "{:>6}x {} [{}] {}: {} (workflows: {}; last {})",
+                    g.count,
+                    g.step_name.as_deref().unwrap_or("(no step)"),
+                    g.error_class,
+                    g.failed_assertion.as_deref().unwrap_or("-"),
+                    g.message,
+                    g.workflows.join(", "),
+                    g.last_seen
+                );
+            }
+        }),
+        AnalyticsCommand::Steps(_) => store.step_figures(&window).await.map(|steps| {
+            if args.json {
+                return print_json(&steps);
+            }
+            for s in &steps {
+                println!(
+                    "{:<24} {:<24} {:>7} {:>8} {:>9}",
+                    s.workflow_name,
+                    s.step_name,
+                    s.runs,
+                    rate(s.success_rate),
+                    millis(s.p95_duration_ms)
+                );
+            }
+        }),
+    };
+    store.close().await;
+    Ok(outcome?)
+}

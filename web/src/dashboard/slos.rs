@@ -64,7 +64,7 @@ pub(super) fn slo_section(h: &mut Html<'_>, statuses: &[SloStatus]) {
 /// `30d`, `6h`, `90m` or `45s`: the largest whole unit.
 fn humanize(seconds: u64) -> String {
     for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60)] {
-        if seconds >= size && seconds % size == 0 {
+        if seconds >= size && seconds.is_multiple_of(size) {
             return format!("{}{unit}", seconds / size);
         }
     }

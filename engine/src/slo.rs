@@ -13,10 +13,26 @@
 //!   14.4 spends a 30-day budget in about two days.
 //!
 //! Every figure is None without runs, never NaN.
+//!
+//! `config` reads the `slos:` section and the `burn_rate` condition of alert rules;
+//! `status` computes the figures of each objective now through the store.
+
+mod config;
+mod status;
 
 use std::time::Duration;
 
 use serde::Serialize;
+
+pub use config::{MAX_SLO_WINDOW_DAYS, Slo};
+pub(crate) use config::{
+    RawBurnRate, RawSlo, burn_rate as validate_burn_rate, check_burn_rule,
+    validate as validate_slos,
+};
+pub use status::{
+    BurnReading, ObjectiveView, SloEnvironmentStatus, SloStatus, maintenance_ranges, read_burn,
+    slo_status, slo_statuses,
+};
 
 /// What an objective counts as a good run.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -26,7 +42,7 @@ pub enum Objective {
         /// Share of good runs required, in (0, 1).
         target: f64,
     },
-    /// `latency: {threshold: 2s, target: 99%}`: the run took at most `threshold_ms`.
+    /// `latency: {under: 2s, target: 99%}`: the run took at most `threshold_ms`.
     Latency {
         /// Longest good duration, in milliseconds.
         threshold_ms: i64,
@@ -74,6 +90,11 @@ pub struct SloFigures {
     pub target: f64,
     /// Share of good runs attained; None without runs.
     pub attained: Option<f64>,
+    /// Error budget of the window, in runs: `(1 - target) * runs`; None without runs.
+    pub budget_total_runs: Option<f64>,
+    /// Share of the budget spent: `bad / budget` (above 1 when overspent); None without
+    /// runs or budget.
+    pub budget_used_fraction: Option<f64>,
     /// Error budget left, as a fraction of the budget (below 0 when overspent).
     pub budget_left_fraction: Option<f64>,
     /// Error budget left, in runs (below 0 when overspent).
@@ -92,6 +113,8 @@ pub fn figures(target: f64, counts: SloCounts) -> SloFigures {
         bad: counts.bad(),
         target,
         attained: has_runs.then(|| counts.good as f64 / counts.runs as f64),
+        budget_total_runs: has_runs.then_some(allowed),
+        budget_used_fraction: (has_runs && allowed > 0.0).then(|| counts.bad() as f64 / allowed),
         budget_left_fraction: (has_runs && allowed > 0.0)
             .then(|| 1.0 - counts.bad() as f64 / allowed),
         budget_left_runs: has_runs.then(|| allowed - counts.bad() as f64),
@@ -161,6 +184,8 @@ mod tests {
         close(f.budget_left_fraction, 0.6); // 1 - 20/50
         close(f.budget_left_runs, 30.0); // 50 - 20
         close(f.burn_rate, 0.4); // (20/10000) / 0.005
+        close(f.budget_total_runs, 50.0);
+        close(f.budget_used_fraction, 0.4); // 20/50
         // 99% of 200 runs: 2 may fail; 5 did: overspent by 3 runs, 150% of the budget.
         let f = figures(0.99, counts(200, 195));
         close(f.budget_left_fraction, -1.5);

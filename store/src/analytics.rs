@@ -196,21 +196,6 @@ pub struct FailureGroup {
     pub last_seen: Timestamp,
 }
 
-/// Runs of one workflow in one environment over a window and how many were good, for
-/// service level objectives.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GoodRuns {
-    /// Workflow.
-    pub workflow_name: String,
-    /// Environment.
-    pub environment: String,
-    /// Runs counted (minutes left out by the caller are not).
-    pub runs: i64,
-    /// Of which good: passed, or with `latency_ms` took at most that long (within 1%).
-    pub good: i64,
-}
-
 fn floor_to(at: Timestamp, width: i64) -> Timestamp {
     Timestamp::from_unix_millis(at.unix_millis().div_euclid(width) * width).unwrap_or(at)
 }
@@ -428,54 +413,6 @@ impl Store {
                 .await
                 .map_err(StoreError::query(format!("reading {} rollups", bucket.as_str().to_ascii_lowercase())))
         })
-    }
-
-    /// Runs and good runs per workflow and environment over the window, from MINUTE rollups,
-    /// leaving out the minutes `skip(workflow, environment, minute)` names (maintenance
-    /// windows). A good run passed, or with `latency_ms`, took at most that long.
-    pub async fn good_runs(
-        &self,
-        window: &AnalyticsWindow,
-        latency_ms: Option<i64>,
-        skip: impl Fn(&str, &str, Timestamp) -> bool,
-    ) -> Result<Vec<GoodRuns>, StoreError> {
-        let since = floor_to(window.since, MINUTE_MS);
-        let until = ceil_to(window.until, MINUTE_MS);
-        let rows = self
-            .sketch_rows(window, RollupBucket::Minute, &[(since, until)])
-            .await?;
-        let mut out: BTreeMap<(String, String), (i64, i64)> = BTreeMap::new();
-        for row in rows {
-            if skip(&row.workflow_name, &row.environment, row.bucket_start) {
-                continue;
-            }
-            let good = match latency_ms {
-                None => row.passed,
-                Some(limit) => {
-                    let sketch = match &row.sketch {
-                        Some(text) => DurationSketch::from_json_text(text)
-                            .map_err(|e| StoreError::Unreadable(format!(
-                                "the rollup of {} in {} at {}: {e} (run `wfmon db rebuild-rollups`)",
-                                row.workflow_name, row.environment, row.bucket_start
-                            )))?,
-                        None => DurationSketch::new(),
-                    };
-                    sketch.count_at_most(limit) as i64
-                }
-            };
-            let slot = out.entry((row.workflow_name, row.environment)).or_default();
-            slot.0 += row.runs;
-            slot.1 += good;
-        }
-        Ok(out
-            .into_iter()
-            .map(|((workflow_name, environment), (runs, good))| GoodRuns {
-                workflow_name,
-                environment,
-                runs,
-                good,
-            })
-            .collect())
     }
 
     /// Uptime per workflow and environment over the window: the share of the minutes in

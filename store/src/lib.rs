@@ -23,13 +23,14 @@ mod reports;
 mod rollups;
 mod schedules;
 mod schema;
+mod slo;
 mod stats;
 mod url;
 
 pub use alerts::AlertChange;
 pub use analytics::{
-    AnalyticsWindow, FailureGroup, FiguresPoint, GoodRuns, RollupQuery, RunFigures, StepFigures,
-    Uptime, WorkflowFigures,
+    AnalyticsWindow, FailureGroup, FiguresPoint, RollupQuery, RunFigures, StepFigures, Uptime,
+    WorkflowFigures,
 };
 pub use auth::{
     MIN_PASSWORD_LEN, NewToken, Revocation, SessionGrant, TOKEN_PREFIX, check_name, check_password,
@@ -52,6 +53,7 @@ pub use schedules::{
     Advance, ClaimedRun, RunningExecution, ScheduleSpec, ScheduleTally, SyncReport, is_paused,
 };
 pub use schema::{SchemaProblem, SchemaReport};
+pub use slo::{GoodRun, GoodRuns, MAX_EXCLUDED_RANGES, SloQuery};
 pub use url::{Backend, DatabaseUrl};
 
 use std::str::FromStr;

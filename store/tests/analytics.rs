@@ -15,7 +15,6 @@ on_both_backends!(
     uptime_is_the_share_of_measured_minutes_without_failures,
     steps_have_success_rate_and_p95,
     failures_group_by_signature_across_workflows,
-    good_runs_count_passes_or_latency_and_skip_maintenance,
 );
 
 fn at(text: &str) -> Timestamp {
@@ -388,37 +387,4 @@ async fn failures_group_by_signature_across_workflows(db: TestDb) {
     };
     let only = s.failure_groups(&one, 1).await.unwrap();
     assert_eq!(only.len(), 1, "the limit holds");
-}
-
-async fn good_runs_count_passes_or_latency_and_skip_maintenance(db: TestDb) {
-    let s = &db.store;
-    let base = at("2026-01-01T00:00:00Z");
-    let mut batch = Vec::new();
-    // Ten runs a minute apart: 100, 200, ... 1000 ms; the 3rd fails; the 10th, in minute 9,
-    // falls in a maintenance window.
-    for i in 0..10i64 {
-        let status = if i == 2 {
-            ExecutionStatus::Failed
-        } else {
-            ExecutionStatus::Passed
-        };
-        let e = execution(
-            "login",
-            status,
-            base.plus(TimeDelta::minutes(i)),
-            (i as i32 + 1) * 100,
-        );
-        batch.push(record(e, Vec::new()));
-    }
-    s.record_executions(&batch).await.unwrap();
-    let w = window("2026-01-01T00:00:00Z", "2026-01-01T01:00:00Z");
-    let maintenance = base.plus(TimeDelta::minutes(9));
-    let skip = |_: &str, _: &str, minute: Timestamp| minute == maintenance;
-    let success = s.good_runs(&w, None, skip).await.unwrap();
-    assert_eq!((success[0].runs, success[0].good), (9, 8));
-    // At most 500 ms: 100..500, five runs (the failed one included: latency counts time).
-    let latency = s.good_runs(&w, Some(500), skip).await.unwrap();
-    assert_eq!((latency[0].runs, latency[0].good), (9, 5));
-    let all = s.good_runs(&w, Some(500), |_, _, _| false).await.unwrap();
-    assert_eq!(all[0].runs, 10);
 }

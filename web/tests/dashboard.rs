@@ -79,6 +79,13 @@ async fn every_page_renders_with_the_strict_policy(api: TestApi) {
                 "Pause",
                 "Success rate per hour",
                 "expected status 200, got 500",
+                // Its objectives: the failed run spends the 1% budget 100 times over.
+                "Service level objectives",
+                "quick-availability",
+                "quick-latency",
+                "99.0% passing over 1d",
+                "90.0% under 500 ms over 6h",
+                "100.00x",
             ],
         ),
         (

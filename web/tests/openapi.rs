@@ -31,6 +31,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/api/analytics/series"),
     ("GET", "/api/analytics/failures"),
     ("GET", "/api/analytics/steps"),
+    ("GET", "/api/slos"),
+    ("GET", "/api/slos/{name}"),
     ("GET", "/api/events"),
     ("GET", "/api/ws"),
     ("GET", "/api/openapi.json"),
@@ -289,6 +291,11 @@ async fn real_answers_fit_their_schemas() {
             "/api/analytics/steps",
             200,
         ),
+        ("/api/slos", "/api/slos", 200),
+        ("/api/slos?workflow=nope", "/api/slos", 404),
+        ("/api/slos/quick-availability", "/api/slos/{name}", 200),
+        ("/api/slos/quick-latency", "/api/slos/{name}", 200),
+        ("/api/slos/nope", "/api/slos/{name}", 404),
     ] {
         let (got, body) = api.get(path).await;
         assert_eq!(got, status, "{path}: {body}");

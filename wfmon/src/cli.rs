@@ -9,6 +9,7 @@ use crate::analytics_cmd::AnalyticsCommand;
 use crate::auth_cmd::{TokenCommand, UserCommand};
 use crate::bench::BenchCommand;
 use crate::report_cmd::ReportArgs;
+use crate::slo_cmd::SloArgs;
 
 /// wfmon: a self-hosted synthetic workflow monitor.
 ///
@@ -80,6 +81,9 @@ pub enum Command {
     /// Print a monitoring report for a window (table, Markdown, JSON, CSV or HTML), and
     /// optionally save it.
     Report(ReportArgs),
+    /// Service level objectives now: attained level, error budget left and burn rates per
+    /// objective and environment.
+    Slo(SloArgs),
     /// Create, list or revoke API tokens.
     #[command(subcommand)]
     Token(TokenCommand),

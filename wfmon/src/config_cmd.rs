@@ -88,6 +88,18 @@ pub fn validate(explicit: Option<&Path>, json: bool) -> Result<(), Failure> {
                 .join(", ")
         );
     }
+    if !config.slos.is_empty() {
+        println!(
+            "  slos: {} objective(s) ({})",
+            config.slos.len(),
+            config
+                .slos
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
     for w in &config.workflows {
         let when = match &w.schedule {
             Some(s) => {

@@ -105,6 +105,14 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         config.alerts.rules.len(),
         store.redacted_url()
     ));
+    if !config.slos.is_empty() {
+        banner.push_str(&format!(
+            "\n  slos        {} objective(s) with their error budgets; `wfmon slo -c examples/wfmon.yaml \
+             --database {}`, GET /api/slos",
+            config.slos.len(),
+            store.redacted_url()
+        ));
+    }
     banner.push_str(
         "\n  auth        off: the API and the dashboard are open to anyone on 127.0.0.1 \
          (`wfmon run` requires a login or a token; see `wfmon user add`)",

@@ -15,6 +15,7 @@ mod demo;
 mod exit;
 mod report_cmd;
 mod run;
+mod slo_cmd;
 
 use clap::Parser;
 
@@ -43,6 +44,7 @@ async fn main() -> std::process::ExitCode {
         Command::Notify(command) => alerts_cmd::notify(&cli, command).await,
         Command::Analytics(command) => analytics_cmd::run(&cli, command).await,
         Command::Report(args) => report_cmd::run(&cli, args).await,
+        Command::Slo(args) => slo_cmd::run(&cli, args).await,
         Command::Token(command) => auth_cmd::token(&cli, command).await,
         Command::User(command) => auth_cmd::user(&cli, command).await,
     };

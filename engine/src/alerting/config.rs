@@ -84,6 +84,7 @@ struct RawWhen {
     window: Option<Spanned<String>>,
     health: Option<Spanned<String>>,
     no_run_for: Option<Spanned<String>>,
+    burn_rate: Option<Spanned<crate::slo::RawBurnRate>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -112,6 +113,7 @@ pub(crate) struct Known<'a, T> {
     pub workflows: &'a [Workflow],
     pub environments: &'a BTreeMap<String, Environment>,
     pub channels: &'a BTreeMap<String, T>,
+    pub slos: &'a [crate::slo::Slo],
 }
 
 /// Validates the section.
@@ -149,7 +151,7 @@ pub(crate) fn validate<T>(raw: &RawAlerts, known: &Known<'_, T>, c: &mut Checker
                 format!("rule `{name}` is already defined"),
             );
         }
-        let workflows = r.workflows.as_ref().map_or_else(Vec::new, |list| {
+        let mut workflows = r.workflows.as_ref().map_or_else(Vec::new, |list| {
             list.iter()
                 .enumerate()
                 .filter_map(|(j, w)| {
@@ -166,7 +168,7 @@ pub(crate) fn validate<T>(raw: &RawAlerts, known: &Known<'_, T>, c: &mut Checker
                 })
                 .collect()
         });
-        let environments = environments(c, known, r.environments.as_ref(), &key);
+        let mut environments = environments(c, known, r.environments.as_ref(), &key);
         for (j, d) in r.depends_on.iter().enumerate() {
             if d.value == name || !names.contains(d.value.as_str()) {
                 c.issue_at(
@@ -185,7 +187,23 @@ pub(crate) fn validate<T>(raw: &RawAlerts, known: &Known<'_, T>, c: &mut Checker
             remind_every: r.remind_every.clone(),
         };
         let s = settings(&own, known, c, &key, Some(&defaults));
-        let condition = condition(&r.when, c, &format!("{key}.when"));
+        let condition = condition(&r.when, known.slos, c, &format!("{key}.when"));
+        if let Some(Condition::BurnRate { slo, .. }) = &condition
+            && let Some(slo) = known.slos.iter().find(|s| &s.name == slo)
+        {
+            crate::slo::check_burn_rule(
+                r.workflows.as_ref(),
+                &r.tags,
+                r.environments.as_ref(),
+                slo,
+                &key,
+                c,
+            );
+            workflows = vec![slo.workflow.clone()];
+            if let Some(env) = &slo.environment {
+                environments = vec![env.clone()];
+            }
+        }
         if c.issue_count() != before {
             continue;
         }
@@ -435,7 +453,12 @@ fn settings<T>(
     }
 }
 
-fn condition(when: &Spanned<RawWhen>, c: &mut Checker, key: &str) -> Option<Condition> {
+fn condition(
+    when: &Spanned<RawWhen>,
+    slos: &[crate::slo::Slo],
+    c: &mut Checker,
+    key: &str,
+) -> Option<Condition> {
     let w = &when.value;
     let kinds = [
         w.consecutive_failures.is_some(),
@@ -443,6 +466,7 @@ fn condition(when: &Spanned<RawWhen>, c: &mut Checker, key: &str) -> Option<Cond
         w.metric.is_some(),
         w.health.is_some(),
         w.no_run_for.is_some(),
+        w.burn_rate.is_some(),
     ]
     .iter()
     .filter(|k| **k)
@@ -452,7 +476,7 @@ fn condition(when: &Spanned<RawWhen>, c: &mut Checker, key: &str) -> Option<Cond
             when,
             key,
             "write exactly one of consecutive_failures, failures (with within_runs or within), \
-             metric (with above), health or no_run_for",
+             metric (with above), health, no_run_for or burn_rate",
         );
         return None;
     }
@@ -534,6 +558,14 @@ fn condition(when: &Spanned<RawWhen>, c: &mut Checker, key: &str) -> Option<Cond
             above: above.value,
             over,
         });
+    }
+    if let Some(b) = &w.burn_rate {
+        return crate::slo::validate_burn_rate(b, slos, c, &format!("{key}.burn_rate")).map(
+            |(slo, burn)| Condition::BurnRate {
+                slo: slo.name.clone(),
+                burn,
+            },
+        );
     }
     if let Some(h) = &w.health {
         return match HealthStatus::from_str(&h.value) {

@@ -237,11 +237,14 @@ impl AlertEvaluator {
                 }
             }
             Condition::Absent(_) => Verdict::Clear,
+            Condition::BurnRate { slo, burn } => self.burn_verdict(slo, burn, env, now).await?,
         })
     }
 
-    /// Checks absences, escalations, reminders and silences that ended.
+    /// Checks burn rates that stopped, absences, escalations, reminders and silences that
+    /// ended.
     pub async fn tick(&self, now: Timestamp) -> Result<(), StoreError> {
+        self.clear_burn_rates(now).await?;
         for rule in &self.config.alerts.rules {
             let Condition::Absent(interval) = rule.condition else {
                 continue;
@@ -673,6 +676,9 @@ pub fn p95(mut values: Vec<f64>) -> Option<f64> {
     let rank = ((values.len() as f64) * 0.95).ceil() as usize;
     Some(values[rank.clamp(1, values.len()) - 1])
 }
+
+#[path = "burn.rs"]
+mod burn;
 
 #[cfg(test)]
 mod tests {

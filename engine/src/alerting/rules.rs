@@ -110,6 +110,14 @@ pub enum Condition {
     Health(HealthStatus),
     /// No run started within this interval.
     Absent(Duration),
+    /// The error budget of an objective (`slos:`) burns faster than the condition's factor
+    /// over both its long and its short window.
+    BurnRate {
+        /// The objective's name.
+        slo: String,
+        /// Windows and factor.
+        burn: crate::slo::BurnCondition,
+    },
 }
 
 impl Condition {
@@ -159,11 +167,15 @@ pub struct MaintenanceWindow {
 }
 
 impl MaintenanceWindow {
+    /// Whether its windows cover this workflow and environment (at some time).
+    pub fn applies_to(&self, workflow: &str, environment: &str) -> bool {
+        (self.environments.is_empty() || self.environments.iter().any(|e| e == environment))
+            && (self.workflows.is_empty() || self.workflows.iter().any(|w| w == workflow))
+    }
+
     /// Whether a window is open at `now` for this workflow and environment.
     pub fn covers(&self, workflow: &str, environment: &str, now: Timestamp) -> bool {
-        if !(self.environments.is_empty() || self.environments.iter().any(|e| e == environment))
-            || !(self.workflows.is_empty() || self.workflows.iter().any(|w| w == workflow))
-        {
+        if !self.applies_to(workflow, environment) {
             return false;
         }
         let Ok(length) = chrono::TimeDelta::from_std(self.duration) else {

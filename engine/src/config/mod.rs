@@ -94,6 +94,8 @@ pub struct Config {
     pub notifications: NotificationsConfig,
     /// Monitoring reports produced on schedules.
     pub reports: Vec<crate::reports::ReportSchedule>,
+    /// Service level objectives, in file order.
+    pub slos: Vec<crate::slo::Slo>,
     /// Values that came from `${ENV}` references: never print or store them.
     pub secrets: Vec<String>,
 }
@@ -275,6 +277,11 @@ impl Config {
                 }
             }
         }
+    }
+
+    /// A service level objective by name.
+    pub fn slo(&self, name: &str) -> Option<&crate::slo::Slo> {
+        self.slos.iter().find(|s| s.name == name)
     }
 
     /// A workflow by name.

@@ -28,6 +28,8 @@ pub struct RawConfig {
     pub notifications: crate::notify::RawNotifications,
     #[serde(default)]
     pub reports: Vec<crate::reports::RawReport>,
+    #[serde(default)]
+    pub slos: Vec<crate::slo::RawSlo>,
 }
 
 #[derive(Debug, Default, Deserialize)]

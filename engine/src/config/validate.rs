@@ -457,7 +457,8 @@ pub(super) fn validate(files: Vec<(PathBuf, RawConfig)>) -> Result<Config, Confi
 }
 
 /// The `notifications:` and `alerts:` sections, each taken from the one file that sets it
-/// (rules refer to workflows, environments and channels, so they come last).
+/// (rules refer to workflows, environments, channels and objectives, so they come last),
+/// and the `slos:` and `reports:` entries of every file.
 fn alerts_and_notifications(
     files: &[(PathBuf, RawConfig)],
     config: &mut Config,
@@ -498,6 +499,23 @@ fn alerts_and_notifications(
         all_issues.append(&mut c.issues);
         secrets.append(&mut c.secrets);
     }
+    // Objectives may come from any file; alert rules refer to them, so they come first.
+    let mut slo_names = std::collections::BTreeSet::new();
+    for (path, raw) in files {
+        let mut c = Checker {
+            file: path.clone(),
+            issues: Vec::new(),
+            secrets: Vec::new(),
+        };
+        config.slos.extend(crate::slo::validate_slos(
+            &raw.slos,
+            &config.workflows,
+            &config.environments,
+            &mut slo_names,
+            &mut c,
+        ));
+        all_issues.append(&mut c.issues);
+    }
     if let Some(i) = alerts {
         let mut c = Checker {
             file: files[i].0.clone(),
@@ -513,6 +531,7 @@ fn alerts_and_notifications(
             workflows: &config.workflows,
             environments: &config.environments,
             channels: &channels,
+            slos: &config.slos,
         };
         config.alerts = crate::alerting::validate_alerts(&files[i].1.alerts, &known, &mut c);
         all_issues.append(&mut c.issues);

@@ -8,6 +8,7 @@ mod lists;
 pub(crate) mod overview;
 mod reports;
 pub(crate) mod series;
+mod slos;
 mod workflows;
 
 use axum::Router;
@@ -47,6 +48,8 @@ pub fn routes() -> Router<AppState> {
         .route("/api/analytics/series", get(analytics::series))
         .route("/api/analytics/failures", get(analytics::failures))
         .route("/api/analytics/steps", get(analytics::steps))
+        .route("/api/slos", get(slos::list))
+        .route("/api/slos/{name}", get(slos::detail))
 }
 
 /// A list answer: `{"items": [...]}`.

@@ -14,6 +14,7 @@ mod execution;
 mod html;
 mod overview;
 mod reports;
+mod slos;
 mod workflow;
 
 use axum::Router;

@@ -1,5 +1,5 @@
 //! `/workflows/{name}`: success-rate and p95-duration charts over a chosen window (1h, 24h,
-//! 7d, 30d), the figures per environment, the schedules with pause and resume, "run now",
+//! 7d, 30d), the figures per environment, its service level objectives, the schedules with pause and resume, "run now",
 //! and the recent runs.
 
 use axum::extract::State;
@@ -70,6 +70,7 @@ async fn build(state: &AppState, name: &str, params: &Params) -> Result<Page, Ap
         return Err(ApiError::not_found("workflow", name));
     }
     let points = series_points(state, Some(name), None, bucket, since, now).await?;
+    let slos = wfmon_engine::slo::slo_statuses(store, state.config(), Some(name), now).await?;
     let redact = |text: &str| state.redact(text);
     let mut h = Html::new(&redact);
     h.put("<h1>{}</h1>", &[&name]);
@@ -148,6 +149,7 @@ async fn build(state: &AppState, name: &str, params: &Params) -> Result<Page, Ap
         &[&caption],
     );
 
+    super::slos::slo_section(&mut h, &slos);
     schedules_section(&mut h, name, &schedules);
 
     h.raw("<section aria-labelledby=\"runs-h\"><h2 id=\"runs-h\">Recent runs</h2>");

@@ -98,7 +98,7 @@ fn paths() -> Value {
             "Only this environment.",
         )
     };
-    json!({
+    let mut paths = json!({
         "/healthz": { "get": operation("healthz", "probes", "Liveness",
             "200 while the process serves requests.", vec![],
             vec![("200", ok("Alive.", "Health"))]) },
@@ -276,6 +276,27 @@ fn paths() -> Value {
             "description": "The page's own script (no third-party code).",
             "responses": { "200": { "description": "The script.", "content": { "text/javascript": { "schema": {"type": "string"} } } } }
         } },
+    });
+    // Objectives, added apart: one more entry in the literal above exceeds the macro's
+    // recursion limit.
+    if let (Some(all), Value::Object(more)) = (paths.as_object_mut(), slo_paths()) {
+        all.extend(more);
+    }
+    paths
+}
+
+/// `/api/slos` and `/api/slos/{name}`.
+fn slo_paths() -> Value {
+    let ok = |d: &str, schema: &str| json_response(d, schema_ref(schema));
+    json!({
+        "/api/slos": { "get": operation("listSlos", "slos", "Service level objectives",
+            "Each objective of the configuration with its figures now, per environment: attained level, error budget (total, used and left, in runs and as a fraction) and burn rate over its rolling window, and burn rates over the last hour and six hours. Counted from the raw runs (exact durations), with runs that started in a maintenance window left out.",
+            vec![query("workflow", json!({"type": "string"}), "Only the objectives of this workflow.")],
+            vec![("200", ok("The objectives.", "SloList")), ("400", error("BadRequest")), ("404", error("NotFound"))]) },
+        "/api/slos/{name}": { "get": operation("getSlo", "slos", "A service level objective",
+            "One objective of the configuration with its figures now, per environment (as in the list).",
+            vec![path("name", "The objective's name (`slos[].name`).")],
+            vec![("200", ok("The objective.", "Slo")), ("404", error("NotFound"))]) },
     })
 }
 
@@ -309,7 +330,7 @@ pub fn document() -> Value {
         "servers": [{ "url": "/" }],
         "tags": [
             {"name": "overview"}, {"name": "workflows"}, {"name": "schedules"}, {"name": "executions"},
-            {"name": "alerts"}, {"name": "reports"}, {"name": "live"}, {"name": "probes"}, {"name": "documents"}
+            {"name": "alerts"}, {"name": "reports"}, {"name": "slos"}, {"name": "live"}, {"name": "probes"}, {"name": "documents"}
         ],
         "paths": paths,
         // Every operation needs a token or a dashboard session, unless the server runs with

@@ -585,6 +585,57 @@ pub fn all() -> Value {
             json!({"since": time(), "until": time(), "items": array(schema_ref("StepFigures"))}),
         ),
     );
+    let ratio = || json!({"type": "number", "minimum": 0, "maximum": 1});
+    add(
+        "SloObjective",
+        object(
+            "What a good run is: `success`, it passed (PASSED or WARNING); `latency`, it took at most `underMs` (whatever its status). `target` is the share of good runs required, a ratio in (0, 1).",
+            json!({
+                "kind": {"type": "string", "enum": ["success", "latency"]},
+                "target": ratio(),
+                "underMs": nullable(integer()),
+            }),
+        ),
+    );
+    add(
+        "SloEnvironment",
+        object(
+            "An objective's figures in one environment over its rolling window ending now. Runs that started in a maintenance window are left out (good and total alike); a run is an execution that ended and was neither skipped nor aborted, every attempt of a retried run included. Budget figures are None without runs; `budgetLeftFraction` and `budgetLeftRuns` go below 0 when the budget is overspent. A burn rate of 1 spends the budget exactly over the window.",
+            json!({
+                "environment": string(), "since": time(), "until": time(),
+                "runs": integer(), "good": integer(), "bad": integer(),
+                "target": ratio(),
+                "attained": nullable(ratio()),
+                "budgetTotalRuns": number(),
+                "budgetUsedFraction": number(),
+                "budgetLeftFraction": number(),
+                "budgetLeftRuns": number(),
+                "burnRate": number(),
+                "burnRate1h": number(),
+                "burnRate6h": number(),
+            }),
+        ),
+    );
+    add(
+        "Slo",
+        object(
+            "A service level objective of the configuration (`slos:`) with its figures now, one entry per environment (its own, or each environment of its workflow).",
+            json!({
+                "name": string(), "description": nullable(string()),
+                "workflowName": string(), "environment": nullable(string()),
+                "objective": schema_ref("SloObjective"),
+                "windowSeconds": integer(),
+                "environments": array(schema_ref("SloEnvironment")),
+            }),
+        ),
+    );
+    add(
+        "SloList",
+        object(
+            "Service level objectives, in configuration order.",
+            json!({"items": array(schema_ref("Slo"))}),
+        ),
+    );
     let mut kinds = Vec::new();
     for (name, schema) in events() {
         kinds.push(schema_ref(name));

@@ -54,6 +54,17 @@ workflows:
           url: "{{ base_url }}/api?key=${WFMON_WEB_TEST_SECRET}"
           headers: {Authorization: "Bearer ${WFMON_WEB_TEST_SECRET}"}
         assert: ["status == 200"]
+slos:
+  - name: quick-availability
+    description: quick passes
+    workflow: quick
+    objective: {success: 99%}
+    window: 1d
+  - name: quick-latency
+    workflow: quick
+    environment: production
+    objective: {latency: {under: 500ms, target: 90%}}
+    window: 6h
 "#;
     Config::parse(text, std::path::Path::new("web-test.yaml")).expect("test configuration")
 }

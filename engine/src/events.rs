@@ -3,9 +3,13 @@
 //! listener that falls behind loses the oldest events (it is told how many) instead of
 //! holding memory or slowing the engine.
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use tokio::sync::broadcast;
 use wfmon_model::{Alert, ExecutionStatus, ReportType, Timestamp, WorkflowExecution};
+
+use crate::telemetry::Telemetry;
 
 /// Events kept for a slow listener before it starts losing them.
 const CAPACITY: usize = 1024;
@@ -77,10 +81,12 @@ pub enum Event {
     },
 }
 
-/// Publishes events to every current listener.
+/// Publishes events to every current listener, and carries the engine's counters
+/// (`Telemetry`): whatever shares a bus shares them, so one daemon exposes one set.
 #[derive(Debug, Clone)]
 pub struct EventBus {
     sender: broadcast::Sender<Event>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl Default for EventBus {
@@ -94,7 +100,13 @@ impl EventBus {
     pub fn new() -> EventBus {
         EventBus {
             sender: broadcast::channel(CAPACITY).0,
+            telemetry: Arc::new(Telemetry::default()),
         }
+    }
+
+    /// The counters shared by everything on this bus.
+    pub fn telemetry(&self) -> &Arc<Telemetry> {
+        &self.telemetry
     }
 
     /// Publishes `event`; with no listener it goes nowhere.

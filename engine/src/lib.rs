@@ -11,6 +11,7 @@ pub mod reports;
 pub mod runner;
 pub mod scheduler;
 pub mod slo;
+pub mod telemetry;
 pub mod template;
 pub mod trigger;
 pub mod workflow;

@@ -16,6 +16,7 @@ use wfmon_model::WorkflowExecution;
 use wfmon_store::{ExecutionRecord, ScheduleTally, Store, StoreError};
 
 use crate::events::{Event, EventBus};
+use crate::telemetry::{StoreOperation, Telemetry};
 
 /// Most results written in one transaction.
 const BATCH: usize = 500;
@@ -56,6 +57,8 @@ struct Shared {
     capacity: usize,
     counters: Counters,
     events: Option<EventBus>,
+    /// The bus's counters, or the writer's own without a bus.
+    telemetry: Arc<Telemetry>,
 }
 
 #[derive(Default)]
@@ -79,7 +82,8 @@ impl ResultWriter {
     }
 
     /// Like `start`, and announces each finished execution on `events` once it is committed
-    /// (`Event::ExecutionRecorded`), for alerting and live views.
+    /// (`Event::ExecutionRecorded`), for alerting and live views; failed writes and refused
+    /// results are counted in the bus's telemetry.
     pub fn start_with_events(
         store: Store,
         capacity: usize,
@@ -91,6 +95,10 @@ impl ResultWriter {
             idle: Notify::new(),
             capacity: capacity.max(1),
             counters: Counters::default(),
+            telemetry: events
+                .as_ref()
+                .map(|e| e.telemetry().clone())
+                .unwrap_or_default(),
             events,
         });
         let task = tokio::spawn(write_loop(store, shared.clone()));
@@ -108,6 +116,7 @@ impl ResultWriter {
                 .overflowed
                 .fetch_add(1, Ordering::Relaxed)
                 + 1;
+            self.shared.telemetry.result_dropped();
             if n == 1 || n.is_power_of_two() {
                 tracing::error!(
                     lost = n,
@@ -200,6 +209,7 @@ async fn write_loop(store: Store, shared: Arc<Shared>) {
                     break;
                 }
                 Err(e) if e.is_transient() || !store.ping().await => {
+                    shared.telemetry.store_error(StoreOperation::WriteResults);
                     match &mut outage {
                         None => {
                             tracing::error!(
@@ -219,6 +229,7 @@ async fn write_loop(store: Store, shared: Arc<Shared>) {
                     delay = (delay * 2).min(Duration::from_secs(5));
                 }
                 Err(e) => {
+                    shared.telemetry.store_error(StoreOperation::WriteResults);
                     write_one_by_one(&store, &batch, &shared, &e).await;
                     break;
                 }
@@ -243,6 +254,7 @@ async fn write_one_by_one(store: &Store, batch: &[WriteJob], shared: &Shared, ca
             }
             Err(e) => {
                 shared.counters.failed.fetch_add(1, Ordering::Relaxed);
+                shared.telemetry.store_error(StoreOperation::WriteResults);
                 let run_id = match job {
                     WriteJob::Started(e) => &e.run_id,
                     WriteJob::Finished(r, _) => &r.execution.run_id,

@@ -214,11 +214,16 @@ impl Store {
         pairs: &[(String, String)],
     ) -> Result<Vec<WorkflowExecution>, StoreError> {
         let columns = WorkflowExecution::column_list();
+        // The window's rows are read first, through the `started_at` index: left to itself,
+        // SQLite walks the whole (workflow, environment, started_at) index to spare the
+        // window function a sort, which took seconds over 10 million executions instead of
+        // milliseconds. MATERIALIZED keeps both backends from folding the CTE back in.
         let recent = format!(
-            "SELECT {columns} FROM ( SELECT {columns}, ROW_NUMBER() OVER ( \
+            "WITH recent AS MATERIALIZED ( SELECT {columns} FROM workflow_executions \
+               WHERE started_at >= $1 AND status NOT IN ({not_runs}) ) \
+             SELECT {columns} FROM ( SELECT {columns}, ROW_NUMBER() OVER ( \
                PARTITION BY workflow_name, environment ORDER BY started_at DESC, run_id DESC) AS rn \
-             FROM workflow_executions WHERE started_at >= $1 AND status NOT IN ({not_runs}) \
-             ) latest WHERE rn = 1 ORDER BY workflow_name, environment",
+             FROM recent ) latest WHERE rn = 1 ORDER BY workflow_name, environment",
             not_runs = not_runs()
         );
         let mut found = dispatch!(self, pool, Db => {

@@ -22,7 +22,14 @@ pub struct ApiError {
     pub message: String,
     /// Structured facts (`field`, `allowed`, ...); an empty object when there are none.
     pub details: Value,
+    /// Whether a database call failed (counted as `wfmon_store_errors_total`).
+    pub(crate) from_store: bool,
 }
+
+/// Marks a response answering a failed database call, so that one layer counts them all
+/// (`count_store_failures`), JSON answers and pages alike.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreFailure;
 
 impl ApiError {
     /// An error with no details.
@@ -32,6 +39,7 @@ impl ApiError {
             code,
             message: message.into(),
             details: json!({}),
+            from_store: false,
         }
     }
 
@@ -71,13 +79,17 @@ impl IntoResponse for ApiError {
             "message": self.message,
             "details": self.details,
         });
-        (self.status, Json(body)).into_response()
+        let mut response = (self.status, Json(body)).into_response();
+        if self.from_store {
+            response.extensions_mut().insert(StoreFailure);
+        }
+        response
     }
 }
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> ApiError {
-        if error.is_transient() {
+        let mut api_error = if error.is_transient() {
             tracing::warn!("API request failed, database unavailable: {error}");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
@@ -91,7 +103,9 @@ impl From<StoreError> for ApiError {
                 "internal",
                 "reading the database failed; the server log has the details",
             )
-        }
+        };
+        api_error.from_store = true;
+        api_error
     }
 }
 

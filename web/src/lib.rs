@@ -32,7 +32,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -71,7 +71,28 @@ pub fn router(state: AppState) -> Router {
             redact::redact_json,
         ))
         .layer(middleware::from_fn(security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_store_failures,
+        ))
         .with_state(state)
+}
+
+/// Counts the answers to failed database calls (`wfmon_store_errors_total`, operation
+/// `api_read`), whichever route or layer they came from.
+async fn count_store_failures(
+    State(state): State<AppState>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let response = next.run(request).await;
+    if response.extensions().get::<error::StoreFailure>().is_some() {
+        state
+            .events()
+            .telemetry()
+            .store_error(wfmon_engine::telemetry::StoreOperation::ApiRead);
+    }
+    response
 }
 
 /// Serves the API on `listener` until `shutdown` resolves; then live streams end, requests in

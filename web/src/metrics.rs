@@ -1,7 +1,10 @@
 //! `GET /metrics` in the Prometheus text exposition format (version 0.0.4), written here.
 //! Run counts and durations are counted in-process from the event bus (`run.finished`);
-//! open alerts are read from the store at each scrape. Label values are escaped as the
-//! format requires (backslash, double quote, newline).
+//! notification outcomes, scheduler lag, store errors and dropped results come from the
+//! engine's counters (`wfmon_engine::telemetry`, carried by the bus); open alerts are read
+//! from the store at each scrape, and left out (the failure counted) when the database does
+//! not answer, so that a scrape still shows the rest during an outage. Label values are
+//! escaped as the format requires (backslash, double quote, newline).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -12,9 +15,10 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use tokio::sync::broadcast::error::RecvError;
 use wfmon_engine::events::{Event, EventBus};
+use wfmon_engine::telemetry::{LAG_BUCKETS, StoreOperation, Telemetry};
 use wfmon_model::AlertSeverity;
 
-use crate::{ApiError, AppState};
+use crate::AppState;
 
 /// Upper bounds (seconds) of the run duration histogram's buckets.
 const DURATION_BUCKETS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
@@ -175,8 +179,67 @@ pub fn escape(value: &str) -> String {
     out
 }
 
+/// The engine's counters in the exposition format.
+fn write_telemetry(telemetry: &Telemetry, out: &mut String) {
+    out.push_str(
+        "# HELP wfmon_notifications_total Notification delivery outcomes by channel: delivered, \
+         retried (an attempt failed, another is planned), failed (for good), postponed (circuit \
+         open), suppressed (silence, maintenance or dependency).\n\
+         # TYPE wfmon_notifications_total counter\n",
+    );
+    for (channel, outcome, n) in telemetry.notification_counts() {
+        let _ = writeln!(
+            out,
+            "wfmon_notifications_total{{channel=\"{}\",outcome=\"{}\"}} {n}",
+            escape(&channel),
+            outcome.as_str()
+        );
+    }
+    let lag = telemetry.scheduler_lag_snapshot();
+    out.push_str(
+        "# HELP wfmon_scheduler_lag_seconds Delay between a scheduled run's due time and its \
+         start.\n\
+         # TYPE wfmon_scheduler_lag_seconds histogram\n",
+    );
+    for (le, n) in LAG_BUCKETS.iter().zip(&lag.cumulative) {
+        let _ = writeln!(out, "wfmon_scheduler_lag_seconds_bucket{{le=\"{le}\"}} {n}");
+    }
+    let _ = writeln!(
+        out,
+        "wfmon_scheduler_lag_seconds_bucket{{le=\"+Inf\"}} {count}\n\
+         wfmon_scheduler_lag_seconds_sum {}\n\
+         wfmon_scheduler_lag_seconds_count {count}\n\
+         # HELP wfmon_scheduler_last_lag_seconds Delay of the latest scheduled run's start.\n\
+         # TYPE wfmon_scheduler_last_lag_seconds gauge\n\
+         wfmon_scheduler_last_lag_seconds {}",
+        lag.sum_seconds,
+        lag.last_seconds,
+        count = lag.count,
+    );
+    out.push_str(
+        "# HELP wfmon_store_errors_total Failed database calls by operation.\n\
+         # TYPE wfmon_store_errors_total counter\n",
+    );
+    for operation in StoreOperation::ALL {
+        let _ = writeln!(
+            out,
+            "wfmon_store_errors_total{{operation=\"{}\"}} {}",
+            operation.as_str(),
+            telemetry.store_errors(operation)
+        );
+    }
+    let _ = writeln!(
+        out,
+        "# HELP wfmon_results_dropped_total Results lost because the database was unreachable \
+         and the writer's buffer was full.\n\
+         # TYPE wfmon_results_dropped_total counter\n\
+         wfmon_results_dropped_total {}",
+        telemetry.results_dropped()
+    );
+}
+
 /// `GET /metrics`
-pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError> {
+pub async fn metrics(State(state): State<AppState>) -> Response {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -186,25 +249,34 @@ pub async fn metrics(State(state): State<AppState>) -> Result<Response, ApiError
         escape(env!("CARGO_PKG_VERSION"))
     );
     state.run_metrics().write(&mut out);
-    let open = state.store().open_alerts().await?;
-    out.push_str(
-        "# HELP wfmon_open_alerts Alerts not resolved, by severity.\n\
-         # TYPE wfmon_open_alerts gauge\n",
-    );
-    for severity in AlertSeverity::ALL {
-        let n = open.iter().filter(|a| a.severity == *severity).count();
-        let _ = writeln!(
-            out,
-            "wfmon_open_alerts{{severity=\"{}\"}} {n}",
-            severity.as_str()
+    // Read before the counters are written, so that a failure shows in this very scrape.
+    let open = state.store().open_alerts().await;
+    let telemetry = state.events().telemetry();
+    if let Err(e) = &open {
+        telemetry.store_error(StoreOperation::ApiRead);
+        tracing::warn!("/metrics: open alerts left out, the database did not answer: {e}");
+    }
+    write_telemetry(telemetry, &mut out);
+    if let Ok(open) = open {
+        out.push_str(
+            "# HELP wfmon_open_alerts Alerts not resolved, by severity.\n\
+             # TYPE wfmon_open_alerts gauge\n",
         );
+        for severity in AlertSeverity::ALL {
+            let n = open.iter().filter(|a| a.severity == *severity).count();
+            let _ = writeln!(
+                out,
+                "wfmon_open_alerts{{severity=\"{}\"}} {n}",
+                severity.as_str()
+            );
+        }
     }
     let mut response = out.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
-    Ok(response)
+    response
 }
 
 #[cfg(test)]

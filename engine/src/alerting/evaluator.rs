@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use tokio::sync::Notify;
 use wfmon_model::{
-    Alert, AlertStatus, ExecutionStatus, HealthStatus, NotificationType, Timestamp,
-    WorkflowExecution, json as to_json, new_id,
+    Alert, AlertStatus, ExecutionStatus, HealthStatus, NotificationLog, NotificationStatus,
+    NotificationType, Timestamp, WorkflowExecution, json as to_json, new_id,
 };
 use wfmon_store::{AlertChange, ExecutionDetail, Store, StoreError};
 
@@ -16,6 +16,7 @@ use super::notices::{ChannelDirectory, channels_for, notice, rows};
 use super::rules::{Aggregate, AlertRule, Condition};
 use crate::config::Config;
 use crate::events::{Event, EventBus};
+use crate::telemetry::NotificationOutcome;
 use crate::workflow::Workflow;
 
 /// What a rule says about a workflow in an environment now.
@@ -73,6 +74,22 @@ impl AlertEvaluator {
     pub fn with_events(mut self, events: EventBus) -> AlertEvaluator {
         self.events = Some(events);
         self
+    }
+
+    /// Counts the SUPPRESSED rows among `written` (rows the store has just committed) in the
+    /// bus's telemetry, when a bus is attached.
+    fn count_suppressed(&self, written: &[NotificationLog]) {
+        let Some(events) = &self.events else {
+            return;
+        };
+        for row in written {
+            if row.status == NotificationStatus::Suppressed {
+                events.telemetry().notification(
+                    row.channel_name.as_deref().unwrap_or("?"),
+                    NotificationOutcome::Suppressed,
+                );
+            }
+        }
     }
 
     /// Publishes `alert.changed` when a bus is attached and the change happened.
@@ -340,6 +357,9 @@ impl AlertEvaluator {
                 .store
                 .escalate_alert(&alert.alert_id, now, &queued)
                 .await?;
+            if changed.is_some() {
+                self.count_suppressed(&queued);
+            }
             self.announce("escalated", changed.as_ref());
             self.nudge.notify_one();
             return Ok(());
@@ -443,6 +463,9 @@ impl AlertEvaluator {
                     .store
                     .resolve_alert(&alert.alert_id, AUTO_RESOLVER, now, &queued)
                     .await?;
+                if resolved.is_some() {
+                    self.count_suppressed(&queued);
+                }
                 self.announce("resolved", resolved.as_ref());
                 if resolved.is_some() {
                     tracing::info!(
@@ -513,6 +536,7 @@ impl AlertEvaluator {
                         let run = detail.map(|d| d.execution.run_id.as_str());
                         let queued = rows(&notice, &channels, &self.directory, run, Some(&why));
                         self.store.enqueue_notifications(&queued).await?;
+                        self.count_suppressed(&queued);
                     }
                     Some(_) => {}
                     // A re-trigger notifies only an alert nobody was told about yet (its
@@ -574,6 +598,7 @@ impl AlertEvaluator {
         };
         let resolved = self.store.resolve_alert(alert_id, by, now, &queued).await?;
         if resolved.is_some() {
+            self.count_suppressed(&queued);
             self.announce("resolved", resolved.as_ref());
             self.nudge.notify_one();
         }

@@ -46,14 +46,17 @@ impl AlertingService {
                 .iter()
                 .map(|(name, c)| (name.clone(), build_channel(c, settings.timeout)))
                 .collect();
-            let sender = Arc::new(OutboxSender::new(
-                store.clone(),
-                channels,
-                settings,
-                owner,
-                nudge.clone(),
-                config.secrets.clone(),
-            ));
+            let sender = Arc::new(
+                OutboxSender::new(
+                    store.clone(),
+                    channels,
+                    settings,
+                    owner,
+                    nudge.clone(),
+                    config.secrets.clone(),
+                )
+                .with_telemetry(events.telemetry().clone()),
+            );
             tasks.push(tokio::spawn(sender.run(stopped.clone())));
         }
         if !config.reports.is_empty() {

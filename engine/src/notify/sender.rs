@@ -21,6 +21,7 @@ use wfmon_store::{DeliveryOutcome, Store};
 
 use super::breaker::CircuitBreaker;
 use super::{Channel, DeliveryKeys, DeliverySettings, Notice, SendError};
+use crate::telemetry::{NotificationOutcome, StoreOperation, Telemetry};
 
 /// Notifications claimed at once.
 const BATCH: u32 = 16;
@@ -37,6 +38,7 @@ pub struct OutboxSender {
     breakers: Mutex<HashMap<String, CircuitBreaker>>,
     nudge: Arc<Notify>,
     secrets: Vec<String>,
+    telemetry: Arc<Telemetry>,
 }
 
 impl OutboxSender {
@@ -58,7 +60,15 @@ impl OutboxSender {
             breakers: Mutex::new(HashMap::new()),
             nudge,
             secrets,
+            telemetry: Arc::default(),
         }
+    }
+
+    /// Counts outcomes and failed outbox calls in `telemetry` (the event bus's) instead of
+    /// counters of its own.
+    pub fn with_telemetry(mut self, telemetry: Arc<Telemetry>) -> OutboxSender {
+        self.telemetry = telemetry;
+        self
     }
 
     /// How long a claim lasts: longer than one attempt, so only a dead sender loses it.
@@ -85,6 +95,7 @@ impl OutboxSender {
                     rows
                 }
                 Err(e) => {
+                    self.telemetry.store_error(StoreOperation::Outbox);
                     if !offline {
                         tracing::warn!("cannot read the notification outbox: {e}");
                         offline = true;
@@ -122,6 +133,13 @@ impl OutboxSender {
     pub async fn deliver(&self, row: NotificationLog) -> DeliveryOutcome {
         let outcome = self.attempt(&row).await;
         let name = row.channel_name.as_deref().unwrap_or("?");
+        let counted = match &outcome {
+            DeliveryOutcome::Sent => NotificationOutcome::Delivered,
+            DeliveryOutcome::Retry { .. } => NotificationOutcome::Retried,
+            DeliveryOutcome::Failed { .. } => NotificationOutcome::Failed,
+            DeliveryOutcome::Postponed { .. } => NotificationOutcome::Postponed,
+        };
+        self.telemetry.notification(name, counted);
         match &outcome {
             DeliveryOutcome::Sent => tracing::info!(
                 channel = name,
@@ -172,10 +190,13 @@ impl OutboxSender {
                 "notification {}: the claim expired before the outcome was recorded",
                 row.log_id
             ),
-            Err(e) => tracing::warn!(
-                "notification {}: cannot record the outcome (it will be attempted again): {e}",
-                row.log_id
-            ),
+            Err(e) => {
+                self.telemetry.store_error(StoreOperation::Outbox);
+                tracing::warn!(
+                    "notification {}: cannot record the outcome (it will be attempted again): {e}",
+                    row.log_id
+                )
+            }
         }
         outcome
     }

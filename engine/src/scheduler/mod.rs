@@ -40,6 +40,7 @@ use crate::events::{Event, EventBus};
 use crate::executor::{Recording, execute};
 use crate::recorder::RunIdentity;
 use crate::runner::NoObserver;
+use crate::telemetry::StoreOperation;
 use crate::workflow::Workflow;
 use crate::writer::{ResultWriter, WriteJob};
 
@@ -246,6 +247,12 @@ pub async fn run_scheduler(
                     db_error.get_or_insert(e);
                 }
             }
+        }
+        if db_error.is_some() {
+            state
+                .events
+                .telemetry()
+                .store_error(StoreOperation::Schedule);
         }
         report_db_error(&mut last_error, db_error);
         if let Some(due) = state.earliest_in_flight_due() {
@@ -463,6 +470,7 @@ impl State {
             tokio::time::sleep(wait).await;
         }
         let delay = (Utc::now() - due).to_std().unwrap_or_default();
+        self.events.telemetry().scheduler_lag(delay);
         if let Some(delays) = &self.delays {
             delays.lock().expect("delays").push(delay);
         }

@@ -207,13 +207,17 @@ pub fn error_page(state: &AppState, viewer: &Principal, error: ApiError) -> Resp
         "<h1>{}</h1><p class=\"error-text\">{}</p><p><a href=\"/\">Back to the overview</a></p>",
         &[&heading, &error.message],
     );
-    Page {
+    let mut response = Page {
         title: heading.to_owned(),
         section: Section::Overview,
         main: h.into_string(),
         open_alerts: None,
     }
-    .respond(state, viewer, error.status)
+    .respond(state, viewer, error.status);
+    if error.from_store {
+        response.extensions_mut().insert(crate::error::StoreFailure);
+    }
+    response
 }
 
 /// A page's result: the page, or an error page.

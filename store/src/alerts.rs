@@ -364,6 +364,8 @@ impl Store {
     }
 
     /// Values of a metric of a workflow's runs in an environment recorded since `since`.
+    /// (A metric's `workflow_id` is its workflow's name: naming it lets the metrics' index on
+    /// workflow, metric and time bound the read to the window.)
     pub async fn metric_values_since(
         &self,
         workflow: &str,
@@ -375,8 +377,8 @@ impl Store {
             sqlx::query_scalar::<Db, f64>(
                 "SELECT m.metric_value FROM workflow_metrics m \
                  JOIN workflow_executions e ON e.run_id = m.execution_id \
-                 WHERE e.workflow_name = $1 AND e.environment = $2 AND m.metric_name = $3 \
-                   AND m.recorded_at >= $4",
+                 WHERE m.workflow_id = $1 AND e.workflow_name = $1 AND e.environment = $2 \
+                   AND m.metric_name = $3 AND m.recorded_at >= $4",
             )
             .bind(workflow)
             .bind(environment)

@@ -38,6 +38,11 @@ const SQLITE: &[Migration] = &[
         name: "auth",
         sql: include_str!("../migrations/sqlite/0003_auth.sql"),
     },
+    Migration {
+        version: 4,
+        name: "recording",
+        sql: include_str!("../migrations/sqlite/0004_recording.sql"),
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -60,6 +65,11 @@ const POSTGRES: &[Migration] = &[
         version: 4,
         name: "auth",
         sql: include_str!("../migrations/postgres/0004_auth.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "recording",
+        sql: include_str!("../migrations/postgres/0005_recording.sql"),
     },
 ];
 

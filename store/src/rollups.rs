@@ -12,10 +12,13 @@
 //! it. The previous state of every execution of the batch is read first, so that a RUNNING
 //! row that completes is counted once and a batch written twice is not counted twice; if an
 //! execution that was already counted changes, the rows it touched are recomputed from the
-//! raw rows instead. On PostgreSQL the rollup rows of a batch are created if missing and then
-//! read and locked (`FOR UPDATE`); on SQLite, whose write transaction is exclusive, the
-//! existing ones are read and the upsert creates the others. Either way two instances writing
-//! at once wait for each other instead of losing counts.
+//! raw rows instead. On PostgreSQL a batch that only adds runs (the usual case) adds its
+//! figures to the rows in the database in one upsert per chunk, the sketches merged by a SQL
+//! function (`additive`); a batch that recounts rows creates the missing ones, then reads and
+//! locks them all (`FOR UPDATE`), merges in Rust and writes them back. On SQLite, whose write
+//! transaction is exclusive, the existing rows are read, merged in Rust, and the upsert
+//! creates the others. Either way two instances writing at once wait for each other instead
+//! of losing counts.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
@@ -27,6 +30,8 @@ use wfmon_model::{
 
 use crate::records::begin_write;
 use crate::{Store, StoreError};
+
+mod additive;
 
 /// Rollup rows named per statement (4 parameters each).
 const KEYS_PER_STATEMENT: usize = 500;
@@ -183,7 +188,7 @@ impl RollupTotals {
         })
     }
 
-    fn into_row(self, key: &RollupKey, now: Timestamp) -> WorkflowRollup {
+    pub(crate) fn into_row(self, key: &RollupKey, now: Timestamp) -> WorkflowRollup {
         WorkflowRollup {
             id: new_id("rol"),
             bucket: key.bucket,
@@ -282,6 +287,7 @@ where
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
     WorkflowRollup: for<'r> sqlx::FromRow<'r, DB::Row> + PushValues<DB>,
+    additive::UnreadRow: for<'r> sqlx::FromRow<'r, DB::Row>,
     (ExecutionStatus, Option<i32>): for<'r> sqlx::FromRow<'r, DB::Row>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Timestamp: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -310,6 +316,13 @@ where
     }
     for key in &recompute {
         added.remove(key);
+    }
+    if DB::NAME == "PostgreSQL" && recompute.is_empty() {
+        // Only new runs: added to the rows in the database in one statement (see `additive`).
+        if added.is_empty() {
+            return Ok(());
+        }
+        return additive::add::<DB>(conn, added).await;
     }
     let keys: Vec<RollupKey> = added.keys().chain(recompute.iter()).cloned().collect();
     if keys.is_empty() {

@@ -14,6 +14,9 @@ use crate::records::{OnConflict, begin_write, insert_rows, select_sql};
 use crate::rollups;
 use crate::{Store, StoreError};
 
+mod tally;
+pub(crate) use tally::tally;
+
 /// A schedule as the configuration defines it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScheduleSpec {
@@ -545,46 +548,4 @@ fn new_row(spec: &ScheduleSpec, now: Timestamp) -> WorkflowSchedule {
         created_at: now,
         updated_at: now,
     }
-}
-
-/// Counts finished scheduled runs and releases their leases, inside the recorder's
-/// transaction.
-pub(crate) async fn tally<'c, DB>(
-    conn: &mut DB::Connection,
-    tallies: &[&ScheduleTally],
-) -> Result<(), sqlx::Error>
-where
-    DB: sqlx::Database,
-    for<'e> &'e mut DB::Connection: sqlx::Executor<'e, Database = DB>,
-    for<'q> DB::Arguments: sqlx::IntoArguments<DB>,
-    for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> i64: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-    for<'q> Timestamp: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
-{
-    for t in tallies {
-        let (ok, failed) = if t.passed { (1i64, 0i64) } else { (0, 1) };
-        let next_sql = if t.next_run_at.is_some() {
-            "next_run_at = CASE WHEN lease_owner = $4 AND (next_run_at IS NULL OR next_run_at < $5) \
-             THEN $5 ELSE next_run_at END, "
-        } else {
-            ""
-        };
-        let sql = format!(
-            "UPDATE workflow_schedules SET run_count = run_count + 1, \
-             success_count = success_count + $2, failure_count = failure_count + $3, {next_sql}\
-             lease_expires_at = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_expires_at END, \
-             lease_owner = CASE WHEN lease_owner = $4 THEN NULL ELSE lease_owner END \
-             WHERE schedule_id = $1"
-        );
-        let mut q = sqlx::query::<DB>(AssertSqlSafe(sql))
-            .bind(t.schedule_id.clone())
-            .bind(ok)
-            .bind(failed)
-            .bind(t.owner.clone());
-        if let Some(next) = t.next_run_at {
-            q = q.bind(next);
-        }
-        q.execute(&mut *conn).await?;
-    }
-    Ok(())
 }

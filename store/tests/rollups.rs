@@ -19,6 +19,7 @@ on_both_backends!(
     rebuild_recomputes_from_raw_rows,
     prune_keeps_rollups_by_their_own_retention,
     two_stores_writing_at_once_lose_no_counts,
+    a_stored_sketch_that_cannot_be_read_is_counted_again,
 );
 
 fn record(execution: WorkflowExecution) -> ExecutionRecord {
@@ -471,4 +472,22 @@ async fn two_stores_writing_at_once_lose_no_counts(db: TestDb) {
     assert_eq!(figures, recount(&all));
     assert!(figures.values().all(|f| f.0 == 140));
     other.close().await;
+}
+
+async fn a_stored_sketch_that_cannot_be_read_is_counted_again(db: TestDb) {
+    let s = &db.store;
+    let at = minutes_ago(4);
+    let first = execution("search", ExecutionStatus::Passed, at, 120);
+    let second = execution("search", ExecutionStatus::Failed, at, 480);
+    s.record_executions(&[record(first.clone()), record(second.clone())])
+        .await
+        .unwrap();
+    // A damaged row: its sketch is in no form the store reads, and its counts are wrong.
+    db.exec(r#"UPDATE workflow_rollups SET runs = 99, duration_sketch = '{"v":9,"z":0,"b":"x"}'"#)
+        .await
+        .unwrap();
+    let third = execution("search", ExecutionStatus::Passed, at, 300);
+    s.record_executions(&[record(third.clone())]).await.unwrap();
+    // Adding to it would keep the damage: the row is counted again from the raw rows.
+    assert_eq!(stored(s).await, recount([&first, &second, &third]));
 }

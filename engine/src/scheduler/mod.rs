@@ -3,9 +3,10 @@
 //!
 //! The loop wakes at the next due time (a little before, to claim in advance), claims due
 //! runs in the store (one UPDATE; a lease per schedule, so each due run is claimed by one
-//! instance), moves each claimed schedule to its next due time after now (a schedule that was
-//! due many times during a downtime runs once, then keeps its cadence), and starts each run
-//! at its due time, within a global concurrency limit. While a run is in flight its lease is
+//! instance), starts each run at its due time, within a global concurrency limit, and then
+//! moves each claimed schedule to its next due time after now (a schedule that was due many
+//! times during a downtime runs once, then keeps its cadence; the lease covers the schedule
+//! until then, and the write does not hold up the runs). While a run is in flight its lease is
 //! renewed; a due time that passes meanwhile is recorded as SKIPPED. The run's result, its
 //! schedule counts and the lease release are written together by the results writer.
 //!
@@ -384,7 +385,7 @@ impl State {
         runs
     }
 
-    /// Advances (unless `offline`) and starts claimed runs.
+    /// Starts claimed runs, then (unless `offline`) advances their schedules.
     async fn start(
         self: &Arc<Self>,
         claims: Vec<ClaimedRun>,
@@ -422,18 +423,6 @@ impl State {
                  to the others (do all instances share one configuration?)"
             );
         }
-        if !offline
-            && let Err(e) = self
-                .store
-                .advance_schedules(&self.instance, &advances)
-                .await
-        {
-            // The lease still holds them; the run's result writes the next due time.
-            tracing::warn!(
-                "could not move {} schedule(s) to their next due time: {e}",
-                advances.len()
-            );
-        }
         for (claim, next) in runs {
             let Ok(permit) = self.permits.clone().try_acquire_owned() else {
                 tracing::warn!(schedule = %claim.schedule_id, "no free run slot for a claimed run; it waits for its lease to expire");
@@ -460,6 +449,20 @@ impl State {
                 drop(permit);
                 state.finished.notify_one();
             });
+        }
+        // After the runs are started, so that a slow write (another writer holding the
+        // database) does not delay them: until it is done the lease keeps the schedules, and
+        // if it fails, the run's result writes the next due time.
+        if !offline
+            && let Err(e) = self
+                .store
+                .advance_schedules(&self.instance, &advances)
+                .await
+        {
+            tracing::warn!(
+                "could not move {} schedule(s) to their next due time: {e}",
+                advances.len()
+            );
         }
     }
 

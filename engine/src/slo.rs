@@ -138,13 +138,20 @@ pub struct BurnCondition {
     pub short: Duration,
     /// Burn rate both must exceed.
     pub factor: f64,
+    /// Runs the long window must hold before it can burn: with a handful of synthetic runs,
+    /// one failure is a huge rate, and a fresh start would page at once.
+    pub min_runs: i64,
 }
+
+/// Runs a long window needs before a burn-rate rule may fire, unless the rule says otherwise.
+pub const DEFAULT_MIN_RUNS: i64 = 10;
 
 /// Fast burn: 2% of a 30-day budget in an hour (14.4x over 1 h and 5 min): page.
 pub const FAST_BURN: BurnCondition = BurnCondition {
     long: Duration::from_secs(3600),
     short: Duration::from_secs(300),
     factor: 14.4,
+    min_runs: DEFAULT_MIN_RUNS,
 };
 
 /// Slow burn: 5% of a 30-day budget in six hours (6x over 6 h and 30 min).
@@ -152,14 +159,15 @@ pub const SLOW_BURN: BurnCondition = BurnCondition {
     long: Duration::from_secs(6 * 3600),
     short: Duration::from_secs(1800),
     factor: 6.0,
+    min_runs: DEFAULT_MIN_RUNS,
 };
 
 impl BurnCondition {
-    /// Whether the budget is burning: both windows above the factor. A window without runs
-    /// never burns.
+    /// Whether the budget is burning: both windows above the factor, the long one holding at
+    /// least `min_runs` runs. A window without runs never burns.
     pub fn burning(&self, target: f64, long: SloCounts, short: SloCounts) -> bool {
         let above = |counts| burn_rate(target, counts).is_some_and(|rate| rate > self.factor);
-        above(long) && above(short)
+        long.runs >= self.min_runs && above(long) && above(short)
     }
 }
 
@@ -222,6 +230,14 @@ mod tests {
         assert!(!FAST_BURN.burning(target, counts(100, 99), counts(5, 4)));
         // No runs in the short window: not burning.
         assert!(!FAST_BURN.burning(target, counts(60, 50), counts(0, 0)));
+        // A fresh start: 1 bad run of 2 is 500x, but too few runs to tell.
+        assert!(!FAST_BURN.burning(target, counts(2, 1), counts(2, 1)));
+        assert!(FAST_BURN.burning(target, counts(10, 9), counts(2, 1)));
+        let eager = BurnCondition {
+            min_runs: 1,
+            ..FAST_BURN
+        };
+        assert!(eager.burning(target, counts(2, 1), counts(2, 1)));
     }
 
     #[test]

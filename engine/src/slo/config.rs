@@ -49,6 +49,7 @@ pub(crate) struct RawBurnRate {
     long: Option<Spanned<String>>,
     short: Option<Spanned<String>>,
     factor: Option<Spanned<f64>>,
+    min_runs: Option<Spanned<i64>>,
 }
 
 /// A validated service level objective.
@@ -288,7 +289,19 @@ pub(crate) fn burn_rate<'a>(
             None
         }
     };
-    Some((slo?, condition?))
+    let mut condition = condition?;
+    if let Some(min) = &b.min_runs {
+        if min.value < 1 {
+            c.issue_at(
+                min,
+                &format!("{key}.min_runs"),
+                "min_runs is a whole number of runs, at least 1",
+            );
+            return None;
+        }
+        condition.min_runs = min.value;
+    }
+    Some((slo?, condition))
 }
 
 /// A burn-rate rule watches its objective's workflow (and environment, when the objective
@@ -373,6 +386,7 @@ fn explicit_condition(
         long: long_d,
         short: short_d,
         factor: factor.value,
+        min_runs: crate::slo::DEFAULT_MIN_RUNS,
     })
 }
 

@@ -66,7 +66,7 @@ alerts:
       environments: [staging]
       when: {burn_rate: {slo: checkout-availability, window: slow}}
     - name: login-custom-burn
-      when: {burn_rate: {slo: login-latency, long: 2h, short: 10m, factor: 10}}
+      when: {burn_rate: {slo: login-latency, long: 2h, short: 10m, factor: 10, min_runs: 3}}
 "#,
     )
     .unwrap();
@@ -109,7 +109,8 @@ alerts:
             burn: BurnCondition {
                 long: Duration::from_secs(7200),
                 short: Duration::from_secs(600),
-                factor: 10.0
+                factor: 10.0,
+                min_runs: 3
             }
         }
     );
@@ -248,6 +249,8 @@ alerts:
       when: {burn_rate: {slo: checkout-availability, window: fast}}
     - name: r6
       when: {burn_rate: {slo: checkout-availability, long: 1h, short: 5m, factor: -1}}
+    - name: r7
+      when: {burn_rate: {slo: checkout-availability, window: fast, min_runs: 0}}
 "#,
     );
     let unknown = at(&found, "alerts.rules[0].when.burn_rate.slo");
@@ -293,6 +296,11 @@ alerts:
         at(&found, "alerts.rules[6].when.burn_rate.factor")
             .message
             .contains("above 0")
+    );
+    assert!(
+        at(&found, "alerts.rules[7].when.burn_rate.min_runs")
+            .message
+            .contains("at least 1")
     );
 }
 

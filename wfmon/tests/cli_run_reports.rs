@@ -181,7 +181,7 @@ async fn a_report_schedule_due_every_five_seconds_is_generated_and_delivered() {
             b["title"]
                 .as_str()
                 .is_some_and(|t| t.contains("report every-5s"))
-                && b["report"]["runs"] == Value::from(report.total_runs)
+                && b["report"]["runs"] == report.total_runs
         })
         .unwrap_or_else(|| panic!("no delivery of {report:?} in {delivered:?}"));
     assert_eq!(body["type"], "REPORT", "{body}");

@@ -52,9 +52,19 @@ pub struct AnalyticsBenchArgs {
           value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub repetitions: u32,
 
+    /// Where both windows end, rounded down to midnight UTC: RFC 3339 or a date
+    /// (2026-08-01) [default: the last midnight of the history]. For a store whose rollups
+    /// cover only part of its history.
+    #[arg(long, value_name = "TIME", value_parser = parse_until)]
+    pub until: Option<Timestamp>,
+
     /// Print JSON instead of tables.
     #[arg(long)]
     pub json: bool,
+}
+
+fn parse_until(text: &str) -> Result<Timestamp, String> {
+    reports::parse_time(text, Timestamp::now())
 }
 
 /// Timings of one way of computing a figure set.
@@ -235,8 +245,11 @@ async fn raw_day(raw: &RawReader, from: Timestamp, to: Timestamp) -> Result<DayF
     Ok(figures)
 }
 
-/// Exact p95 and duration count per workflow, environment and day (`YYYY-MM-DD`).
-type Series = BTreeMap<(String, String, String), (i64, f64)>;
+/// A workflow, an environment and a day (`YYYY-MM-DD`).
+type DayKey = (String, String, String);
+
+/// Exact p95 and duration count per workflow, environment and day.
+type Series = BTreeMap<DayKey, (i64, f64)>;
 
 async fn raw_series(raw: &RawReader, from: Timestamp, to: Timestamp) -> Result<Series, Failure> {
     let day = match raw.backend() {
@@ -259,7 +272,7 @@ async fn raw_series(raw: &RawReader, from: Timestamp, to: Timestamp) -> Result<S
         .await
         .map_err(|e| Failure::new(format!("ranking the window's durations: {e}")))?;
     // Per group: the count, and the values at the low rank and the next one.
-    let mut ranks: BTreeMap<(String, String, String), (i64, i64, Option<i64>)> = BTreeMap::new();
+    let mut ranks: BTreeMap<DayKey, (i64, i64, Option<i64>)> = BTreeMap::new();
     for row in rows {
         let low = (row.n - 1) * 95 / 100;
         let entry = ranks
@@ -331,8 +344,15 @@ pub async fn run(args: &AnalyticsBenchArgs) -> Result<(), Failure> {
             EXIT_USAGE,
         ));
     };
-    // Windows end at the last midnight (UTC) of the history, so that the day is whole.
-    let end = last.unix_millis().div_euclid(DAY_MS) * DAY_MS;
+    // Windows end at a midnight (UTC), the last of the history unless asked otherwise, so
+    // that the day is whole.
+    let end = args
+        .until
+        .unwrap_or(last)
+        .min(last)
+        .unix_millis()
+        .div_euclid(DAY_MS)
+        * DAY_MS;
     let reps = args.repetitions as usize;
     let mut measurements = Vec::new();
 

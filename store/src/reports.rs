@@ -5,7 +5,8 @@
 //! window's executions to it and queues its notifications in one transaction.
 //!
 //! Every query takes the window and the scope as the same four parameters: `$1` from
-//! (inclusive), `$2` to (exclusive), `$3` workflow and `$4` environment (NULL: any).
+//! (inclusive), `$2` to (exclusive), `$3` the workflows as a JSON array of names and `$4`
+//! the environment (NULL: any).
 
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, QueryBuilder};
@@ -30,9 +31,23 @@ pub struct ReportScope {
     pub workflow: Option<String>,
     /// Environment; None: every environment.
     pub environment: Option<String>,
+    /// Only these workflows (a tag filter, resolved to names by the caller); None: no such
+    /// restriction. With `workflow` too: that workflow if it is one of them, else none.
+    pub workflows: Option<Vec<String>>,
 }
 
 impl ReportScope {
+    /// The workflows the scope allows, as the JSON array bound to `$3`; None: any.
+    fn workflow_param(&self) -> Option<String> {
+        let names: Vec<&String> = match (&self.workflow, &self.workflows) {
+            (None, None) => return None,
+            (Some(w), None) => vec![w],
+            (None, Some(set)) => set.iter().collect(),
+            (Some(w), Some(set)) => set.iter().filter(|s| *s == w).collect(),
+        };
+        Some(serde_json::to_string(&names).expect("names serialise"))
+    }
+
     /// The window of the same length just before this one, with the same filters.
     pub fn previous(&self) -> ReportScope {
         let length = self.to.as_datetime() - self.from.as_datetime();
@@ -203,13 +218,27 @@ pub enum Grouping {
     Environment,
 }
 
+/// `column` is one of the workflows of `$3` (a JSON array of names; NULL: any), in the
+/// backend's dialect.
+fn workflow_in(backend: Backend, column: &str) -> String {
+    match backend {
+        Backend::Sqlite => {
+            format!("($3 IS NULL OR {column} IN (SELECT value FROM json_each($3)))")
+        }
+        Backend::Postgres => format!(
+            "($3 IS NULL OR {column} IN (SELECT jsonb_array_elements_text(CAST($3 AS jsonb))))"
+        ),
+    }
+}
+
 /// The executions of the window and filters that ended and were not skipped, aliased `e`
 /// (the four parameters): the ones a saved report links.
-fn window_condition() -> String {
+fn window_condition(backend: Backend) -> String {
     format!(
         "e.started_at >= $1 AND e.started_at < $2 \
-         AND ($3 IS NULL OR e.workflow_name = $3) AND ($4 IS NULL OR e.environment = $4) \
+         AND {} AND ($4 IS NULL OR e.environment = $4) \
          AND e.status NOT IN ({})",
+        workflow_in(backend, "e.workflow_name"),
         not_runs()
     )
 }
@@ -219,7 +248,7 @@ fn window_condition() -> String {
 fn scope_condition(backend: Backend) -> String {
     format!(
         "{} AND {} = 0",
-        window_condition(),
+        window_condition(backend),
         metadata_flag(backend, "retried")
     )
 }
@@ -280,7 +309,7 @@ impl Store {
             sqlx::query_as::<Db, GroupRow>(AssertSqlSafe(sql))
                 .bind(scope.from)
                 .bind(scope.to)
-                .bind(scope.workflow.clone())
+                .bind(scope.workflow_param())
                 .bind(scope.environment.clone())
                 .fetch_all(pool)
                 .await
@@ -330,7 +359,7 @@ impl Store {
             sqlx::query_as::<Db, BucketRow>(AssertSqlSafe(sql))
                 .bind(scope.from)
                 .bind(scope.to)
-                .bind(scope.workflow.clone())
+                .bind(scope.workflow_param())
                 .bind(scope.environment.clone())
                 .fetch_all(pool)
                 .await
@@ -368,7 +397,7 @@ impl Store {
             sqlx::query_as::<Db, StepRow>(AssertSqlSafe(sql))
                 .bind(scope.from)
                 .bind(scope.to)
-                .bind(scope.workflow.clone())
+                .bind(scope.workflow_param())
                 .bind(scope.environment.clone())
                 .fetch_all(pool)
                 .await
@@ -408,7 +437,7 @@ impl Store {
             sqlx::query_as::<Db, AssertionFailures>(AssertSqlSafe(sql))
                 .bind(scope.from)
                 .bind(scope.to)
-                .bind(scope.workflow.clone())
+                .bind(scope.workflow_param())
                 .bind(scope.environment.clone())
                 .bind(i64::from(limit))
                 .fetch_all(pool)
@@ -433,7 +462,7 @@ impl Store {
             sqlx::query_scalar::<Db, String>(AssertSqlSafe(sql))
                 .bind(scope.from)
                 .bind(scope.to)
-                .bind(scope.workflow.clone())
+                .bind(scope.workflow_param())
                 .bind(scope.environment.clone())
                 .bind(i64::from(limit))
                 .fetch_all(pool)
@@ -449,7 +478,10 @@ impl Store {
         scope: &ReportScope,
         limit: u32,
     ) -> Result<AlertFigures, StoreError> {
-        let filter = "($3 IS NULL OR workflow_name = $3) AND ($4 IS NULL OR environment = $4)";
+        let filter = format!(
+            "{} AND ($4 IS NULL OR environment = $4)",
+            workflow_in(self.backend(), "workflow_name")
+        );
         let counts = format!(
             "SELECT \
                COALESCE(SUM(CASE WHEN triggered_at >= $1 THEN 1 ELSE 0 END), 0) AS opened, \
@@ -468,7 +500,7 @@ impl Store {
             let counts = sqlx::query_as::<Db, AlertCounts>(AssertSqlSafe(counts))
                 .bind(scope.from)
                 .bind(scope.to)
-                .bind(scope.workflow.clone())
+                .bind(scope.workflow_param())
                 .bind(scope.environment.clone())
                 .fetch_one(pool)
                 .await
@@ -476,7 +508,7 @@ impl Store {
             let alerts = sqlx::query_as::<Db, Alert>(AssertSqlSafe(list))
                 .bind(scope.from)
                 .bind(scope.to)
-                .bind(scope.workflow.clone())
+                .bind(scope.workflow_param())
                 .bind(scope.environment.clone())
                 .bind(i64::from(limit))
                 .fetch_all(pool)
@@ -536,7 +568,7 @@ impl Store {
         let link = format!(
             "UPDATE workflow_executions AS e SET report_id = $5 \
              WHERE {} AND e.report_id IS NULL",
-            window_condition()
+            window_condition(self.backend())
         );
         let queued: Vec<&NotificationLog> = notifications.iter().collect();
         let context = format!("saving report {}", report.report_id);
@@ -555,7 +587,7 @@ impl Store {
                 let linked = sqlx::query::<Db>(AssertSqlSafe(link))
                     .bind(scope.from)
                     .bind(scope.to)
-                    .bind(scope.workflow.clone())
+                    .bind(scope.workflow_param())
                     .bind(scope.environment.clone())
                     .bind(report.report_id.clone())
                     .execute(&mut *tx)

@@ -30,6 +30,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "ENV")]
     pub environment: Option<String>,
 
+    /// Only the workflows with this tag (in the configuration); repeat for several (a
+    /// workflow with any of them counts).
+    #[arg(long = "tag", value_name = "TAG")]
+    pub tags: Vec<String>,
+
     /// Output format: table, markdown, json, csv or html.
     #[arg(long, default_value = "table", value_parser = parse_format)]
     pub format: ReportFormat,
@@ -64,6 +69,7 @@ pub async fn run(cli: &Cli, args: &ReportArgs) -> Result<(), Failure> {
         to: args.to.unwrap_or_else(Timestamp::now),
         workflow: args.workflow.clone(),
         environment: args.environment.clone(),
+        workflows: reports::tagged_workflows(&config, &args.tags)?,
     };
     // The window is checked before the database is opened: bad input changes nothing.
     reports::check_window(scope.from, scope.to, Timestamp::now())?;
@@ -75,6 +81,7 @@ pub async fn run(cli: &Cli, args: &ReportArgs) -> Result<(), Failure> {
         report_type: ReportType::OnDemand,
         name: None,
         report_id: None,
+        tags: args.tags.clone(),
     };
     let report = reports::compute(&store, &request).await?;
     if args.save {

@@ -214,3 +214,47 @@ async fn bad_input_is_refused_by_name_and_changes_nothing() {
 
     assert_eq!(store.count::<MonitoringReport>().await.unwrap(), 0);
 }
+
+#[tokio::test]
+async fn a_tag_covers_its_workflows_and_an_unknown_tag_is_refused() {
+    let (dir, store) = seeded().await;
+    let dir = dir.path();
+    std::fs::write(
+        dir.join("wfmon.yaml"),
+        "environments:\n  production: {}\nworkflows:\n  - name: checkout\n    tags: [shop]\n    \
+         steps:\n      - name: cart\n        health: {url: \"http://127.0.0.1:9/cart\"}\n",
+    )
+    .unwrap();
+    let db = database(dir);
+    let args = |tag: &'static str| {
+        vec![
+            "-c",
+            "wfmon.yaml",
+            "report",
+            "--database",
+            &db,
+            "--from",
+            FROM,
+            "--to",
+            TO,
+            "--tag",
+            tag,
+            "--format",
+            "json",
+        ]
+    };
+    let out = wfmon(dir, &args("shop"));
+    assert!(out.status.success(), "{}", text(&out));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["totalRuns"], 3, "the markup-named workflow has no tag");
+    assert_eq!(json["metadata"]["tags"], serde_json::json!(["shop"]));
+
+    let out = wfmon(dir, &args("nope"));
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("unknown tag `nope`: no workflow in the configuration has it"),
+        "{}",
+        text(&out)
+    );
+    assert_eq!(store.count::<MonitoringReport>().await.unwrap(), 0);
+}

@@ -88,6 +88,7 @@ pub(crate) fn notice(
         occurrences: alert.occurrences,
         triggered_at: alert.triggered_at,
         link: None,
+        report: None,
     };
     if let Some(detail) = detail {
         let e = &detail.execution;

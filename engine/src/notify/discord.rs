@@ -1,4 +1,5 @@
-//! Discord, through a channel webhook: one embed with the facts as fields.
+//! Discord, through a channel webhook: one embed with the facts as fields (for a report, its
+//! headline figures, then its worst workflows and most failing steps).
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -65,12 +66,22 @@ fn colour(notice: &Notice) -> u32 {
 
 /// The webhook body: one embed, no mentions.
 pub fn payload(notice: &Notice) -> Value {
-    let fields: Vec<Value> = notice
+    let mut fields: Vec<Value> = notice
         .facts()
         .into_iter()
-        .take(25)
+        .take(23)
         .map(|(label, value)| json!({"name": label, "value": truncate(&value, 1000), "inline": value.len() < 40}))
         .collect();
+    if let Some(report) = &notice.report {
+        for (heading, lines) in [
+            ("Worst workflows", report.workflow_lines()),
+            ("Top failing steps", report.step_lines()),
+        ] {
+            if !lines.is_empty() {
+                fields.push(json!({"name": heading, "value": truncate(&lines.join("\n"), 1000), "inline": false}));
+            }
+        }
+    }
     let mut embed = json!({
         "title": truncate(&notice.title, 256),
         "description": truncate(&notice.summary, 4000),

@@ -1,6 +1,7 @@
 //! Email over SMTP (STARTTLS, implicit TLS, or plain for a relay on the same host): a
 //! multipart/alternative message with a text part and an HTML part in which every value is
-//! escaped. The Message-ID is derived from the notification, so a repeated delivery carries
+//! escaped (for a report, a compact page: headline figures, worst workflows and most
+//! failing steps as tables, and a link to the report). The Message-ID is derived from the notification, so a repeated delivery carries
 //! the same one. The server's certificate is checked against the system's roots, plus those
 //! of `ca_file` for a server signed by a private authority. A server that cannot give the
 //! security asked for (no STARTTLS, a certificate that does not verify) is a failed delivery
@@ -18,6 +19,7 @@ use serde_saphyr::Spanned;
 use wfmon_model::NotificationChannel;
 
 use super::config::required;
+use super::digest::{ReportDigest, millis, percent};
 use super::notice::escape_html;
 use super::{BoxFuture, Channel, DeliveryKeys, Notice, SendError};
 use crate::config::Checker;
@@ -256,8 +258,90 @@ fn read_roots(c: &mut Checker, file: &Spanned<String>, key: &str, tls: SmtpTls) 
     Some(pem)
 }
 
+/// An HTML table with a header row; every cell escaped.
+fn html_table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let cell = "style=\"border:1px solid #ccc;padding:4px 8px;text-align:left\"";
+    let mut out = String::from("<table style=\"border-collapse:collapse\">\n<tr>");
+    for h in header {
+        out.push_str(&format!("<th {cell}>{}</th>", escape_html(h)));
+    }
+    out.push_str("</tr>\n");
+    for row in rows {
+        out.push_str("<tr>");
+        for value in row {
+            out.push_str(&format!("<td {cell}>{}</td>", escape_html(value)));
+        }
+        out.push_str("</tr>\n");
+    }
+    out.push_str("</table>\n");
+    out
+}
+
+/// The HTML part of a report: headline, worst workflows, most failing steps, link.
+fn report_html(notice: &Notice, report: &ReportDigest) -> String {
+    let facts: Vec<Vec<String>> = report
+        .facts()
+        .into_iter()
+        .map(|(label, value)| vec![label.to_owned(), value])
+        .collect();
+    let mut body = html_table(&["Figure", "Value"], &facts);
+    if !report.worst_workflows.is_empty() {
+        let rows: Vec<Vec<String>> = report
+            .worst_workflows
+            .iter()
+            .map(|w| {
+                vec![
+                    w.name.clone(),
+                    w.runs.to_string(),
+                    w.failed.to_string(),
+                    percent(w.success_rate),
+                    millis(w.p95_duration_ms),
+                ]
+            })
+            .collect();
+        body.push_str("<h3>Worst workflows</h3>\n");
+        body.push_str(&html_table(
+            &["Workflow", "Runs", "Failed", "Success rate", "p95"],
+            &rows,
+        ));
+    }
+    if !report.failing_steps.is_empty() {
+        let rows: Vec<Vec<String>> = report
+            .failing_steps
+            .iter()
+            .map(|s| {
+                vec![
+                    s.workflow.clone(),
+                    s.step.clone(),
+                    s.failures.to_string(),
+                    s.runs.to_string(),
+                ]
+            })
+            .collect();
+        body.push_str("<h3>Top failing steps</h3>\n");
+        body.push_str(&html_table(
+            &["Workflow", "Step", "Failures", "Runs"],
+            &rows,
+        ));
+    }
+    let link = notice.link.as_ref().map_or(String::new(), |l| {
+        format!(
+            "<p><a href=\"{}\">Open the report</a></p>\n",
+            escape_html(l)
+        )
+    });
+    format!(
+        "<!DOCTYPE html>\n<html><body style=\"font-family:sans-serif\">\n<h2>{}</h2>\n<p>{}</p>\n{body}{link}</body></html>\n",
+        escape_html(&notice.title),
+        escape_html(&notice.summary),
+    )
+}
+
 /// The HTML part: every value escaped.
 pub fn html_body(notice: &Notice) -> String {
+    if let Some(report) = &notice.report {
+        return report_html(notice, report);
+    }
     let mut rows = String::new();
     for (label, value) in notice.facts() {
         rows.push_str(&format!(

@@ -7,6 +7,7 @@
 pub mod breaker;
 mod config;
 pub mod console;
+pub mod digest;
 pub mod discord;
 pub mod email;
 mod http;
@@ -26,6 +27,7 @@ pub use config::{ChannelConfig, DeliverySettings, NotificationsConfig, redacted_
 pub(crate) use config::{
     RawNotifications, channel_names, raw_channel_names, validate as validate_notifications,
 };
+pub use digest::ReportDigest;
 pub use notice::Notice;
 use wfmon_model::NotificationChannel;
 

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use wfmon_model::{AlertSeverity, NotificationType, Timestamp};
 
+use super::digest::ReportDigest;
+
 /// The content of one notification.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -44,13 +46,20 @@ pub struct Notice {
     pub occurrences: i32,
     /// When the episode started.
     pub triggered_at: Timestamp,
-    /// Link to the run (or the alert) in the dashboard.
+    /// Link to the run (or the alert, or the report) in the dashboard.
     pub link: Option<String>,
+    /// A report's figures, for a report notification (channels lay them out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report: Option<ReportDigest>,
 }
 
 impl Notice {
-    /// Labelled facts, in display order, skipping what is unknown.
+    /// Labelled facts, in display order, skipping what is unknown; a report's headline
+    /// figures for a report notification.
     pub fn facts(&self) -> Vec<(&'static str, String)> {
+        if let Some(report) = &self.report {
+            return report.facts();
+        }
         let mut out = vec![
             ("Workflow", self.workflow.clone()),
             ("Environment", self.environment.clone()),
@@ -79,11 +88,24 @@ impl Notice {
         out
     }
 
-    /// Plain text: title, summary, facts and link, one per line.
+    /// Plain text: title, summary, facts (and a report's lists) and link, one per line.
     pub fn text(&self) -> String {
         let mut out = format!("{}\n{}\n", self.title, self.summary);
         for (label, value) in self.facts() {
             out.push_str(&format!("{label}: {value}\n"));
+        }
+        if let Some(report) = &self.report {
+            for (heading, lines) in [
+                ("Worst workflows", report.workflow_lines()),
+                ("Top failing steps", report.step_lines()),
+            ] {
+                if !lines.is_empty() {
+                    out.push_str(&format!("{heading}:\n"));
+                    for line in lines {
+                        out.push_str(&format!("- {line}\n"));
+                    }
+                }
+            }
         }
         if let Some(link) = &self.link {
             out.push_str(&format!("Details: {link}\n"));
@@ -113,6 +135,7 @@ impl Notice {
             occurrences: 1,
             triggered_at: Timestamp::now(),
             link: None,
+            report: None,
         }
     }
 }

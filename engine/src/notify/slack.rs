@@ -1,5 +1,7 @@
 //! Slack, through an incoming webhook: a Block Kit message with what failed, where, the
-//! expected and actual values, the duration, the environment and a link to the run.
+//! expected and actual values, the duration, the environment and a link to the run; for a
+//! report, its summary (window, runs, success rate, p95, the change against the previous
+//! window, the worst workflows, the most failing steps) and a link to it.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -7,6 +9,7 @@ use serde_saphyr::Spanned;
 use wfmon_model::NotificationChannel;
 
 use super::config::{redacted_url, secret_webhook_url};
+use super::digest::{ReportDigest, millis, percent};
 use super::notice::truncate;
 use super::{BoxFuture, Channel, DeliveryKeys, Notice, SendError, http};
 use crate::config::Checker;
@@ -61,8 +64,54 @@ fn escape(text: &str) -> String {
         .replace('>', "&gt;")
 }
 
+/// A section of mrkdwn text (Slack takes at most 3,000 characters in one).
+fn text_section(text: &str) -> Value {
+    json!({"type": "section", "text": {"type": "mrkdwn", "text": truncate(text, 2900)}})
+}
+
+/// The Block Kit message of a report.
+fn report_payload(notice: &Notice, report: &ReportDigest) -> Value {
+    let field = |label: &str, value: String| json!({"type": "mrkdwn", "text": format!("*{label}*\n{}", truncate(&escape(&value), 1900))});
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": truncate(&notice.title, 150)}}),
+        text_section(&escape(&notice.summary)),
+        json!({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(&format!(
+            "{} · {}", report.window(), report.scope))}]}),
+    ];
+    if !report.empty {
+        blocks.push(json!({"type": "section", "fields": [
+            field("Runs", format!("{} ({} failed)", report.runs, report.failed)),
+            field("Success rate", percent(report.success_rate)),
+            field("p95 duration", millis(report.p95_duration_ms)),
+            field("Change vs previous window", report.change()),
+            field("Alerts", format!("{} opened, {} open at the end",
+                report.alerts_opened, report.alerts_open_at_end)),
+        ]}));
+        for (heading, lines) in [
+            ("Worst workflows", report.workflow_lines()),
+            ("Top failing steps", report.step_lines()),
+        ] {
+            if !lines.is_empty() {
+                let list: Vec<String> = lines.iter().map(|l| format!("• {}", escape(l))).collect();
+                blocks.push(text_section(&format!("*{heading}*\n{}", list.join("\n"))));
+            }
+        }
+    }
+    if let Some(link) = &notice.link {
+        blocks.push(json!({"type": "actions", "elements": [{
+            "type": "button",
+            "text": {"type": "plain_text", "text": "Open the report"},
+            "url": link,
+        }]}));
+    }
+    json!({"text": notice.title, "blocks": blocks})
+}
+
 /// The Block Kit message.
 pub fn payload(notice: &Notice) -> Value {
+    if let Some(report) = &notice.report {
+        return report_payload(notice, report);
+    }
     let fields: Vec<Value> = notice
         .facts()
         .into_iter()

@@ -1,5 +1,6 @@
 //! Microsoft Teams, through a Workflows (Power Automate) webhook: a message with one
-//! Adaptive Card holding the title, the summary, the facts and a link.
+//! Adaptive Card holding the title, the summary, the facts (for a report, its headline
+//! figures, worst workflows and most failing steps) and a link.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -70,6 +71,22 @@ pub fn payload(notice: &Notice) -> Value {
             {"type": "FactSet", "facts": facts},
         ],
     });
+    if let Some(report) = &notice.report
+        && let Some(body) = card["body"].as_array_mut()
+    {
+        for (heading, lines) in [
+            ("Worst workflows", report.workflow_lines()),
+            ("Top failing steps", report.step_lines()),
+        ] {
+            if !lines.is_empty() {
+                body.push(
+                    json!({"type": "TextBlock", "text": heading, "weight": "Bolder", "wrap": true}),
+                );
+                let list: Vec<String> = lines.iter().map(|l| format!("- {l}")).collect();
+                body.push(json!({"type": "TextBlock", "text": list.join("\n"), "wrap": true}));
+            }
+        }
+    }
     if let Some(link) = &notice.link {
         card["actions"] =
             json!([{"type": "Action.OpenUrl", "title": "Open in wfmon", "url": link}]);

@@ -32,6 +32,9 @@ pub struct ReportMetadata {
     pub workflow: Option<String>,
     /// Environment filter.
     pub environment: Option<String>,
+    /// Tag filter: only the workflows with one of these tags.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
     /// No run in the window.
     pub empty: bool,
     /// One sentence saying what the window held.
@@ -331,6 +334,7 @@ pub(crate) fn compose(request: &ReportRequest, f: Figures, now: Timestamp) -> Re
         name: request.name.clone(),
         workflow: scope.workflow.clone(),
         environment: scope.environment.clone(),
+        tags: request.tags.clone(),
         empty,
         summary,
         success_rate: total.success_rate(),

@@ -1,6 +1,6 @@
 //! The `reports:` section: each entry a report produced on a schedule (a preset `hourly`,
 //! `daily`, `weekly`, `monthly`, or a cron expression read in a time zone), over a window
-//! that ends at the due time, with optional workflow and environment filters and the
+//! that ends at the due time, with optional workflow, environment and tag filters and the
 //! channels it is sent to. Problems name file:line:column and the key path.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +25,8 @@ pub(crate) struct RawReport {
     window: Option<Spanned<String>>,
     workflow: Option<Spanned<String>>,
     environment: Option<Spanned<String>>,
+    #[serde(default)]
+    tags: Vec<Spanned<String>>,
     #[serde(default)]
     channels: Vec<Spanned<String>>,
 }
@@ -53,6 +55,8 @@ pub struct ReportSchedule {
     pub workflow: Option<String>,
     /// Only this environment.
     pub environment: Option<String>,
+    /// Only the workflows with one of these tags (empty: no tag filter).
+    pub tags: Vec<String>,
     /// Channels (names under `notifications.channels`) it is sent to.
     pub channels: Vec<String>,
 }
@@ -217,6 +221,15 @@ pub(crate) fn validate<T>(
                 format!("unknown environment `{}`", e.value),
             );
         }
+        for (n, tag) in r.tags.iter().enumerate() {
+            if !workflows.iter().any(|w| w.tags.contains(&tag.value)) {
+                c.issue_at(
+                    tag,
+                    &format!("{key}.tags[{n}]"),
+                    format!("unknown tag `{}`: no workflow has it", tag.value),
+                );
+            }
+        }
         let channels = channel_names(c, channels, &r.channels, &format!("{key}.channels"));
         if c.issue_count() != before {
             continue;
@@ -235,6 +248,7 @@ pub(crate) fn validate<T>(
             report_type,
             workflow: r.workflow.as_ref().map(|w| w.value.clone()),
             environment: r.environment.as_ref().map(|e| e.value.clone()),
+            tags: r.tags.iter().map(|t| t.value.clone()).collect(),
             channels,
         });
     }
@@ -264,6 +278,7 @@ mod tests {
             report_type,
             workflow: None,
             environment: None,
+            tags: Vec::new(),
             channels: Vec::new(),
         }
     }

@@ -1,7 +1,9 @@
-//! From a saved report to the notification outbox: one notice (a summary every channel can
-//! render: Slack blocks, an email, a chat message, a webhook body) and one PENDING row per
-//! channel of the report's schedule, linked to the report by its id. The outbox sender
-//! delivers them and marks the report notified.
+//! From a saved report to the notification outbox: one notice carrying the report's digest
+//! (headline figures, change against the previous window, worst workflows, most failing
+//! steps), which each channel lays out its own way (Slack sections, a Discord embed, a Teams
+//! card, an HTML email with a text part, a webhook body), and one PENDING row per channel of
+//! the report's schedule, linked to the report by its id. The outbox sender delivers them
+//! and marks the report notified.
 
 use serde_json::json;
 use wfmon_model::{
@@ -10,9 +12,103 @@ use wfmon_model::{
 };
 
 use super::Report;
+use super::compose::GroupSummary;
 use super::render::{ms, rate, signed};
 use crate::config::Config;
+use crate::notify::digest::{DIGEST_TOP, DigestStep, DigestWorkflow, ReportDigest};
 use crate::notify::{Notice, build_channel};
+
+/// Where people open the report: `server.public_url`, else `notifications.dashboard_url`,
+/// followed by the dashboard's page of the report; None when neither is configured.
+pub fn report_link(report_id: &str, config: &Config) -> Option<String> {
+    let base = config
+        .server
+        .public_url
+        .as_ref()
+        .or(config.notifications.dashboard_url.as_ref())?;
+    Some(format!(
+        "{}/reports/{report_id}",
+        base.trim_end_matches('/')
+    ))
+}
+
+/// The workflows that did worst: lowest success rate first, then most failures, then
+/// highest p95.
+fn worst_workflows(groups: &[GroupSummary], config: &Config) -> Vec<DigestWorkflow> {
+    let mut sorted: Vec<&GroupSummary> = groups.iter().filter(|g| g.runs > 0).collect();
+    sorted.sort_by(|a, b| {
+        a.success_rate
+            .unwrap_or(1.0)
+            .total_cmp(&b.success_rate.unwrap_or(1.0))
+            .then(b.failed.cmp(&a.failed))
+            .then(
+                b.p95_duration_ms
+                    .unwrap_or_default()
+                    .total_cmp(&a.p95_duration_ms.unwrap_or_default()),
+            )
+            .then(a.name.cmp(&b.name))
+    });
+    sorted
+        .into_iter()
+        .take(DIGEST_TOP)
+        .map(|g| DigestWorkflow {
+            name: config.redact(&g.name),
+            runs: g.runs,
+            failed: g.failed,
+            success_rate: g.success_rate,
+            p95_duration_ms: g.p95_duration_ms,
+        })
+        .collect()
+}
+
+/// The digest of a report, every text redacted.
+pub fn digest(report: &Report, name: &str, config: &Config) -> ReportDigest {
+    let m = &report.metadata;
+    let r = &report.row;
+    let workflows = match (&m.workflow, m.tags.is_empty()) {
+        (Some(w), _) => format!("workflow {w}"),
+        (None, false) => format!("workflows tagged {}", m.tags.join(", ")),
+        (None, true) => "all workflows".to_owned(),
+    };
+    let scope = format!(
+        "{workflows}, {}",
+        m.environment.as_ref().map_or_else(
+            || "all environments".to_owned(),
+            |e| format!("environment {e}")
+        ),
+    );
+    ReportDigest {
+        name: name.to_owned(),
+        report_type: r.report_type.to_string(),
+        from: Some(r.start_time),
+        to: Some(r.end_time),
+        scope: config.redact(&scope),
+        empty: m.empty,
+        runs: r.total_runs,
+        passed: r.successful_runs,
+        failed: r.failed_runs,
+        success_rate: m.success_rate,
+        p95_duration_ms: m.p95_duration_ms,
+        change_runs: m.change.runs,
+        change_success_rate: m.change.success_rate,
+        change_p95_duration_ms: m.change.p95_duration_ms,
+        worst_workflows: worst_workflows(&m.workflows, config),
+        failing_steps: m
+            .failing_steps
+            .iter()
+            .take(DIGEST_TOP)
+            .map(|s| DigestStep {
+                workflow: config.redact(&s.workflow),
+                step: config.redact(&s.step),
+                failures: s.failures,
+                runs: s.runs,
+            })
+            .collect(),
+        alerts_opened: m.alerts.opened,
+        alerts_resolved: m.alerts.resolved,
+        alerts_open_at_end: m.alerts.open_at_end,
+    }
+}
 
 /// The notice of a report.
 pub fn notice(report: &Report, name: &str, config: &Config) -> Notice {
@@ -68,11 +164,8 @@ pub fn notice(report: &Report, name: &str, config: &Config) -> Notice {
         duration_ms: None,
         occurrences: 1,
         triggered_at: r.generated_at,
-        link: config
-            .notifications
-            .dashboard_url
-            .as_ref()
-            .map(|base| format!("{base}/api/reports/{}", r.report_id)),
+        link: report_link(&r.report_id, config),
+        report: Some(digest(report, name, config)),
     }
 }
 

@@ -60,6 +60,9 @@ pub enum ReportError {
     /// The environment is neither configured nor in the database.
     #[error("unknown environment `{0}`: it is not in the configuration and nothing ran there")]
     UnknownEnvironment(String),
+    /// No configured workflow has the tag.
+    #[error("unknown tag `{0}`: no workflow in the configuration has it")]
+    UnknownTag(String),
     /// The database failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -76,6 +79,8 @@ pub struct ReportRequest {
     pub name: Option<String>,
     /// The report id; None: a new one.
     pub report_id: Option<String>,
+    /// The tags the scope's `workflows` were resolved from (shown in the report).
+    pub tags: Vec<String>,
 }
 
 /// A computed report: its row and its metadata (also inside the row, as JSON).
@@ -122,6 +127,31 @@ pub fn check_window(from: Timestamp, to: Timestamp, now: Timestamp) -> Result<()
         return Err(absurd("it starts in the future".to_owned()));
     }
     Ok(())
+}
+
+/// The configured workflows with at least one of `tags`, for `ReportScope::workflows`
+/// (None without tags); an error names the first tag no workflow has.
+pub fn tagged_workflows(
+    config: &Config,
+    tags: &[String],
+) -> Result<Option<Vec<String>>, ReportError> {
+    if tags.is_empty() {
+        return Ok(None);
+    }
+    if let Some(unknown) = tags
+        .iter()
+        .find(|t| !config.workflows.iter().any(|w| w.tags.contains(t)))
+    {
+        return Err(ReportError::UnknownTag(unknown.clone()));
+    }
+    Ok(Some(
+        config
+            .workflows
+            .iter()
+            .filter(|w| w.tags.iter().any(|t| tags.contains(t)))
+            .map(|w| w.name.clone())
+            .collect(),
+    ))
 }
 
 /// Checks the window and that the filters name a workflow and an environment that the

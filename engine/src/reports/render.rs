@@ -97,6 +97,9 @@ pub(crate) fn title(report: &Report) -> String {
     if let Some(e) = &m.environment {
         let _ = write!(text, ", environment {e}");
     }
+    if !m.tags.is_empty() {
+        let _ = write!(text, ", tags {}", m.tags.join(", "));
+    }
     text
 }
 

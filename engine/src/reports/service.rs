@@ -12,7 +12,10 @@ use wfmon_model::{MonitoringReport, Timestamp};
 use wfmon_store::{ReportScope, SavedReport, Store};
 
 use super::config::ReportSchedule;
-use super::{Report, ReportError, ReportRequest, compute, delivery, save, scheduled_report_id};
+use super::{
+    Report, ReportError, ReportRequest, compute, delivery, save, scheduled_report_id,
+    tagged_workflows,
+};
 use crate::config::Config;
 use crate::events::{Event, EventBus};
 
@@ -61,10 +64,12 @@ impl Reporter {
                 to,
                 workflow: schedule.workflow.clone(),
                 environment: schedule.environment.clone(),
+                workflows: tagged_workflows(&self.config, &schedule.tags)?,
             },
             report_type: schedule.report_type,
             name: Some(schedule.name.clone()),
             report_id: Some(report_id),
+            tags: schedule.tags.clone(),
         };
         let report = compute(&self.store, &request).await?;
         let queued =

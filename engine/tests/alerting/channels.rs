@@ -31,6 +31,7 @@ fn notice(kind: NotificationType) -> Notice {
         occurrences: 3,
         triggered_at: Timestamp::parse("2026-11-25T10:00:00.000Z").unwrap(),
         link: Some("https://wfmon.example.com/executions/run_9".into()),
+        report: None,
     }
 }
 

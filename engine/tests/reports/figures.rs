@@ -49,6 +49,7 @@ pub fn window() -> ReportScope {
         to: at("2026-03-01T11:00:00Z"),
         workflow: None,
         environment: None,
+        workflows: None,
     }
 }
 
@@ -58,6 +59,7 @@ pub fn request(scope: ReportScope) -> ReportRequest {
         report_type: ReportType::OnDemand,
         name: None,
         report_id: None,
+        tags: Vec::new(),
     }
 }
 
@@ -409,6 +411,7 @@ async fn filters_narrow_to_one_workflow_or_environment(db: TestDb) {
         to: window().from,
         workflow: None,
         environment: None,
+        workflows: None,
     };
     let err = reports::check_request(&db.store, None, &inverted)
         .await
@@ -424,6 +427,7 @@ async fn an_empty_window_says_so_without_nan(db: TestDb) {
         to: at("2026-02-02T00:00:00Z"),
         workflow: None,
         environment: None,
+        workflows: None,
     };
     let report = reports::compute(&db.store, &request(scope.clone()))
         .await
@@ -504,6 +508,7 @@ async fn concurrent_generators_of_one_scheduled_report_write_it_once(db: TestDb)
             report_type: ReportType::Hourly,
             name: Some("hourly".into()),
             report_id: Some(id),
+            tags: Vec::new(),
         };
         let report = reports::compute(&store, &request).await.unwrap();
         reports::save(&store, &report, &request.scope, &[])

@@ -74,6 +74,7 @@ pub async fn generate(
         to,
         workflow: body.workflow,
         environment: body.environment,
+        workflows: None,
     };
     reports::check_request(state.store(), Some(state.config()), &scope)
         .await
@@ -88,12 +89,15 @@ pub async fn generate(
             e @ ReportError::UnknownEnvironment(_) => {
                 ApiError::invalid_body("environment", e.to_string())
             }
+            // The API takes no tag filter; nothing above sets one.
+            e @ ReportError::UnknownTag(_) => ApiError::invalid_body("tags", e.to_string()),
         })?;
     let request = ReportRequest {
         scope,
         report_type: ReportType::OnDemand,
         name: None,
         report_id: None,
+        tags: Vec::new(),
     };
     let failed = |e: ReportError| match e {
         ReportError::Store(e) => ApiError::from(e),

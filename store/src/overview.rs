@@ -101,6 +101,9 @@ pub struct AlertFilter {
     pub limit: Option<u32>,
 }
 
+/// Pairs looked up per statement by `latest_runs` (SQLite joins at most 500 SELECTs).
+const PAIRS_PER_STATEMENT: usize = 100;
+
 #[derive(sqlx::FromRow)]
 struct PairRow {
     k1: String,
@@ -236,29 +239,39 @@ impl Store {
     /// The latest run (ended, not skipped) of each `(workflow, environment)` pair asked for
     /// (pairs that never ran are left out), by workflow then environment. One lookup per
     /// pair on the `(workflow_name, environment, started_at)` index, reading back from the
-    /// newest row: the cost grows with the number of pairs, not with history or with how
+    /// newest row, joined with UNION ALL so that up to `PAIRS_PER_STATEMENT` pairs cost one
+    /// statement: the cost grows with the number of pairs, not with history or with how
     /// many runs a day holds.
     pub async fn latest_runs(
         &self,
         pairs: &[(String, String)],
     ) -> Result<Vec<WorkflowExecution>, StoreError> {
-        let one = format!(
-            "{} WHERE workflow_name = $1 AND environment = $2 AND status NOT IN ({}) \
-             ORDER BY started_at DESC, run_id DESC LIMIT 1",
-            select_sql::<WorkflowExecution>(),
+        let head = format!(
+            "SELECT * FROM ( {} WHERE workflow_name = ",
+            select_sql::<WorkflowExecution>()
+        );
+        let tail = format!(
+            " AND status NOT IN ({}) ORDER BY started_at DESC, run_id DESC LIMIT 1 ) AS l",
             not_runs()
         );
         let mut found = Vec::new();
-        for (workflow, environment) in pairs {
-            let row = dispatch!(self, pool, Db => {
-                sqlx::query_as::<Db, WorkflowExecution>(AssertSqlSafe(one.clone()))
-                    .bind(workflow)
-                    .bind(environment)
-                    .fetch_optional(pool)
+        for chunk in pairs.chunks(PAIRS_PER_STATEMENT) {
+            let rows = dispatch!(self, pool, Db => {
+                let mut q = QueryBuilder::<Db>::new("");
+                for (n, (workflow, environment)) in chunk.iter().enumerate() {
+                    if n > 0 {
+                        q.push(" UNION ALL ");
+                    }
+                    q.push(&head).push_bind(workflow.clone());
+                    q.push(" AND environment = ").push_bind(environment.clone());
+                    q.push(&tail);
+                }
+                q.build_query_as::<WorkflowExecution>()
+                    .fetch_all(pool)
                     .await
-                    .map_err(StoreError::query(format!("reading the latest run of {workflow}")))
+                    .map_err(StoreError::query("reading the latest runs"))
             })?;
-            found.extend(row);
+            found.extend(rows);
         }
         found.sort_by(|a, b| {
             (&a.workflow_name, &a.environment).cmp(&(&b.workflow_name, &b.environment))

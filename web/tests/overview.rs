@@ -15,6 +15,7 @@ on_both_backends!(
     series_fill_every_bucket_with_counts_and_p95,
     alerts_and_reports_are_listed_newest_first,
     readiness_names_the_failing_check,
+    overview_figures_from_rollups_equal_the_raw_rows,
 );
 
 async fn overview_counts_the_last_day_per_workflow_and_environment(api: TestApi) {
@@ -82,6 +83,8 @@ async fn overview_counts_the_last_day_per_workflow_and_environment(api: TestApi)
         Some(9),
     ));
     api.store.insert(&rows).await.unwrap();
+    // Raw inserts bypass the recorder, which keeps the rollups the overview's figures read.
+    api.store.rebuild_rollups(None, None).await.unwrap();
     api.store
         .insert(&[
             health_check(
@@ -137,9 +140,10 @@ async fn overview_counts_the_last_day_per_workflow_and_environment(api: TestApi)
         (Some(21), Some(16), Some(5))
     );
     assert!((stats["successRate"].as_f64().unwrap() - 16.0 / 21.0).abs() < 1e-9);
-    // percentile_cont(0.95) of 100, 200, ..., 2000: rank 0.95 * 19 = 18.05 between 1900 and 2000.
+    // percentile_cont(0.95) of 100, 200, ..., 2000: rank 0.95 * 19 = 18.05 between 1900 and
+    // 2000. The overview's p95 is the rollup sketch's, within 1% of it.
     assert!(
-        (stats["p95DurationMs"].as_f64().unwrap() - 1905.0).abs() < 1e-6,
+        (stats["p95DurationMs"].as_f64().unwrap() - 1905.0).abs() <= 1905.0 * 0.01,
         "{stats}"
     );
     assert_eq!(quick["state"], "WARNING", "the newest run that ended");
@@ -348,4 +352,99 @@ async fn readiness_names_the_failing_check(mut api: TestApi) {
         "{body}"
     );
     api.shutdown().await;
+}
+
+async fn overview_figures_from_rollups_equal_the_raw_rows(api: TestApi) {
+    // Runs spread over the last 25 hours (so the window's edges cut hours and minutes), in
+    // three pairs, written by the recorder, which keeps the rollups.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |below: u64| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state % below
+    };
+    let mut batch = Vec::new();
+    for _ in 0..1500 {
+        let (workflow, environment) = [
+            ("quick", "production"),
+            ("quick", "staging"),
+            ("legacy-bot", "production"),
+        ][next(3) as usize];
+        let status = match next(10) {
+            0 => ExecutionStatus::Failed,
+            1 => ExecutionStatus::TimedOut,
+            2 => ExecutionStatus::Warning,
+            _ => ExecutionStatus::Passed,
+        };
+        let started = Timestamp::now().minus(TimeDelta::seconds(next(25 * 3600) as i64 + 120));
+        batch.push(wfmon_store::ExecutionRecord {
+            execution: execution(
+                workflow,
+                environment,
+                status,
+                started,
+                Some(20 + next(5000) as i32),
+            ),
+            steps: Vec::new(),
+            metrics: Vec::new(),
+            health_checks: Vec::new(),
+        });
+    }
+    api.store.record_executions(&batch).await.unwrap();
+
+    let (status, body) = api.get("/api/overview").await;
+    assert_eq!(status, 200, "{body}");
+    // The overview's window is taken to whole minutes, as the rollups are.
+    let since = Timestamp::parse(body["since"].as_str().unwrap()).unwrap();
+    let since = Timestamp::from_unix_millis(since.unix_millis() / 60_000 * 60_000).unwrap();
+    let exact = api
+        .store
+        .workflow_stats(since, Timestamp::now().plus(TimeDelta::minutes(1)))
+        .await
+        .unwrap();
+    assert_eq!(exact.len(), 3, "{exact:?}");
+    for e in &exact {
+        let entry = body["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|w| w["workflowName"] == e.workflow_name && w["environment"] == e.environment)
+            .unwrap_or_else(|| panic!("no {}@{} in {body}", e.workflow_name, e.environment));
+        let got = &entry["last24h"];
+        assert_eq!(
+            (
+                got["runs"].as_i64(),
+                got["passed"].as_i64(),
+                got["failed"].as_i64()
+            ),
+            (
+                Some(e.stats.runs),
+                Some(e.stats.passed),
+                Some(e.stats.failed)
+            ),
+            "{}@{}",
+            e.workflow_name,
+            e.environment
+        );
+        assert!(e.stats.runs > 300 && e.stats.failed > 0, "{e:?}");
+        let (p95, want) = (
+            got["p95DurationMs"].as_f64().unwrap(),
+            e.stats.p95_duration_ms.unwrap(),
+        );
+        assert!(
+            (p95 - want).abs() <= want * 0.01,
+            "{}@{}: p95 {p95} vs exact {want}",
+            e.workflow_name,
+            e.environment
+        );
+        // The latest run is the newest raw row of the pair.
+        let newest = batch
+            .iter()
+            .map(|r| &r.execution)
+            .filter(|x| x.workflow_name == e.workflow_name && x.environment == e.environment)
+            .max_by_key(|x| x.started_at)
+            .unwrap();
+        assert_eq!(entry["lastRun"]["runId"], newest.run_id.as_str());
+    }
 }

@@ -104,9 +104,24 @@ pub async fn compute(state: &AppState) -> Result<Overview, ApiError> {
     let store = state.store();
     // Runs that start while this is computed still count.
     let until = now.plus(TimeDelta::minutes(1));
-    let (stats, latest, running, schedules, health, open_alerts) = tokio::try_join!(
-        store.workflow_stats(since, until),
-        store.latest_runs(since, &configured),
+    // The figures come from the rollups and the latest runs from one indexed lookup per
+    // pair (configured, or ran in the window), so the cost does not grow with history or
+    // with the number of runs a day holds.
+    let stats_and_latest = async {
+        let stats = store.rollup_stats(since, until).await?;
+        let mut pairs = configured.clone();
+        pairs.extend(
+            stats
+                .iter()
+                .map(|s| (s.workflow_name.clone(), s.environment.clone())),
+        );
+        pairs.sort();
+        pairs.dedup();
+        let latest = store.latest_runs(&pairs).await?;
+        Ok::<_, wfmon_store::StoreError>((stats, latest))
+    };
+    let ((stats, latest), running, schedules, health, open_alerts) = tokio::try_join!(
+        stats_and_latest,
         store.running_executions(),
         store.schedules(),
         store.latest_health_checks(since),

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::Report;
 use super::compose::SeriesPoint;
-use super::render::{GROUP_HEADER, group_rows, headline, ms, title};
+use super::render::{headline, sections, title};
 use crate::notify::notice::escape_html as esc;
 
 const CHART_WIDTH: f64 = 640.0;
@@ -54,62 +54,9 @@ pub fn page(report: &Report) -> String {
             (y, format!("{v:.0} ms"))
         })
     });
-    let sections = [
-        ("Workflows", &m.workflows),
-        ("Environments", &m.environments),
-    ];
-    for (name, groups) in sections {
-        if groups.is_empty() {
-            continue;
-        }
-        let _ = writeln!(out, "<h2>{name}</h2>");
-        let rows: Vec<Vec<String>> = group_rows(groups).into_iter().map(Vec::from).collect();
-        table(&mut out, &GROUP_HEADER, &rows);
-    }
-    if !m.slowest_steps.is_empty() {
-        out.push_str("<h2>Slowest steps</h2>\n");
-        let rows: Vec<Vec<String>> = m
-            .slowest_steps
-            .iter()
-            .map(|s| {
-                vec![
-                    s.workflow.clone(),
-                    s.step.clone(),
-                    s.runs.to_string(),
-                    ms(s.p95_duration_ms),
-                ]
-            })
-            .collect();
-        table(&mut out, &["Workflow", "Step", "Runs", "p95"], &rows);
-    }
-    if !m.failing_steps.is_empty() {
-        out.push_str("<h2>Failing steps</h2>\n");
-        let rows: Vec<Vec<String>> = m
-            .failing_steps
-            .iter()
-            .map(|s| vec![s.workflow.clone(), s.step.clone(), s.failures.to_string()])
-            .collect();
-        table(&mut out, &["Workflow", "Step", "Failures"], &rows);
-    }
-    if !m.failing_assertions.is_empty() {
-        out.push_str("<h2>Failing assertions</h2>\n");
-        let rows: Vec<Vec<String>> = m
-            .failing_assertions
-            .iter()
-            .map(|a| {
-                vec![
-                    a.workflow_name.clone(),
-                    a.step_name.clone(),
-                    a.assertion.clone(),
-                    a.failures.to_string(),
-                ]
-            })
-            .collect();
-        table(
-            &mut out,
-            &["Workflow", "Step", "Assertion", "Failures"],
-            &rows,
-        );
+    for section in sections(report) {
+        let _ = writeln!(out, "<h2>{}</h2>", section.title);
+        table(&mut out, section.header, &section.rows);
     }
     if !m.alerts.items.is_empty() {
         out.push_str("<h2>Alerts</h2>\n");

@@ -159,6 +159,78 @@ pub(crate) fn group_rows(groups: &[GroupSummary]) -> Vec<[String; 6]> {
 /// Column titles of a breakdown table.
 pub(crate) const GROUP_HEADER: [&str; 6] = ["Name", "Runs", "Failed", "Success", "Avg", "p95"];
 
+/// One titled table of a report: the breakdowns and the step lists, the same in every
+/// format (text, Markdown, HTML), which only differ in how they draw it.
+pub(crate) struct Section {
+    pub title: &'static str,
+    pub header: &'static [&'static str],
+    pub rows: Vec<Vec<String>>,
+}
+
+/// The report's tables in their order, leaving out the empty ones.
+pub(crate) fn sections(report: &Report) -> Vec<Section> {
+    let m = &report.metadata;
+    let groups = |title, groups: &[GroupSummary]| Section {
+        title,
+        header: &GROUP_HEADER,
+        rows: group_rows(groups).into_iter().map(Vec::from).collect(),
+    };
+    let all = [
+        groups("Workflows", &m.workflows),
+        groups("Environments", &m.environments),
+        Section {
+            title: "Slowest steps",
+            header: &["Workflow", "Step", "Runs", "p95", "Avg"],
+            rows: m
+                .slowest_steps
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.workflow.clone(),
+                        s.step.clone(),
+                        s.runs.to_string(),
+                        ms(s.p95_duration_ms),
+                        ms(Some(s.avg_duration_ms)),
+                    ]
+                })
+                .collect(),
+        },
+        Section {
+            title: "Failing steps",
+            header: &["Workflow", "Step", "Failures", "Runs"],
+            rows: m
+                .failing_steps
+                .iter()
+                .map(|s| {
+                    vec![
+                        s.workflow.clone(),
+                        s.step.clone(),
+                        s.failures.to_string(),
+                        s.runs.to_string(),
+                    ]
+                })
+                .collect(),
+        },
+        Section {
+            title: "Failing assertions",
+            header: &["Workflow", "Step", "Assertion", "Failures"],
+            rows: m
+                .failing_assertions
+                .iter()
+                .map(|a| {
+                    vec![
+                        a.workflow_name.clone(),
+                        a.step_name.clone(),
+                        a.assertion.clone(),
+                        a.failures.to_string(),
+                    ]
+                })
+                .collect(),
+        },
+    ];
+    all.into_iter().filter(|t| !t.rows.is_empty()).collect()
+}
+
 fn aligned(out: &mut String, header: &[&str], rows: &[Vec<String>]) {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
@@ -188,70 +260,9 @@ fn table(report: &Report) -> String {
     for (label, value) in &facts {
         let _ = writeln!(out, "  {label:<width$}  {value}");
     }
-    let sections = [
-        ("Workflows", &m.workflows),
-        ("Environments", &m.environments),
-    ];
-    for (name, groups) in sections {
-        if groups.is_empty() {
-            continue;
-        }
-        let _ = writeln!(out, "\n{name}");
-        let rows: Vec<Vec<String>> = group_rows(groups).into_iter().map(Vec::from).collect();
-        aligned(&mut out, &GROUP_HEADER, &rows);
-    }
-    if !m.slowest_steps.is_empty() {
-        out.push_str("\nSlowest steps\n");
-        let rows: Vec<Vec<String>> = m
-            .slowest_steps
-            .iter()
-            .map(|s| {
-                vec![
-                    s.workflow.clone(),
-                    s.step.clone(),
-                    s.runs.to_string(),
-                    ms(s.p95_duration_ms),
-                    ms(Some(s.avg_duration_ms)),
-                ]
-            })
-            .collect();
-        aligned(&mut out, &["Workflow", "Step", "Runs", "p95", "Avg"], &rows);
-    }
-    if !m.failing_steps.is_empty() {
-        out.push_str("\nFailing steps\n");
-        let rows: Vec<Vec<String>> = m
-            .failing_steps
-            .iter()
-            .map(|s| {
-                vec![
-                    s.workflow.clone(),
-                    s.step.clone(),
-                    s.failures.to_string(),
-                    s.runs.to_string(),
-                ]
-            })
-            .collect();
-        aligned(&mut out, &["Workflow", "Step", "Failures", "Runs"], &rows);
-    }
-    if !m.failing_assertions.is_empty() {
-        out.push_str("\nFailing assertions\n");
-        let rows: Vec<Vec<String>> = m
-            .failing_assertions
-            .iter()
-            .map(|a| {
-                vec![
-                    a.workflow_name.clone(),
-                    a.step_name.clone(),
-                    a.assertion.clone(),
-                    a.failures.to_string(),
-                ]
-            })
-            .collect();
-        aligned(
-            &mut out,
-            &["Workflow", "Step", "Assertion", "Failures"],
-            &rows,
-        );
+    for section in sections(report) {
+        let _ = writeln!(out, "\n{}", section.title);
+        aligned(&mut out, section.header, &section.rows);
     }
     out
 }
@@ -293,62 +304,9 @@ fn markdown(report: &Report) -> String {
         .map(|(l, v)| vec![l.to_owned(), v])
         .collect();
     md_table(&mut out, &["Figure", "Value"], &facts);
-    let sections = [
-        ("Workflows", &m.workflows),
-        ("Environments", &m.environments),
-    ];
-    for (name, groups) in sections {
-        if groups.is_empty() {
-            continue;
-        }
-        let _ = writeln!(out, "\n## {name}\n");
-        let rows: Vec<Vec<String>> = group_rows(groups).into_iter().map(Vec::from).collect();
-        md_table(&mut out, &GROUP_HEADER, &rows);
-    }
-    if !m.slowest_steps.is_empty() {
-        out.push_str("\n## Slowest steps\n\n");
-        let rows: Vec<Vec<String>> = m
-            .slowest_steps
-            .iter()
-            .map(|s| {
-                vec![
-                    s.workflow.clone(),
-                    s.step.clone(),
-                    s.runs.to_string(),
-                    ms(s.p95_duration_ms),
-                ]
-            })
-            .collect();
-        md_table(&mut out, &["Workflow", "Step", "Runs", "p95"], &rows);
-    }
-    if !m.failing_steps.is_empty() {
-        out.push_str("\n## Failing steps\n\n");
-        let rows: Vec<Vec<String>> = m
-            .failing_steps
-            .iter()
-            .map(|s| vec![s.workflow.clone(), s.step.clone(), s.failures.to_string()])
-            .collect();
-        md_table(&mut out, &["Workflow", "Step", "Failures"], &rows);
-    }
-    if !m.failing_assertions.is_empty() {
-        out.push_str("\n## Failing assertions\n\n");
-        let rows: Vec<Vec<String>> = m
-            .failing_assertions
-            .iter()
-            .map(|a| {
-                vec![
-                    a.workflow_name.clone(),
-                    a.step_name.clone(),
-                    a.assertion.clone(),
-                    a.failures.to_string(),
-                ]
-            })
-            .collect();
-        md_table(
-            &mut out,
-            &["Workflow", "Step", "Assertion", "Failures"],
-            &rows,
-        );
+    for section in sections(report) {
+        let _ = writeln!(out, "\n## {}\n", section.title);
+        md_table(&mut out, section.header, &section.rows);
     }
     out
 }

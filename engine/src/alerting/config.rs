@@ -10,7 +10,7 @@ use serde_saphyr::Spanned;
 use wfmon_model::{AlertSeverity, HealthStatus, Timestamp};
 
 use super::rules::{Aggregate, AlertRule, AlertsConfig, Condition, MaintenanceWindow, Silence};
-use crate::config::{Checker, Environment, parse_cron, valid_name};
+use crate::config::{Checker, Environment, parse_cron};
 use crate::notify::channel_names;
 use crate::workflow::{Schedule, Workflow};
 
@@ -137,20 +137,7 @@ pub(crate) fn validate<T>(raw: &RawAlerts, known: &Known<'_, T>, c: &mut Checker
     for (i, r) in raw.rules.iter().enumerate() {
         let key = format!("alerts.rules[{i}]");
         let before = c.issue_count();
-        let name = r.name.value.trim().to_owned();
-        if !valid_name(&name) {
-            c.issue_at(
-                &r.name,
-                &format!("{key}.name"),
-                format!("`{name}` is not a valid name (letters, digits, -, _ and .)"),
-            );
-        } else if !seen.insert(name.clone()) {
-            c.issue_at(
-                &r.name,
-                &format!("{key}.name"),
-                format!("rule `{name}` is already defined"),
-            );
-        }
+        let name = c.unique_name(&r.name, &key, "rule", &mut seen);
         let mut workflows = r.workflows.as_ref().map_or_else(Vec::new, |list| {
             list.iter()
                 .enumerate()

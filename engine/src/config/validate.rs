@@ -116,6 +116,32 @@ impl Checker {
         }
     }
 
+    /// The trimmed name at `{key}.name`, with an issue when it has other characters than
+    /// names allow or when `seen` already holds it (`what` says what it names).
+    pub(crate) fn unique_name(
+        &mut self,
+        name: &Spanned<String>,
+        key: &str,
+        what: &str,
+        seen: &mut BTreeSet<String>,
+    ) -> String {
+        let trimmed = name.value.trim().to_owned();
+        if !valid_name(&trimmed) {
+            self.issue_at(
+                name,
+                &format!("{key}.name"),
+                format!("`{trimmed}` is not a valid name (letters, digits, -, _ and .)"),
+            );
+        } else if !seen.insert(trimmed.clone()) {
+            self.issue_at(
+                name,
+                &format!("{key}.name"),
+                format!("{what} `{trimmed}` is already defined"),
+            );
+        }
+        trimmed
+    }
+
     pub(crate) fn duration(&mut self, value: &Spanned<String>, path: &str) -> Option<Duration> {
         match wfmon_model::parse_duration(&value.value) {
             Ok(d) => d.to_std().ok(),

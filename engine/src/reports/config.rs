@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 use wfmon_model::{ReportType, Timestamp};
 
-use crate::config::{Checker, Environment, parse_cron, valid_name};
+use crate::config::{Checker, Environment, parse_cron};
 use crate::notify::channel_names;
 use crate::workflow::{Schedule, Workflow};
 
@@ -135,20 +135,7 @@ pub(crate) fn validate<T>(
     for (i, r) in raw.iter().enumerate() {
         let key = format!("reports[{i}]");
         let before = c.issue_count();
-        let name = r.name.value.trim().to_owned();
-        if !valid_name(&name) {
-            c.issue_at(
-                &r.name,
-                &format!("{key}.name"),
-                format!("`{name}` is not a valid name (letters, digits, -, _ and .)"),
-            );
-        } else if !seen.insert(name.clone()) {
-            c.issue_at(
-                &r.name,
-                &format!("{key}.name"),
-                format!("report `{name}` is already defined"),
-            );
-        }
+        let name = c.unique_name(&r.name, &key, "report", &mut seen);
         let timezone = match &r.timezone {
             Some(tz) => chrono_tz::Tz::from_str(&tz.value).map_err(|_| {
                 c.issue_at(

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::{BurnCondition, FAST_BURN, Objective, SLOW_BURN};
-use crate::config::{Checker, Environment, valid_name};
+use crate::config::{Checker, Environment};
 use crate::workflow::Workflow;
 
 /// The longest window an objective may have (its runs are read from raw rows).
@@ -158,20 +158,7 @@ pub(crate) fn validate(
     for (i, r) in raw.iter().enumerate() {
         let key = format!("slos[{i}]");
         let before = c.issue_count();
-        let name = r.name.value.trim().to_owned();
-        if !valid_name(&name) {
-            c.issue_at(
-                &r.name,
-                &format!("{key}.name"),
-                format!("`{name}` is not a valid name (letters, digits, -, _ and .)"),
-            );
-        } else if !seen.insert(name.clone()) {
-            c.issue_at(
-                &r.name,
-                &format!("{key}.name"),
-                format!("SLO `{name}` is already defined"),
-            );
-        }
+        let name = c.unique_name(&r.name, &key, "SLO", seen);
         let workflow = workflows.iter().find(|w| w.name == r.workflow.value);
         if workflow.is_none() {
             c.issue_at(

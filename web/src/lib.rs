@@ -21,6 +21,7 @@ mod live;
 mod metrics;
 mod openapi;
 mod redact;
+mod shared;
 mod state;
 
 pub use auth::{AuthSettings, Principal};

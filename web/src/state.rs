@@ -12,8 +12,11 @@ use wfmon_engine::events::EventBus;
 use wfmon_engine::trigger::Trigger;
 use wfmon_store::Store;
 
+use crate::api::overview::Overview;
 use crate::auth::{AuthSettings, LoginLimiter};
+use crate::error::ApiError;
 use crate::metrics::RunMetrics;
+use crate::shared::SharedRead;
 
 /// The API's shared state; cheap to clone.
 #[derive(Clone)]
@@ -33,6 +36,7 @@ struct Inner {
     auth: Arc<AuthSettings>,
     login_limiter: Arc<LoginLimiter>,
     run_metrics: Arc<RunMetrics>,
+    overview: Arc<SharedRead<Overview, ApiError>>,
 }
 
 impl AppState {
@@ -55,6 +59,7 @@ impl AppState {
                 auth: Arc::new(AuthSettings::off()),
                 login_limiter: Arc::new(LoginLimiter::default()),
                 run_metrics,
+                overview: Arc::new(SharedRead::new()),
             }),
         }
     }
@@ -85,6 +90,11 @@ impl AppState {
     /// The counters of `/metrics`.
     pub(crate) fn run_metrics(&self) -> &RunMetrics {
         &self.inner.run_metrics
+    }
+
+    /// The overview's computations, shared by the requests that arrive together.
+    pub(crate) fn overview_reads(&self) -> &SharedRead<Overview, ApiError> {
+        &self.inner.overview
     }
 
     /// The failed-login counts.

@@ -395,9 +395,15 @@ async fn overview_figures_from_rollups_equal_the_raw_rows(api: TestApi) {
 
     let (status, body) = api.get("/api/overview").await;
     assert_eq!(status, 200, "{body}");
-    // The overview's window is taken to whole minutes, as the rollups are.
+    // The window is the 24 hourly buckets ending with the current one.
     let since = Timestamp::parse(body["since"].as_str().unwrap()).unwrap();
-    let since = Timestamp::from_unix_millis(since.unix_millis() / 60_000 * 60_000).unwrap();
+    let generated = Timestamp::parse(body["generatedAt"].as_str().unwrap()).unwrap();
+    assert_eq!(since.unix_millis() % 3_600_000, 0, "{since}");
+    let span = generated.unix_millis() - since.unix_millis();
+    assert!(
+        span > 23 * 3_600_000 && span <= 24 * 3_600_000,
+        "{since} to {generated}"
+    );
     let exact = api
         .store
         .workflow_stats(since, Timestamp::now().plus(TimeDelta::minutes(1)))

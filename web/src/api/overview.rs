@@ -1,11 +1,19 @@
 //! `GET /api/overview`: the state of every workflow in every environment (last run, the
 //! last 24 hours, schedule), the latest health checks and the number of open alerts: what
 //! the dashboard's first screen shows, in one request.
+//!
+//! The "last 24 hours" are the 24 hourly buckets ending with the current one (from the
+//! start of the hour 23 hours ago to now), so that the figures are read from HOUR rollups
+//! alone: 24 rows per workflow and environment, whatever the history or the runs per day.
+//! Requests that arrive while an overview is being computed share the next computation
+//! (`SharedRead`): fifty dashboards cost about one.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use axum::response::{IntoResponse, Response};
 use chrono::TimeDelta;
 use serde::Serialize;
 use wfmon_model::{ExecutionStatus, SystemHealthCheck, Timestamp};
@@ -16,8 +24,11 @@ use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
 
-/// The window of the statistics.
-const WINDOW: TimeDelta = TimeDelta::hours(24);
+/// The window of the statistics, in hourly buckets (the current one included).
+const WINDOW_HOURS: i64 = 24;
+
+/// One hour in milliseconds.
+const HOUR_MS: i64 = 3_600_000;
 
 /// The answer.
 #[derive(Debug, Serialize)]
@@ -25,7 +36,8 @@ const WINDOW: TimeDelta = TimeDelta::hours(24);
 pub struct Overview {
     /// When it was computed.
     pub generated_at: Timestamp,
-    /// Start of the statistics window (24 hours before `generatedAt`).
+    /// Start of the statistics window: the start of the hour 23 hours before the one of
+    /// `generatedAt` (24 hourly buckets).
     pub since: Timestamp,
     /// One entry per workflow and environment: the configured ones in configuration order,
     /// then any other that has a schedule row or ran in the window.
@@ -52,7 +64,7 @@ pub struct WorkflowState {
     pub last_run: Option<LastRun>,
     /// A run in flight now, if any.
     pub running: Option<Running>,
-    /// Runs of the last 24 hours.
+    /// Runs of the last 24 hourly buckets (from `since`).
     pub last24h: RunStats,
     /// Its schedule row, if it has one.
     pub schedule: Option<ScheduleView>,
@@ -86,15 +98,24 @@ pub struct Running {
 pub async fn overview(
     State(state): State<AppState>,
     params: Params,
-) -> Result<Json<Overview>, ApiError> {
+) -> Result<Response, ApiError> {
     params.only(&[])?;
-    Ok(Json(compute(&state).await?))
+    let overview = current(&state).await?;
+    Ok(Json(&*overview).into_response())
 }
 
-/// The overview now (the API's answer and the dashboard's first page).
-pub async fn compute(state: &AppState) -> Result<Overview, ApiError> {
+/// The overview as of a moment after this call (the API's answer and the dashboard's first
+/// page), computed once for the callers that arrive together.
+pub async fn current(state: &AppState) -> Result<Arc<Overview>, ApiError> {
+    state.overview_reads().get(|| compute(state)).await
+}
+
+/// Computes the overview now.
+async fn compute(state: &AppState) -> Result<Overview, ApiError> {
     let now = Timestamp::now();
-    let since = now.minus(WINDOW);
+    let hour = Timestamp::from_unix_millis(now.unix_millis().div_euclid(HOUR_MS) * HOUR_MS)
+        .unwrap_or(now);
+    let since = hour.minus(TimeDelta::hours(WINDOW_HOURS - 1));
     let configured: Vec<(String, String)> = state
         .config()
         .workflows
@@ -102,8 +123,9 @@ pub async fn compute(state: &AppState) -> Result<Overview, ApiError> {
         .flat_map(|w| w.environments.iter().map(|e| (w.name.clone(), e.clone())))
         .collect();
     let store = state.store();
-    // Runs that start while this is computed still count.
-    let until = now.plus(TimeDelta::minutes(1));
+    // The end of the current hour: whole HOUR rows only (no run starts in the future; one
+    // that starts while this is computed may count).
+    let until = hour.plus(TimeDelta::hours(1));
     // The figures come from the rollups and the latest runs from one indexed lookup per
     // pair (configured, or ran in the window), so the cost does not grow with history or
     // with the number of runs a day holds.

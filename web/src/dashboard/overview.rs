@@ -10,7 +10,7 @@ use wfmon_model::ExecutionStatus;
 use super::charts::{millis, sparkline};
 use super::html::{Html, url_part};
 use super::{Page, Section, health_badge, rate, render, status_badge, time};
-use crate::api::overview::{Overview, WorkflowState, compute};
+use crate::api::overview::{Overview, WorkflowState, current};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::Params;
@@ -27,7 +27,7 @@ pub async fn page(State(state): State<AppState>, viewer: Principal, params: Para
 
 async fn build(state: &AppState, params: &Params) -> Result<Page, ApiError> {
     params.only(&[])?;
-    let overview = compute(state).await?;
+    let overview = current(state).await?;
     let sparks = try_join_all(overview.workflows.iter().map(|w| {
         state
             .store()

@@ -107,7 +107,7 @@ fn paths() -> Value {
             vec![],
             vec![("200", ok("Ready.", "Readiness")), ("503", error("NotReady"))]) },
         "/api/overview": { "get": operation("getOverview", "overview", "Overview",
-            "Every workflow in every environment: its state (last run's status), last run, runs of the last 24 hours (success rate, p95 duration) and schedule; the latest check of each health endpoint; the number of open alerts.",
+            "Every workflow in every environment: its state (last run's status), last run, runs of the last 24 hourly buckets, the current one included (success rate, p95 duration) and schedule; the latest check of each health endpoint; the number of open alerts.",
             vec![],
             vec![("200", ok("The overview.", "Overview")), ("503", error("Unavailable"))]) },
         "/api/workflows": { "get": operation("listWorkflows", "workflows", "Workflows",

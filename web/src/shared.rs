@@ -12,6 +12,9 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// The number of a computation and its outcome.
+type Numbered<T, E> = (u64, Result<Arc<T>, E>);
+
 /// See the module documentation.
 pub(crate) struct SharedRead<T, E> {
     /// Computations started so far; each takes the next number.
@@ -19,7 +22,7 @@ pub(crate) struct SharedRead<T, E> {
     /// Held while a computation runs (waiters are served in arrival order).
     turn: tokio::sync::Mutex<()>,
     /// The number and outcome of the latest computation that finished.
-    latest: Mutex<Option<(u64, Result<Arc<T>, E>)>>,
+    latest: Mutex<Option<Numbered<T, E>>>,
 }
 
 impl<T, E: Clone> SharedRead<T, E> {

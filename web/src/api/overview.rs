@@ -95,10 +95,7 @@ pub struct Running {
 }
 
 /// `GET /api/overview`
-pub async fn overview(
-    State(state): State<AppState>,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub async fn overview(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     params.only(&[])?;
     let overview = current(&state).await?;
     Ok(Json(&*overview).into_response())
@@ -113,8 +110,8 @@ pub async fn current(state: &AppState) -> Result<Arc<Overview>, ApiError> {
 /// Computes the overview now.
 async fn compute(state: &AppState) -> Result<Overview, ApiError> {
     let now = Timestamp::now();
-    let hour = Timestamp::from_unix_millis(now.unix_millis().div_euclid(HOUR_MS) * HOUR_MS)
-        .unwrap_or(now);
+    let hour =
+        Timestamp::from_unix_millis(now.unix_millis().div_euclid(HOUR_MS) * HOUR_MS).unwrap_or(now);
     let since = hour.minus(TimeDelta::hours(WINDOW_HOURS - 1));
     let configured: Vec<(String, String)> = state
         .config()

@@ -132,11 +132,15 @@ pub(crate) fn bucket_expression(backend: Backend, bucket: RollupBucket) -> &'sta
         // SQLite keeps fixed-width ISO-8601 text: truncating the text truncates the time.
         (Backend::Sqlite, RollupBucket::Hour) => "substr(started_at, 1, 13) || ':00:00.000Z'",
         (Backend::Sqlite, RollupBucket::Minute) => "substr(started_at, 1, 16) || ':00.000Z'",
+        (Backend::Sqlite, RollupBucket::Day) => "substr(started_at, 1, 10) || 'T00:00:00.000Z'",
         (Backend::Postgres, RollupBucket::Hour) => {
             "date_trunc('hour', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
         }
         (Backend::Postgres, RollupBucket::Minute) => {
             "date_trunc('minute', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        }
+        (Backend::Postgres, RollupBucket::Day) => {
+            "date_trunc('day', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
         }
     }
 }

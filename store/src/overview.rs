@@ -179,10 +179,10 @@ impl Store {
     }
 
     /// Runs of each workflow in each environment started in `[since, until)` (taken to whole
-    /// minutes, as `figures`), by workflow then environment, read from the rollups: HOUR rows
-    /// for the whole hours, MINUTE rows for the edges. Counts are exact; the p95 is the merged
-    /// sketch's, within 1% of the exact one (`workflow_stats` gives the exact one from the raw
-    /// rows). Its cost does not grow with the number of runs in the window.
+    /// minutes, as `figures`), by workflow then environment, read from the rollups: DAY rows
+    /// for the whole days, HOUR and MINUTE rows for the edges. Counts are exact; the p95 is the
+    /// merged sketch's, within 1% of the exact one (`workflow_stats` gives the exact one from
+    /// the raw rows). Its cost does not grow with the number of runs in the window.
     pub async fn rollup_stats(
         &self,
         since: Timestamp,

@@ -135,7 +135,7 @@ async fn a_run_started_and_finished_in_one_batch_is_written_once_completed() {
     assert_eq!(writer.close(Duration::from_secs(1)).await, 0);
     task.await.unwrap();
 
-    // Each run is counted once in its rollups (minute and hour rows).
+    // Each run is counted once in its rollups (minute, hour and day rows).
     let runs: Vec<(String, i64)> = sqlx::query_as(
         "SELECT workflow_name, SUM(runs) FROM workflow_rollups \
          GROUP BY workflow_name ORDER BY workflow_name",
@@ -150,9 +150,9 @@ async fn a_run_started_and_finished_in_one_batch_is_written_once_completed() {
     assert_eq!(
         runs,
         [
-            ("both".to_owned(), 2),
-            ("later".to_owned(), 2),
-            ("running".to_owned(), 2)
+            ("both".to_owned(), 3),
+            ("later".to_owned(), 3),
+            ("running".to_owned(), 3)
         ]
     );
     store.close().await;

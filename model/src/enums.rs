@@ -328,6 +328,8 @@ text_enum! {
         Minute = "MINUTE",
         /// One hour.
         Hour = "HOUR",
+        /// One UTC day.
+        Day = "DAY",
     }
 }
 

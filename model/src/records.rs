@@ -228,7 +228,7 @@ record! {
 }
 
 record! {
-    /// Pre-aggregated executions of one workflow and environment in one minute or hour.
+    /// Pre-aggregated executions of one workflow and environment in one minute, hour or UTC day.
     table = "workflow_rollups", key = id;
     pub struct WorkflowRollup {
         pub id: String,

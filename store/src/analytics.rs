@@ -9,22 +9,23 @@
 //! run belongs to the window of its start. Rates are ratios in [0, 1], None without runs;
 //! no figure is ever NaN.
 //!
-//! Where the window allows it, whole hours are read from HOUR rows and only the partial
-//! hours at its edges from MINUTE rows; a 30-day window reads about 720 rows per workflow
-//! and environment, not its executions.
+//! Where the window allows it, whole UTC days are read from DAY rows, the whole hours left
+//! at its edges from HOUR rows and only the minutes left from MINUTE rows (`figures`); a
+//! 30-day window reads about 30 DAY rows per workflow and environment, not its executions.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, QueryBuilder};
-use wfmon_model::{DurationSketch, RollupBucket, Timestamp, WorkflowRollup};
+use wfmon_model::{RollupBucket, Timestamp, WorkflowRollup};
 
 use crate::records::select_sql;
 use crate::rollups::{RollupTotals, not_run_statuses};
 use crate::{Store, StoreError};
 
+mod figures;
+
 const MINUTE_MS: i64 = 60_000;
-const HOUR_MS: i64 = 3_600_000;
 
 /// Which rollup rows to read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +34,7 @@ pub struct RollupQuery {
     pub workflow: Option<String>,
     /// Environment; None: every environment.
     pub environment: Option<String>,
-    /// MINUTE or HOUR rows.
+    /// MINUTE, HOUR or DAY rows.
     pub bucket: RollupBucket,
     /// Rows of buckets starting at or after.
     pub since: Timestamp,
@@ -210,21 +211,6 @@ fn ceil_to(at: Timestamp, width: i64) -> Timestamp {
 }
 
 #[derive(sqlx::FromRow)]
-struct SketchRow {
-    workflow_name: String,
-    environment: String,
-    bucket_start: Timestamp,
-    runs: i64,
-    passed: i64,
-    failed: i64,
-    warnings: i64,
-    duration_sum_ms: i64,
-    duration_min_ms: Option<i64>,
-    duration_max_ms: Option<i64>,
-    sketch: Option<String>,
-}
-
-#[derive(sqlx::FromRow)]
 struct StepRow {
     k1: String,
     k2: String,
@@ -268,150 +254,6 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .map_err(StoreError::query("reading rollups"))
-        })
-    }
-
-    /// Figures per workflow and environment that ran in the window: the whole window, and
-    /// with `step_ms` (a whole number of minutes) one point per bucket of that size, counted
-    /// from `since` (rounded down to the minute), the last one cut at `until`. Reads HOUR
-    /// rollups for whole hours when buckets are whole hours from an hour boundary (or when
-    /// no series is asked for), MINUTE rollups for the rest.
-    pub async fn figures(
-        &self,
-        window: &AnalyticsWindow,
-        step_ms: Option<i64>,
-    ) -> Result<Vec<WorkflowFigures>, StoreError> {
-        let since = floor_to(window.since, MINUTE_MS);
-        let until = ceil_to(window.until, MINUTE_MS);
-        if until <= since {
-            return Ok(Vec::new());
-        }
-        let span = until.unix_millis() - since.unix_millis();
-        let step = step_ms.filter(|s| *s > 0).map_or(span, |s| {
-            ceil_to(Timestamp::from_unix_millis(s).unwrap_or(since), MINUTE_MS)
-                .unix_millis()
-                .max(MINUTE_MS)
-        });
-        let single = step >= span;
-        let hours_fit = single || (step % HOUR_MS == 0 && since.unix_millis() % HOUR_MS == 0);
-        let hours_from = ceil_to(since, HOUR_MS);
-        let hours_to = floor_to(until, HOUR_MS).max(hours_from);
-        let mut rows = Vec::new();
-        if hours_fit && hours_from < hours_to {
-            rows.extend(
-                self.sketch_rows(window, RollupBucket::Hour, &[(hours_from, hours_to)])
-                    .await?,
-            );
-            rows.extend(
-                self.sketch_rows(
-                    window,
-                    RollupBucket::Minute,
-                    &[(since, hours_from), (hours_to, until)],
-                )
-                .await?,
-            );
-        } else {
-            rows.extend(
-                self.sketch_rows(window, RollupBucket::Minute, &[(since, until)])
-                    .await?,
-            );
-        }
-        let buckets = if single { 1 } else { (span + step - 1) / step };
-        let mut out: BTreeMap<(String, String), Vec<RollupTotals>> = BTreeMap::new();
-        for row in rows {
-            let index = ((row.bucket_start.unix_millis() - since.unix_millis()) / step) as usize;
-            let sketch = match &row.sketch {
-                Some(text) => DurationSketch::from_json_text(text).map_err(|e| {
-                    StoreError::Unreadable(format!(
-                        "the rollup of {} in {} at {}: {e} (run `wfmon db rebuild-rollups`)",
-                        row.workflow_name, row.environment, row.bucket_start
-                    ))
-                })?,
-                None => DurationSketch::new(),
-            };
-            let totals = RollupTotals {
-                runs: row.runs,
-                passed: row.passed,
-                failed: row.failed,
-                warnings: row.warnings,
-                duration_sum_ms: row.duration_sum_ms,
-                duration_min_ms: row.duration_min_ms,
-                duration_max_ms: row.duration_max_ms,
-                sketch,
-            };
-            let series = out
-                .entry((row.workflow_name, row.environment))
-                .or_insert_with(|| vec![RollupTotals::default(); buckets as usize]);
-            if let Some(slot) = series.get_mut(index) {
-                slot.merge(&totals);
-            }
-        }
-        Ok(out
-            .into_iter()
-            .map(|((workflow_name, environment), series)| {
-                let mut total = RollupTotals::default();
-                for t in &series {
-                    total.merge(t);
-                }
-                let points = if step_ms.is_some() {
-                    series
-                        .iter()
-                        .enumerate()
-                        .map(|(i, t)| FiguresPoint {
-                            bucket_start: since
-                                .plus(chrono::TimeDelta::milliseconds(i as i64 * step)),
-                            figures: RunFigures::from_totals(t),
-                        })
-                        .collect()
-                } else {
-                    Vec::new()
-                };
-                WorkflowFigures {
-                    workflow_name,
-                    environment,
-                    total: RunFigures::from_totals(&total),
-                    points,
-                }
-            })
-            .collect())
-    }
-
-    async fn sketch_rows(
-        &self,
-        window: &AnalyticsWindow,
-        bucket: RollupBucket,
-        ranges: &[(Timestamp, Timestamp)],
-    ) -> Result<Vec<SketchRow>, StoreError> {
-        let ranges: Vec<_> = ranges.iter().filter(|(a, b)| a < b).collect();
-        if ranges.is_empty() {
-            return Ok(Vec::new());
-        }
-        dispatch!(self, pool, Db => {
-            let mut q = QueryBuilder::<Db>::new(
-                "SELECT workflow_name, environment, bucket_start, runs, passed, failed, warnings, \
-                 duration_sum_ms, duration_min_ms, duration_max_ms, \
-                 CAST(duration_sketch AS TEXT) AS sketch FROM workflow_rollups WHERE bucket = ",
-            );
-            q.push_bind(bucket);
-            q.push(" AND runs > 0 AND (");
-            for (n, (from, to)) in ranges.iter().enumerate() {
-                if n > 0 {
-                    q.push(" OR ");
-                }
-                q.push("(bucket_start >= ").push_bind(*from);
-                q.push(" AND bucket_start < ").push_bind(*to).push(")");
-            }
-            q.push(")");
-            if let Some(workflow) = &window.workflow {
-                q.push(" AND workflow_name = ").push_bind(workflow.clone());
-            }
-            if let Some(environment) = &window.environment {
-                q.push(" AND environment = ").push_bind(environment.clone());
-            }
-            q.build_query_as::<SketchRow>()
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query(format!("reading {} rollups", bucket.as_str().to_ascii_lowercase())))
         })
     }
 

@@ -2,6 +2,9 @@
 //! a lock (PostgreSQL advisory lock, SQLite `BEGIN IMMEDIATE`), so that two instances starting
 //! at once apply each migration exactly once and a failure leaves nothing half-done.
 //!
+//! A migration may carry a Rust step, run in its transaction after its SQL (the DAY rollups
+//! made from the HOUR ones), for work the SQL of both dialects cannot do.
+//!
 //! On PostgreSQL, version 1 lays the legacy bot's six tables (a no-op on a database that has
 //! them) and version 2 upgrades them: fresh and adopted databases take the same path.
 
@@ -20,6 +23,15 @@ struct Migration {
     version: i64,
     name: &'static str,
     sql: &'static str,
+    /// Run in the same transaction after `sql`.
+    step: Option<Step>,
+}
+
+/// Work of a migration that SQL of both dialects cannot do.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// The DAY rollups of the existing HOUR rollups (`rollups::backfill`).
+    DayRollups,
 }
 
 const SQLITE: &[Migration] = &[
@@ -27,21 +39,31 @@ const SQLITE: &[Migration] = &[
         version: 1,
         name: "schema",
         sql: include_str!("../migrations/sqlite/0001_schema.sql"),
+        step: None,
     },
     Migration {
         version: 2,
         name: "alerting",
         sql: include_str!("../migrations/sqlite/0002_alerting.sql"),
+        step: None,
     },
     Migration {
         version: 3,
         name: "auth",
         sql: include_str!("../migrations/sqlite/0003_auth.sql"),
+        step: None,
     },
     Migration {
         version: 4,
         name: "recording",
         sql: include_str!("../migrations/sqlite/0004_recording.sql"),
+        step: None,
+    },
+    Migration {
+        version: 5,
+        name: "day_rollups",
+        sql: include_str!("../migrations/sqlite/0005_day_rollups.sql"),
+        step: Some(Step::DayRollups),
     },
 ];
 
@@ -50,26 +72,37 @@ const POSTGRES: &[Migration] = &[
         version: 1,
         name: "legacy_baseline",
         sql: include_str!("../migrations/postgres/0001_legacy_baseline.sql"),
+        step: None,
     },
     Migration {
         version: 2,
         name: "wfmon_layout",
         sql: include_str!("../migrations/postgres/0002_wfmon_layout.sql"),
+        step: None,
     },
     Migration {
         version: 3,
         name: "alerting",
         sql: include_str!("../migrations/postgres/0003_alerting.sql"),
+        step: None,
     },
     Migration {
         version: 4,
         name: "auth",
         sql: include_str!("../migrations/postgres/0004_auth.sql"),
+        step: None,
     },
     Migration {
         version: 5,
         name: "recording",
         sql: include_str!("../migrations/postgres/0005_recording.sql"),
+        step: None,
+    },
+    Migration {
+        version: 6,
+        name: "day_rollups",
+        sql: include_str!("../migrations/postgres/0006_day_rollups.sql"),
+        step: Some(Step::DayRollups),
     },
 ];
 
@@ -110,6 +143,13 @@ impl Store {
     /// Applies every pending migration. Safe to run from several processes at once; running
     /// it again changes nothing.
     pub async fn migrate(&self) -> Result<MigrationOutcome, StoreError> {
+        self.migrate_up_to(latest_version(self.backend())).await
+    }
+
+    /// Applies the pending migrations up to `version` only, leaving the schema at an older
+    /// version (to test an upgrade from it; `migrate` applies every one).
+    #[doc(hidden)]
+    pub async fn migrate_up_to(&self, version: i64) -> Result<MigrationOutcome, StoreError> {
         let backend = self.backend();
         let url = self.redacted_url();
         let read_only = |e: sqlx::Error| {
@@ -150,9 +190,15 @@ impl Store {
                 return Err(StoreError::SchemaTooNew { found: from, known: latest });
             }
             let mut applied = Vec::new();
-            for m in migrations(backend).iter().filter(|m| m.version > from) {
+            for m in migrations(backend).iter().filter(|m| m.version > from && m.version <= version) {
                 let failed = |source| StoreError::Migration { version: m.version, name: m.name, source };
                 sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(failed)?;
+                match m.step {
+                    Some(Step::DayRollups) => {
+                        crate::rollups::backfill::day_rows::<Db>(&mut tx).await.map_err(failed)?;
+                    }
+                    None => {}
+                }
                 sqlx::query("INSERT INTO wfmon_migrations (version, name) VALUES ($1, $2)")
                     .bind(m.version)
                     .bind(m.name)
@@ -162,7 +208,8 @@ impl Store {
                 applied.push((m.version, m.name));
             }
             tx.commit().await.map_err(read_only)?;
-            Ok(MigrationOutcome { from, to: latest.max(from), applied })
+            let to = applied.last().map_or(from, |(v, _)| *v);
+            Ok(MigrationOutcome { from, to, applied })
         })
     }
 

@@ -132,11 +132,15 @@ pub(crate) fn bucket_expression(backend: Backend, bucket: RollupBucket) -> &'sta
         // SQLite keeps fixed-width ISO-8601 text: truncating the text truncates the time.
         (Backend::Sqlite, RollupBucket::Hour) => "substr(started_at, 1, 13) || ':00:00.000Z'",
         (Backend::Sqlite, RollupBucket::Minute) => "substr(started_at, 1, 16) || ':00.000Z'",
+        (Backend::Sqlite, RollupBucket::Day) => "substr(started_at, 1, 10) || 'T00:00:00.000Z'",
         (Backend::Postgres, RollupBucket::Hour) => {
             "date_trunc('hour', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
         }
         (Backend::Postgres, RollupBucket::Minute) => {
             "date_trunc('minute', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        }
+        (Backend::Postgres, RollupBucket::Day) => {
+            "date_trunc('day', started_at AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
         }
     }
 }
@@ -175,10 +179,10 @@ impl Store {
     }
 
     /// Runs of each workflow in each environment started in `[since, until)` (taken to whole
-    /// minutes, as `figures`), by workflow then environment, read from the rollups: HOUR rows
-    /// for the whole hours, MINUTE rows for the edges. Counts are exact; the p95 is the merged
-    /// sketch's, within 1% of the exact one (`workflow_stats` gives the exact one from the raw
-    /// rows). Its cost does not grow with the number of runs in the window.
+    /// minutes, as `figures`), by workflow then environment, read from the rollups: DAY rows
+    /// for the whole days, HOUR and MINUTE rows for the edges. Counts are exact; the p95 is the
+    /// merged sketch's, within 1% of the exact one (`workflow_stats` gives the exact one from
+    /// the raw rows). Its cost does not grow with the number of runs in the window.
     pub async fn rollup_stats(
         &self,
         since: Timestamp,

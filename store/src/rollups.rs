@@ -1,5 +1,6 @@
-//! The rollups (`workflow_rollups`): per minute and per hour, per workflow and environment,
-//! the runs that started in the bucket, kept up to date in the transaction that records them.
+//! The rollups (`workflow_rollups`): per minute, per hour and per UTC day, per workflow and
+//! environment, the runs that started in the bucket, kept up to date in the transaction that
+//! records them (a run counts in its three rows).
 //!
 //! What counts: a *run* is an execution that ended and was not skipped (RUNNING and SKIPPED
 //! are not counted). PASSED and WARNING runs are `passed` (WARNING ones are also counted in
@@ -28,10 +29,11 @@ use wfmon_model::{
     WorkflowExecution, WorkflowRollup, json, new_id,
 };
 
-use crate::records::begin_write;
-use crate::{Store, StoreError};
-
 mod additive;
+pub(crate) mod backfill;
+mod maintain;
+
+pub use maintain::RebuildReport;
 
 /// Rollup rows named per statement (4 parameters each).
 const KEYS_PER_STATEMENT: usize = 500;
@@ -48,11 +50,16 @@ pub(crate) struct RollupKey {
     pub bucket_start: Timestamp,
 }
 
+/// Every bucket size a run is counted in.
+pub(crate) const ROLLUP_BUCKETS: [RollupBucket; 3] =
+    [RollupBucket::Minute, RollupBucket::Hour, RollupBucket::Day];
+
 /// The width of a bucket in milliseconds.
 pub(crate) fn bucket_millis(bucket: RollupBucket) -> i64 {
     match bucket {
         RollupBucket::Minute => 60_000,
         RollupBucket::Hour => 3_600_000,
+        RollupBucket::Day => 86_400_000,
     }
 }
 
@@ -91,8 +98,8 @@ impl RunFacts {
         }
     }
 
-    fn keys(&self) -> [RollupKey; 2] {
-        [RollupBucket::Minute, RollupBucket::Hour].map(|bucket| RollupKey {
+    fn keys(&self) -> [RollupKey; 3] {
+        ROLLUP_BUCKETS.map(|bucket| RollupKey {
             bucket,
             workflow_name: self.workflow_name.clone(),
             environment: self.environment.clone(),
@@ -205,6 +212,48 @@ impl RollupTotals {
             duration_sketch: Some(json(self.sketch.to_json())),
             updated_at: now,
         }
+    }
+}
+
+/// The figures of one stored rollup row as read for sums over many rows, its sketch as
+/// text (read with `CAST(duration_sketch AS TEXT)`, which both dialects accept).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct SketchRow {
+    pub workflow_name: String,
+    pub environment: String,
+    pub bucket_start: Timestamp,
+    pub runs: i64,
+    pub passed: i64,
+    pub failed: i64,
+    pub warnings: i64,
+    pub duration_sum_ms: i64,
+    pub duration_min_ms: Option<i64>,
+    pub duration_max_ms: Option<i64>,
+    pub sketch: Option<String>,
+}
+
+/// The columns of a `SketchRow`, for a SELECT from `workflow_rollups`.
+pub(crate) const SKETCH_ROW_COLUMNS: &str = "workflow_name, environment, bucket_start, runs, \
+     passed, failed, warnings, duration_sum_ms, duration_min_ms, duration_max_ms, \
+     CAST(duration_sketch AS TEXT) AS sketch";
+
+impl SketchRow {
+    /// Its figures, or why its sketch cannot be read.
+    pub fn totals(&self) -> Result<RollupTotals, wfmon_model::SketchError> {
+        let sketch = match &self.sketch {
+            Some(text) => DurationSketch::from_json_text(text)?,
+            None => DurationSketch::new(),
+        };
+        Ok(RollupTotals {
+            runs: self.runs,
+            passed: self.passed,
+            failed: self.failed,
+            warnings: self.warnings,
+            duration_sum_ms: self.duration_sum_ms,
+            duration_min_ms: self.duration_min_ms,
+            duration_max_ms: self.duration_max_ms,
+            sketch,
+        })
     }
 }
 
@@ -507,155 +556,6 @@ where
     Ok(())
 }
 
-/// What `rebuild_rollups` did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct RebuildReport {
-    /// Start of the rebuilt range (on the hour).
-    pub from: Option<Timestamp>,
-    /// End of the rebuilt range (on the hour, exclusive).
-    pub to: Option<Timestamp>,
-    /// Runs counted.
-    pub runs: i64,
-    /// Rollup rows written.
-    pub rows: i64,
-}
-
-/// Raw rows recounted per transaction by `rebuild_rollups`.
-const REBUILD_SPAN_HOURS: i64 = 24;
-
-impl Store {
-    /// Recomputes the rollups of runs started in `[from, to)` (widened to whole hours; open
-    /// ends: the oldest and newest execution) from the raw executions, one day per
-    /// transaction. Other writers wait while a day is rebuilt, so none of their runs is lost
-    /// or counted twice.
-    pub async fn rebuild_rollups(
-        &self,
-        from: Option<Timestamp>,
-        to: Option<Timestamp>,
-    ) -> Result<RebuildReport, StoreError> {
-        let (oldest, newest) = dispatch!(self, pool, Db => {
-            sqlx::query_as::<Db, (Option<Timestamp>, Option<Timestamp>)>(
-                "SELECT MIN(started_at), MAX(started_at) FROM workflow_executions",
-            )
-            .fetch_one(pool)
-            .await
-            .map_err(StoreError::query("finding the range of executions"))?
-        });
-        let hour = RollupBucket::Hour;
-        let start = from.or(oldest).map(|t| bucket_floor(hour, t));
-        let end = to.or_else(|| newest.map(|t| t.plus(chrono::TimeDelta::milliseconds(1))));
-        let end = end.map(|t| {
-            let floor = bucket_floor(hour, t);
-            if floor == t {
-                t
-            } else {
-                floor.plus(chrono::TimeDelta::hours(1))
-            }
-        });
-        let mut report = RebuildReport {
-            from: start,
-            to: end,
-            ..RebuildReport::default()
-        };
-        let (Some(start), Some(end)) = (start, end) else {
-            return Ok(report);
-        };
-        let mut day = start;
-        while day < end {
-            let next = day
-                .plus(chrono::TimeDelta::hours(REBUILD_SPAN_HOURS))
-                .min(end);
-            let (runs, rows) = self.rebuild_span(day, next).await?;
-            report.runs += runs;
-            report.rows += rows;
-            day = next;
-        }
-        Ok(report)
-    }
-
-    async fn rebuild_span(&self, from: Timestamp, to: Timestamp) -> Result<(i64, i64), StoreError> {
-        let context = format!("rebuilding the rollups of {from} to {to}");
-        let select = format!(
-            "SELECT run_id, workflow_name, environment, started_at, status, duration_ms \
-             FROM workflow_executions WHERE started_at >= $1 AND started_at < $2 \
-             AND status NOT IN ({})",
-            not_run_statuses()
-        );
-        dispatch!(self, pool, Db => {
-            let result: Result<(i64, i64), sqlx::Error> = async {
-                let mut tx = pool.begin_with(begin_write::<Db>()).await?;
-                if Db::NAME == "PostgreSQL" {
-                    // Blocks writers' rollup updates (not readers) until this span is done.
-                    sqlx::query::<Db>("LOCK TABLE workflow_rollups IN SHARE ROW EXCLUSIVE MODE")
-                        .execute(&mut *tx)
-                        .await?;
-                }
-                sqlx::query::<Db>(
-                    "DELETE FROM workflow_rollups WHERE bucket_start >= $1 AND bucket_start < $2",
-                )
-                .bind(from)
-                .bind(to)
-                .execute(&mut *tx)
-                .await?;
-                let runs = sqlx::query_as::<Db, RunFacts>(AssertSqlSafe(select))
-                    .bind(from)
-                    .bind(to)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                let mut totals: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
-                for run in &runs {
-                    for key in run.keys() {
-                        totals
-                            .entry(key)
-                            .or_default()
-                            .add(run.status, run.duration_ms.map(i64::from));
-                    }
-                }
-                let now = Timestamp::now();
-                let rows: Vec<WorkflowRollup> =
-                    totals.into_iter().map(|(k, t)| t.into_row(&k, now)).collect();
-                write_rows::<Db>(&mut tx, &rows).await?;
-                tx.commit().await?;
-                Ok((runs.len() as i64, rows.len() as i64))
-            }
-            .await;
-            result.map_err(StoreError::query(context))
-        })
-    }
-
-    /// Deletes rollup rows of buckets that ended at or before `cutoff` (with `dry_run`, only
-    /// counts them). Returns how many.
-    pub async fn prune_rollups(&self, cutoff: Timestamp, dry_run: bool) -> Result<i64, StoreError> {
-        let minute = bucket_floor(RollupBucket::Minute, cutoff);
-        let hour = bucket_floor(RollupBucket::Hour, cutoff);
-        let filter =
-            "(bucket = 'MINUTE' AND bucket_start < $1) OR (bucket = 'HOUR' AND bucket_start < $2)";
-        let sql = if dry_run {
-            format!("SELECT COUNT(*) FROM workflow_rollups WHERE {filter}")
-        } else {
-            format!("DELETE FROM workflow_rollups WHERE {filter}")
-        };
-        dispatch!(self, pool, Db => {
-            let result = if dry_run {
-                sqlx::query_scalar::<Db, i64>(AssertSqlSafe(sql))
-                    .bind(minute)
-                    .bind(hour)
-                    .fetch_one(pool)
-                    .await
-            } else {
-                sqlx::query::<Db>(AssertSqlSafe(sql))
-                    .bind(minute)
-                    .bind(hour)
-                    .execute(pool)
-                    .await
-                    .map(|done| done.rows_affected() as i64)
-            };
-            result.map_err(StoreError::query("pruning rollups"))
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -665,7 +565,7 @@ mod tests {
     }
 
     #[test]
-    fn buckets_start_on_the_minute_and_the_hour() {
+    fn buckets_start_on_the_minute_the_hour_and_the_day() {
         let t = at("2026-03-04T05:06:07.890Z");
         assert_eq!(
             bucket_floor(RollupBucket::Minute, t),
@@ -674,6 +574,31 @@ mod tests {
         assert_eq!(
             bucket_floor(RollupBucket::Hour, t),
             at("2026-03-04T05:00:00Z")
+        );
+        assert_eq!(
+            bucket_floor(RollupBucket::Day, t),
+            at("2026-03-04T00:00:00Z")
+        );
+        let facts = RunFacts {
+            run_id: "r".into(),
+            workflow_name: "w".into(),
+            environment: "e".into(),
+            started_at: t,
+            status: ExecutionStatus::Passed,
+            duration_ms: Some(1),
+        };
+        let starts: Vec<_> = facts
+            .keys()
+            .iter()
+            .map(|k| (k.bucket, k.bucket_start))
+            .collect();
+        assert_eq!(
+            starts,
+            [
+                (RollupBucket::Minute, at("2026-03-04T05:06:00Z")),
+                (RollupBucket::Hour, at("2026-03-04T05:00:00Z")),
+                (RollupBucket::Day, at("2026-03-04T00:00:00Z")),
+            ]
         );
     }
 

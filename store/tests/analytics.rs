@@ -11,6 +11,7 @@ use wfmon_store::{AnalyticsWindow, ExecutionRecord, SeriesQuery};
 on_both_backends!(
     figures_over_a_window_match_hand_computed_answers,
     any_window_and_bucket_size_agrees_with_raw_rows,
+    whole_days_are_read_from_day_rows,
     an_empty_window_has_no_rates_and_no_nan,
     uptime_is_the_share_of_measured_minutes_without_failures,
     steps_have_success_rate_and_p95,
@@ -129,9 +130,26 @@ async fn any_window_and_bucket_size_agrees_with_raw_rows(db: TestDb) {
         ));
     }
     s.record_executions(&batch).await.unwrap();
-    // An unaligned window (edges read from minute rows), and an aligned one (hours).
+    // Unaligned windows (a whole day, hours and minutes at the edges), aligned ones (days,
+    // hours), and series whose points are days, hours or neither.
     for (since, until, step) in [
         ("2026-03-10T05:17:00Z", "2026-03-12T19:43:00Z", None),
+        ("2026-03-09T22:30:00Z", "2026-03-13T01:01:00Z", None),
+        (
+            "2026-03-10T00:00:00Z",
+            "2026-03-12T13:30:00Z",
+            Some(86_400_000),
+        ),
+        (
+            "2026-03-10T06:00:00Z",
+            "2026-03-12T18:00:00Z",
+            Some(86_400_000),
+        ),
+        (
+            "2026-03-10T00:00:00Z",
+            "2026-03-12T23:07:00Z",
+            Some(6 * 3_600_000),
+        ),
         (
             "2026-03-10T00:00:00Z",
             "2026-03-13T00:00:00Z",
@@ -190,6 +208,53 @@ async fn any_window_and_bucket_size_agrees_with_raw_rows(db: TestDb) {
             }
         }
     }
+}
+
+async fn whole_days_are_read_from_day_rows(db: TestDb) {
+    let s = &db.store;
+    let base = at("2026-03-10T00:00:00Z");
+    let mut batch = Vec::new();
+    for i in 0..72i64 {
+        let status = if i % 6 == 0 {
+            ExecutionStatus::Failed
+        } else {
+            ExecutionStatus::Passed
+        };
+        let started = base.plus(TimeDelta::minutes(i * 60 + 13));
+        batch.push(record(
+            execution("a", status, started, 100 + i as i32 * 10),
+            Vec::new(),
+        ));
+    }
+    s.record_executions(&batch).await.unwrap();
+    let cases = [
+        ("2026-03-09T21:50:00Z", "2026-03-12T02:20:00Z", None),
+        (
+            "2026-03-10T00:00:00Z",
+            "2026-03-13T00:00:00Z",
+            Some(86_400_000),
+        ),
+    ];
+    let mut want = Vec::new();
+    for (since, until, step) in cases {
+        want.push(s.figures(&window(since, until), step).await.unwrap());
+    }
+    // The MINUTE and HOUR rows of 11 March gone: only its DAY row can answer for it.
+    db.exec(
+        "DELETE FROM workflow_rollups WHERE bucket <> 'DAY' \
+         AND bucket_start >= '2026-03-11T00:00:00.000Z' AND bucket_start < '2026-03-12T00:00:00.000Z'",
+    )
+    .await
+    .unwrap();
+    for ((since, until, step), want) in cases.into_iter().zip(want) {
+        let got = s.figures(&window(since, until), step).await.unwrap();
+        assert_eq!(got, want, "{since} to {until}");
+    }
+    // Points of six hours cannot use a day's row: 11 March is now missing from them.
+    let w = window("2026-03-10T00:00:00Z", "2026-03-13T00:00:00Z");
+    let quarter = s.figures(&w, Some(6 * 3_600_000)).await.unwrap();
+    assert_eq!(quarter[0].total.runs, 48);
+    assert_eq!(quarter[0].points[4].figures.runs, 0);
 }
 
 async fn an_empty_window_has_no_rates_and_no_nan(db: TestDb) {

@@ -1,22 +1,24 @@
 //! Rollups written with every execution, on both backends: counted once, whatever the order
 //! of starts, completions, retries and prunes, and always equal to a recount of what was
-//! recorded; rebuilt from raw rows; pruned by their own retention; never losing counts
-//! when two stores write at once.
+//! recorded (MINUTE, HOUR and DAY rows); rebuilt from raw rows by whole days; pruned by
+//! their own retention; never losing counts when two stores write at once.
 
 mod common;
 
 use std::collections::BTreeMap;
 
 use chrono::TimeDelta;
+use common::rollups::{Figures, recount, stored};
 use common::*;
 use wfmon_model::*;
-use wfmon_store::{ExecutionRecord, RollupQuery, RunningExecution, Store};
+use wfmon_store::{ExecutionRecord, RunningExecution, Store};
 
 on_both_backends!(
     a_running_row_that_completes_is_counted_once,
     runs_are_counted_by_status_with_durations_and_sketch,
     rollups_equal_a_recount_after_random_inserts_retries_and_prunes,
     rebuild_recomputes_from_raw_rows,
+    a_rebuild_from_mid_day_rebuilds_the_whole_day,
     prune_keeps_rollups_by_their_own_retention,
     two_stores_writing_at_once_lose_no_counts,
     a_stored_sketch_that_cannot_be_read_is_counted_again,
@@ -36,97 +38,6 @@ fn running(mut execution: WorkflowExecution) -> WorkflowExecution {
     execution.completed_at = None;
     execution.duration_ms = None;
     execution
-}
-
-/// Every rollup row with runs, keyed by bucket, workflow, environment and start.
-type Figures = BTreeMap<
-    (RollupBucket, String, String, Timestamp),
-    (
-        i64,
-        i64,
-        i64,
-        i64,
-        i64,
-        Option<i64>,
-        Option<i64>,
-        DurationSketch,
-    ),
->;
-
-async fn stored(store: &Store) -> Figures {
-    let mut out = Figures::new();
-    for bucket in [RollupBucket::Minute, RollupBucket::Hour] {
-        let query = RollupQuery {
-            workflow: None,
-            environment: None,
-            bucket,
-            since: Timestamp::from_unix_millis(0).unwrap(),
-            until: Timestamp::now().plus(TimeDelta::days(1)),
-        };
-        for r in store.rollup_rows(&query).await.unwrap() {
-            let sketch = DurationSketch::from_json(&r.duration_sketch.unwrap().0).unwrap();
-            out.insert(
-                (r.bucket, r.workflow_name, r.environment, r.bucket_start),
-                (
-                    r.runs,
-                    r.passed,
-                    r.failed,
-                    r.warnings,
-                    r.duration_sum_ms,
-                    r.duration_min_ms,
-                    r.duration_max_ms,
-                    sketch,
-                ),
-            );
-        }
-    }
-    out
-}
-
-/// The rollups of `executions` counted here, independently of the store: runs are ended
-/// executions that were not skipped; PASSED and WARNING pass.
-fn recount<'a>(executions: impl IntoIterator<Item = &'a WorkflowExecution>) -> Figures {
-    let mut out = Figures::new();
-    for e in executions {
-        if matches!(
-            e.status,
-            ExecutionStatus::Running | ExecutionStatus::Skipped
-        ) {
-            continue;
-        }
-        for (bucket, width) in [
-            (RollupBucket::Minute, 60_000),
-            (RollupBucket::Hour, 3_600_000),
-        ] {
-            let start =
-                Timestamp::from_unix_millis(e.started_at.unix_millis() / width * width).unwrap();
-            let f = out
-                .entry((
-                    bucket,
-                    e.workflow_name.clone(),
-                    e.environment.clone(),
-                    start,
-                ))
-                .or_insert((0, 0, 0, 0, 0, None, None, DurationSketch::new()));
-            f.0 += 1;
-            let passed = matches!(e.status, ExecutionStatus::Passed | ExecutionStatus::Warning);
-            if passed {
-                f.1 += 1;
-            } else {
-                f.2 += 1;
-            }
-            if e.status == ExecutionStatus::Warning {
-                f.3 += 1;
-            }
-            if let Some(d) = e.duration_ms.map(i64::from) {
-                f.4 += d;
-                f.5 = Some(f.5.map_or(d, |m: i64| m.min(d)));
-                f.6 = Some(f.6.map_or(d, |m: i64| m.max(d)));
-                f.7.add(d);
-            }
-        }
-    }
-    out
 }
 
 async fn a_running_row_that_completes_is_counted_once(db: TestDb) {
@@ -223,7 +134,8 @@ async fn rollups_equal_a_recount_after_random_inserts_retries_and_prunes(db: Tes
     let s = &db.store;
     let seed = 0x5eed_0001;
     let mut rng = Lcg(seed);
-    let origin = Timestamp::now().minus(TimeDelta::hours(6));
+    // Three days, so that runs fall in several DAY rows as well as hours and minutes.
+    let origin = Timestamp::now().minus(TimeDelta::days(3));
     // What was recorded, as the test knows it (pruning raw rows does not remove it: rollups
     // keep counting pruned runs).
     let mut recorded: BTreeMap<String, WorkflowExecution> = BTreeMap::new();
@@ -246,7 +158,7 @@ async fn rollups_equal_a_recount_after_random_inserts_retries_and_prunes(db: Tes
             0..=4 => {
                 for _ in 0..1 + rng.next(12) {
                     let workflow = ["login", "search", "checkout"][rng.next(3) as usize];
-                    let at = origin.plus(TimeDelta::seconds(rng.next(6 * 3600) as i64));
+                    let at = origin.plus(TimeDelta::seconds(rng.next(3 * 86_400) as i64));
                     let mut e = execution(
                         workflow,
                         statuses[rng.next(statuses.len() as u64) as usize],
@@ -310,14 +222,19 @@ async fn rollups_equal_a_recount_after_random_inserts_retries_and_prunes(db: Tes
             }
             // A finished run recorded again with another outcome (recounted from raw rows).
             7 => {
-                // Only where no raw row was pruned: after the hour holding the cut-off.
-                let hour = Timestamp::from_unix_millis(
-                    (pruned_before.unix_millis() / 3_600_000 + 1) * 3_600_000,
+                // Only where no raw row was pruned: after the day holding the cut-off (its
+                // MINUTE, HOUR and DAY rows are counted again from raw rows).
+                let day = Timestamp::from_unix_millis(
+                    (pruned_before.unix_millis() / 86_400_000 + 1) * 86_400_000,
                 )
                 .unwrap();
                 if let Some(mut e) = recorded
                     .values()
-                    .find(|e| e.status.is_final() && e.started_at >= hour)
+                    .find(|e| {
+                        e.status.is_final()
+                            && e.status != ExecutionStatus::Skipped
+                            && e.started_at >= day
+                    })
                     .cloned()
                 {
                     e.status = ExecutionStatus::Failed;
@@ -404,6 +321,66 @@ async fn rebuild_recomputes_from_raw_rows(db: TestDb) {
     assert_eq!(stored(s).await, before);
 }
 
+async fn a_rebuild_from_mid_day_rebuilds_the_whole_day(db: TestDb) {
+    let s = &db.store;
+    let day = Timestamp::parse("2026-02-03T00:00:00Z").unwrap();
+    let runs: Vec<WorkflowExecution> = (0..24)
+        .map(|h| {
+            let status = if h % 5 == 0 {
+                ExecutionStatus::Failed
+            } else {
+                ExecutionStatus::Passed
+            };
+            let at = day.plus(TimeDelta::hours(h) + TimeDelta::minutes(7));
+            execution("search", status, at, 100 + h as i32 * 10)
+        })
+        .collect();
+    let before = execution(
+        "search",
+        ExecutionStatus::Passed,
+        day.minus(TimeDelta::minutes(1)),
+        50,
+    );
+    let after = execution(
+        "search",
+        ExecutionStatus::Passed,
+        day.plus(TimeDelta::days(1)),
+        60,
+    );
+    let all: Vec<ExecutionRecord> = runs
+        .iter()
+        .chain([&before, &after])
+        .cloned()
+        .map(record)
+        .collect();
+    s.record_executions(&all).await.unwrap();
+    // Every row damaged, then a range inside one afternoon rebuilt.
+    db.exec("UPDATE workflow_rollups SET runs = 999")
+        .await
+        .unwrap();
+    let report = s
+        .rebuild_rollups(
+            Some(day.plus(TimeDelta::minutes(15 * 60 + 30))),
+            Some(day.plus(TimeDelta::minutes(16 * 60 + 10))),
+        )
+        .await
+        .unwrap();
+    let next = day.plus(TimeDelta::days(1));
+    assert_eq!((report.from, report.to), (Some(day), Some(next)));
+    assert_eq!(report.runs, 24, "every run of the day, none of the others");
+    let (inside, outside): (Figures, Figures) = stored(s)
+        .await
+        .into_iter()
+        .partition(|(k, _)| k.3 >= day && k.3 < next);
+    assert_eq!(
+        inside,
+        recount(&runs),
+        "the whole day, its DAY row included"
+    );
+    assert_eq!(outside.len(), 6);
+    assert!(outside.values().all(|f| f.0 == 999), "other days untouched");
+}
+
 async fn prune_keeps_rollups_by_their_own_retention(db: TestDb) {
     let s = &db.store;
     let old = execution(
@@ -412,7 +389,12 @@ async fn prune_keeps_rollups_by_their_own_retention(db: TestDb) {
         minutes_ago(60 * 24 * 10),
         100,
     );
-    let new = execution("login", ExecutionStatus::Failed, minutes_ago(30), 200);
+    // Yesterday at noon (UTC), so that an hour later is still the same day.
+    let noon = Timestamp::from_unix_millis(
+        Timestamp::now().unix_millis() / 86_400_000 * 86_400_000 - 12 * 3_600_000,
+    )
+    .unwrap();
+    let new = execution("login", ExecutionStatus::Failed, noon, 200);
     s.record_executions(&[record(old.clone()), record(new.clone())])
         .await
         .unwrap();
@@ -424,10 +406,32 @@ async fn prune_keeps_rollups_by_their_own_retention(db: TestDb) {
         "rollups outlive raw rows"
     );
     let cutoff = minutes_ago(60 * 24 * 2);
-    assert_eq!(s.prune_rollups(cutoff, true).await.unwrap(), 2);
-    assert_eq!(stored(s).await.len(), 4, "a dry run deletes nothing");
-    assert_eq!(s.prune_rollups(cutoff, false).await.unwrap(), 2);
+    assert_eq!(s.prune_rollups(cutoff, true).await.unwrap(), 3);
+    assert_eq!(stored(s).await.len(), 6, "a dry run deletes nothing");
+    assert_eq!(s.prune_rollups(cutoff, false).await.unwrap(), 3);
     assert_eq!(stored(s).await, recount([&new]));
+    // A day is pruned once it has ended by the cutoff, not before: with a cutoff inside the
+    // day of `new`, its MINUTE and HOUR rows that ended go, its DAY row stays.
+    let midnight =
+        Timestamp::from_unix_millis(new.started_at.unix_millis() / 86_400_000 * 86_400_000)
+            .unwrap();
+    let ended = new.started_at.plus(TimeDelta::hours(1));
+    let day_only = s.prune_rollups(ended, false).await.unwrap();
+    assert_eq!(day_only, 2);
+    let left: Vec<_> = stored(s).await.into_keys().collect();
+    assert_eq!(
+        left,
+        [(
+            RollupBucket::Day,
+            "login".to_owned(),
+            "production".to_owned(),
+            midnight
+        )]
+    );
+    s.prune_rollups(midnight.plus(TimeDelta::days(1)), false)
+        .await
+        .unwrap();
+    assert!(stored(s).await.is_empty());
 }
 
 async fn two_stores_writing_at_once_lose_no_counts(db: TestDb) {

@@ -94,7 +94,7 @@ async fn every_page_renders_with_the_strict_policy(api: TestApi) {
         ),
         (
             "/workflows/quick?window=30d".to_owned(),
-            vec!["p95 duration per hour, last 30d"],
+            vec!["p95 duration per day, last 30d"],
         ),
         (
             format!("/executions/{}", exe.run_id),

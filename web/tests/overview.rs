@@ -285,6 +285,41 @@ async fn series_fill_every_bucket_with_counts_and_p95(api: TestApi) {
         .sum();
     assert_eq!(total, 5, "production only");
     assert_eq!(body["points"].as_array().unwrap().len(), 240 + 1);
+
+    // UTC days, 30 of them by default: the same runs as the hours of that window.
+    let (status, days) = api.get("/api/series?workflow=quick&bucket=day").await;
+    assert_eq!(status, 200, "{days}");
+    assert_eq!(days["bucket"], "day");
+    let points = days["points"].as_array().unwrap();
+    assert!((30..=31).contains(&points.len()), "{}", points.len());
+    for p in points {
+        let start = Timestamp::parse(p["bucketStart"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            start.unix_millis() % 86_400_000,
+            0,
+            "{start} is not a UTC midnight"
+        );
+    }
+    let runs = |body: &serde_json::Value| -> i64 {
+        body["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["runs"].as_i64().unwrap())
+            .sum()
+    };
+    let since = days["since"].as_str().unwrap().to_owned();
+    let until = days["until"].as_str().unwrap().to_owned();
+    let (_, hours) = api
+        .get(&format!(
+            "/api/series?workflow=quick&bucket=hour&since={since}&until={until}"
+        ))
+        .await;
+    assert!(runs(&days) > 0);
+    assert_eq!(runs(&days), runs(&hours));
+    let (status, body) = api.get("/api/series?bucket=week").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("day"), "{body}");
 }
 async fn alerts_and_reports_are_listed_newest_first(api: TestApi) {
     let (status, body) = api.get("/api/alerts").await;

@@ -9,6 +9,8 @@ use sqlx::{ConnectOptions, Connection};
 use wfmon_model::*;
 use wfmon_store::{DatabaseUrl, OpenMode, Store};
 
+pub mod rollups;
+
 /// The PostgreSQL database the tests use (each test gets its own schema in it).
 pub fn postgres_base_url() -> String {
     std::env::var("WFMON_TEST_POSTGRES_URL")
@@ -104,6 +106,51 @@ impl TestDb {
             url,
             _dir: None,
         })
+    }
+
+    /// A fresh database of the same backend as `like`, connected but not migrated (`None`
+    /// when PostgreSQL is unreachable outside CI).
+    pub async fn unmigrated(like: wfmon_store::Backend) -> Option<TestDb> {
+        let (url, dir) = match like {
+            wfmon_store::Backend::Sqlite => {
+                let (url, dir) = sqlite_url();
+                (url, Some(dir))
+            }
+            wfmon_store::Backend::Postgres => (postgres_url().await?, None),
+        };
+        let store = Store::connect(&url, OpenMode::Create)
+            .await
+            .expect("connect");
+        Some(TestDb {
+            store,
+            url,
+            _dir: dir,
+        })
+    }
+
+    /// The first column of every row a query returns, as text, run outside the store.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match self.store.backend() {
+            wfmon_store::Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(self.url.as_str())
+                    .await
+                    .unwrap();
+                sqlx::query_scalar::<_, String>(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap()
+            }
+            wfmon_store::Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(self.url.as_str())
+                    .await
+                    .unwrap();
+                sqlx::query_scalar::<_, String>(sql)
+                    .fetch_all(&mut conn)
+                    .await
+                    .unwrap()
+            }
+        }
     }
 
     /// Runs SQL directly, outside the store.

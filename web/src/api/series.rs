@@ -1,5 +1,5 @@
-//! `GET /api/series`: runs, passed, failed, success rate and p95 duration per minute or hour,
-//! for charts. Every bucket of the window is present (empty ones with zero runs), oldest
+//! `GET /api/series`: runs, passed, failed, success rate and p95 duration per minute, hour or
+//! UTC day, for charts. Every bucket of the window is present (empty ones with zero runs), oldest
 //! first.
 
 use std::collections::HashMap;
@@ -15,14 +15,15 @@ use crate::error::ApiError;
 use crate::extract::Params;
 use crate::state::AppState;
 
-/// Most buckets one answer holds (a day of minutes, two months of hours).
+/// Most buckets one answer holds (a day of minutes, two months of hours, about four years of
+/// days).
 pub const MAX_BUCKETS: i64 = 1440;
 
 /// The answer.
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Series {
-    /// `minute` or `hour`.
+    /// `minute`, `hour` or `day`.
     pub bucket: &'static str,
     /// Start of the first bucket.
     pub since: Timestamp,
@@ -43,8 +44,9 @@ pub async fn series(
         .parse_with("bucket", |text| match text.to_ascii_lowercase().as_str() {
             "hour" => Ok(RollupBucket::Hour),
             "minute" => Ok(RollupBucket::Minute),
+            "day" => Ok(RollupBucket::Day),
             _ => Err(format!(
-                "`bucket`: `{}` is not a bucket (write hour or minute)",
+                "`bucket`: `{}` is not a bucket (write minute, hour or day)",
                 crate::error::echo(text)
             )),
         })?
@@ -52,6 +54,7 @@ pub async fn series(
     let (width, default_span, name) = match bucket {
         RollupBucket::Hour => (TimeDelta::hours(1), TimeDelta::hours(24), "hour"),
         RollupBucket::Minute => (TimeDelta::minutes(1), TimeDelta::hours(1), "minute"),
+        RollupBucket::Day => (TimeDelta::days(1), TimeDelta::days(30), "day"),
     };
     let until = params.instant("until", now)?.unwrap_or(now);
     let since = params
@@ -70,7 +73,7 @@ pub async fn series(
         return Err(ApiError::invalid_parameter(
             "since",
             format!(
-                "the window holds {buckets} {name} buckets; at most {MAX_BUCKETS} (narrow `since`..`until` or use bucket=hour)"
+                "the window holds {buckets} {name} buckets; at most {MAX_BUCKETS} (narrow `since`..`until` or use a wider bucket)"
             ),
         ));
     }
@@ -103,6 +106,7 @@ pub async fn series_points(
     until: Timestamp,
 ) -> Result<Vec<SeriesPoint>, ApiError> {
     let step = match bucket {
+        RollupBucket::Day => TimeDelta::days(1),
         RollupBucket::Hour => TimeDelta::hours(1),
         RollupBucket::Minute => TimeDelta::minutes(1),
     }

@@ -23,7 +23,7 @@ const WINDOWS: &[(&str, TimeDelta, RollupBucket)] = &[
     ("1h", TimeDelta::hours(1), RollupBucket::Minute),
     ("24h", TimeDelta::hours(24), RollupBucket::Hour),
     ("7d", TimeDelta::days(7), RollupBucket::Hour),
-    ("30d", TimeDelta::days(30), RollupBucket::Hour),
+    ("30d", TimeDelta::days(30), RollupBucket::Day),
 ];
 
 /// Runs listed.
@@ -138,6 +138,7 @@ async fn build(state: &AppState, name: &str, params: &Params) -> Result<Page, Ap
     let per = match bucket {
         RollupBucket::Minute => "minute",
         RollupBucket::Hour => "hour",
+        RollupBucket::Day => "day",
     };
     let caption = format!("Success rate per {per}, last {window_name}");
     success_bars(&mut h, &points, &caption);

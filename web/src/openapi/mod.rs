@@ -211,8 +211,8 @@ fn paths() -> Value {
             vec![
                 workflow_filter(),
                 environment_filter(),
-                query("bucket", json!({"type": "string", "enum": ["hour", "minute"], "default": "hour"}), "Bucket width."),
-                time_param("since", "Start of the window (default: 24 hours before `until` for hours, 1 hour for minutes)"),
+                query("bucket", json!({"type": "string", "enum": ["hour", "minute", "day"], "default": "hour"}), "Bucket width (days are UTC days)."),
+                time_param("since", "Start of the window (default: 24 hours before `until` for hours, 1 hour for minutes, 30 days for days)"),
                 time_param("until", "End of the window (default: now)"),
             ],
             vec![("200", ok("The series.", "Series")), ("400", error("BadRequest"))]) },

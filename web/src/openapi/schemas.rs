@@ -489,7 +489,7 @@ pub fn all() -> Value {
         object(
             "A time series.",
             json!({
-                "bucket": {"type": "string", "enum": ["hour", "minute"]},
+                "bucket": {"type": "string", "enum": ["hour", "minute", "day"]},
                 "since": time(), "until": time(),
                 "points": array(schema_ref("SeriesPoint")),
             }),

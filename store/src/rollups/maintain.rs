@@ -1,0 +1,188 @@
+//! Rebuilding the rollups of a range from the raw executions, and pruning them by their own
+//! retention.
+//!
+//! A rebuild works on whole UTC days: a DAY row counts every run of its day, so it is never
+//! rebuilt from part of it; the range asked for is widened to the days holding its ends and
+//! each day is rebuilt in its own transaction (MINUTE, HOUR and DAY rows together).
+
+use std::collections::BTreeMap;
+
+use sqlx::{AssertSqlSafe, Database};
+use wfmon_model::{RollupBucket, Timestamp, WorkflowRollup};
+
+use super::{
+    RollupKey, RollupTotals, RunFacts, bucket_floor, bucket_millis, not_run_statuses, write_rows,
+};
+use crate::records::begin_write;
+use crate::{Store, StoreError};
+
+/// What `rebuild_rollups` did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RebuildReport {
+    /// Start of the rebuilt range (a UTC midnight).
+    pub from: Option<Timestamp>,
+    /// End of the rebuilt range (a UTC midnight, exclusive).
+    pub to: Option<Timestamp>,
+    /// Runs counted.
+    pub runs: i64,
+    /// Rollup rows written.
+    pub rows: i64,
+}
+
+/// The start of the bucket after the one holding `at`, or `at` when it starts a bucket.
+fn bucket_ceil(bucket: RollupBucket, at: Timestamp) -> Timestamp {
+    let floor = bucket_floor(bucket, at);
+    if floor == at {
+        at
+    } else {
+        floor.plus(chrono::TimeDelta::milliseconds(bucket_millis(bucket)))
+    }
+}
+
+impl Store {
+    /// Recomputes the rollups of runs started in `[from, to)` (widened to whole UTC days;
+    /// open ends: the oldest and newest execution) from the raw executions, one day per
+    /// transaction. Other writers wait while a day is rebuilt, so none of their runs is lost
+    /// or counted twice.
+    pub async fn rebuild_rollups(
+        &self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+    ) -> Result<RebuildReport, StoreError> {
+        let (oldest, newest) = dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, (Option<Timestamp>, Option<Timestamp>)>(
+                "SELECT MIN(started_at), MAX(started_at) FROM workflow_executions",
+            )
+            .fetch_one(pool)
+            .await
+            .map_err(StoreError::query("finding the range of executions"))?
+        });
+        let day = RollupBucket::Day;
+        let start = from.or(oldest).map(|t| bucket_floor(day, t));
+        let end = to.or_else(|| newest.map(|t| t.plus(chrono::TimeDelta::milliseconds(1))));
+        let end = end.map(|t| bucket_ceil(day, t));
+        let mut report = RebuildReport {
+            from: start,
+            to: end,
+            ..RebuildReport::default()
+        };
+        let (Some(start), Some(end)) = (start, end) else {
+            return Ok(report);
+        };
+        let mut from = start;
+        while from < end {
+            let next = from.plus(chrono::TimeDelta::days(1)).min(end);
+            let (runs, rows) = self.rebuild_span(from, next).await?;
+            report.runs += runs;
+            report.rows += rows;
+            from = next;
+        }
+        Ok(report)
+    }
+
+    async fn rebuild_span(&self, from: Timestamp, to: Timestamp) -> Result<(i64, i64), StoreError> {
+        let context = format!("rebuilding the rollups of {from} to {to}");
+        let select = format!(
+            "SELECT run_id, workflow_name, environment, started_at, status, duration_ms \
+             FROM workflow_executions WHERE started_at >= $1 AND started_at < $2 \
+             AND status NOT IN ({})",
+            not_run_statuses()
+        );
+        dispatch!(self, pool, Db => {
+            let result: Result<(i64, i64), sqlx::Error> = async {
+                let mut tx = pool.begin_with(begin_write::<Db>()).await?;
+                if Db::NAME == "PostgreSQL" {
+                    // Blocks writers' rollup updates (not readers) until this span is done.
+                    sqlx::query::<Db>("LOCK TABLE workflow_rollups IN SHARE ROW EXCLUSIVE MODE")
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query::<Db>(
+                    "DELETE FROM workflow_rollups WHERE bucket_start >= $1 AND bucket_start < $2",
+                )
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
+                let runs = sqlx::query_as::<Db, RunFacts>(AssertSqlSafe(select))
+                    .bind(from)
+                    .bind(to)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                let mut totals: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
+                for run in &runs {
+                    for key in run.keys() {
+                        totals
+                            .entry(key)
+                            .or_default()
+                            .add(run.status, run.duration_ms.map(i64::from));
+                    }
+                }
+                let now = Timestamp::now();
+                let rows: Vec<WorkflowRollup> =
+                    totals.into_iter().map(|(k, t)| t.into_row(&k, now)).collect();
+                write_rows::<Db>(&mut tx, &rows).await?;
+                tx.commit().await?;
+                Ok((runs.len() as i64, rows.len() as i64))
+            }
+            .await;
+            result.map_err(StoreError::query(context))
+        })
+    }
+
+    /// Deletes rollup rows of buckets (minutes, hours, days) that ended at or before
+    /// `cutoff` (with `dry_run`, only counts them). Returns how many.
+    pub async fn prune_rollups(&self, cutoff: Timestamp, dry_run: bool) -> Result<i64, StoreError> {
+        // Bucket starts are aligned: a bucket ended by `cutoff` starts before the start of
+        // the bucket holding it.
+        let minute = bucket_floor(RollupBucket::Minute, cutoff);
+        let hour = bucket_floor(RollupBucket::Hour, cutoff);
+        let day = bucket_floor(RollupBucket::Day, cutoff);
+        let filter = "(bucket = 'MINUTE' AND bucket_start < $1) \
+             OR (bucket = 'HOUR' AND bucket_start < $2) OR (bucket = 'DAY' AND bucket_start < $3)";
+        let sql = if dry_run {
+            format!("SELECT COUNT(*) FROM workflow_rollups WHERE {filter}")
+        } else {
+            format!("DELETE FROM workflow_rollups WHERE {filter}")
+        };
+        dispatch!(self, pool, Db => {
+            let result = if dry_run {
+                sqlx::query_scalar::<Db, i64>(AssertSqlSafe(sql))
+                    .bind(minute)
+                    .bind(hour)
+                    .bind(day)
+                    .fetch_one(pool)
+                    .await
+            } else {
+                sqlx::query::<Db>(AssertSqlSafe(sql))
+                    .bind(minute)
+                    .bind(hour)
+                    .bind(day)
+                    .execute(pool)
+                    .await
+                    .map(|done| done.rows_affected() as i64)
+            };
+            result.map_err(StoreError::query("pruning rollups"))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_widen_to_whole_days() {
+        let at = |text: &str| Timestamp::parse(text).unwrap();
+        let day = RollupBucket::Day;
+        assert_eq!(
+            bucket_ceil(day, at("2026-03-04T05:06:07Z")),
+            at("2026-03-05T00:00:00Z")
+        );
+        assert_eq!(
+            bucket_ceil(day, at("2026-03-04T00:00:00Z")),
+            at("2026-03-04T00:00:00Z")
+        );
+    }
+}

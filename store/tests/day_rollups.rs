@@ -1,0 +1,301 @@
+//! The migration that brings DAY rollups, on both backends: a store at the previous version,
+//! with MINUTE and HOUR rollups only, gets DAY rows equal to its merged HOUR rows (over more
+//! than one of the backfill's spans), answers the same figures, keeps the table's indexes,
+//! trigger, unique key and CHECK, and a second migration changes nothing. A day holding an
+//! HOUR row whose sketch cannot be read stays unreadable rather than losing runs.
+
+mod common;
+
+use chrono::TimeDelta;
+use common::rollups::{Figures, recount, stored};
+use common::*;
+use wfmon_model::*;
+use wfmon_store::{
+    AnalyticsWindow, Backend, ExecutionRecord, OpenMode, RollupQuery, Store, latest_version,
+};
+
+on_both_backends!(
+    day_rows_are_made_from_hour_rows_when_migrating,
+    a_day_with_an_unreadable_hour_stays_unreadable,
+);
+
+const HOUR_MS: i64 = 3_600_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// A fresh database of `like`'s backend at the version before DAY rollups.
+async fn previous_version(like: &TestDb) -> Option<TestDb> {
+    let db = TestDb::unmigrated(like.store.backend()).await?;
+    let previous = latest_version(db.store.backend()) - 1;
+    let outcome = db.store.migrate_up_to(previous).await.unwrap();
+    assert_eq!(outcome.to, previous);
+    Some(db)
+}
+
+/// Stores `runs` and the MINUTE and HOUR rollups a store of the previous version holds for
+/// them; `edit` may change a row before it is written.
+async fn fill(s: &Store, runs: &[WorkflowExecution], edit: impl Fn(&mut WorkflowRollup)) {
+    s.insert(runs).await.unwrap();
+    let now = Timestamp::now();
+    let rows: Vec<WorkflowRollup> = recount(runs)
+        .into_iter()
+        .filter(|(k, _)| k.0 != RollupBucket::Day)
+        .map(|((bucket, workflow_name, environment, bucket_start), f)| {
+            let mut row = WorkflowRollup {
+                id: new_id("rol"),
+                bucket,
+                bucket_start,
+                workflow_name,
+                environment,
+                runs: f.0,
+                passed: f.1,
+                failed: f.2,
+                warnings: f.3,
+                duration_sum_ms: f.4,
+                duration_min_ms: f.5,
+                duration_max_ms: f.6,
+                duration_sketch: Some(json(f.7.to_json())),
+                updated_at: now,
+            };
+            edit(&mut row);
+            row
+        })
+        .collect();
+    s.insert(&rows).await.unwrap();
+}
+
+/// The table's indexes and triggers, by name.
+async fn table_objects(db: &TestDb) -> Vec<String> {
+    db.strings(match db.store.backend() {
+        Backend::Sqlite => {
+            "SELECT name FROM sqlite_master WHERE tbl_name = 'workflow_rollups' \
+             AND type IN ('index', 'trigger') ORDER BY name"
+        }
+        Backend::Postgres => {
+            "SELECT indexname::text FROM pg_indexes WHERE schemaname = current_schema() \
+             AND tablename = 'workflow_rollups' UNION ALL \
+             SELECT tgname::text FROM pg_trigger \
+             WHERE tgrelid = 'workflow_rollups'::regclass AND NOT tgisinternal ORDER BY 1"
+        }
+    })
+    .await
+}
+
+/// The DAY rows the HOUR rows of `figures` add up to.
+fn merged_hours(figures: &Figures) -> Figures {
+    let mut out = Figures::new();
+    for ((bucket, workflow, environment, start), f) in figures {
+        if *bucket != RollupBucket::Hour {
+            continue;
+        }
+        let day = Timestamp::from_unix_millis(start.unix_millis() / DAY_MS * DAY_MS).unwrap();
+        let d = out
+            .entry((
+                RollupBucket::Day,
+                workflow.clone(),
+                environment.clone(),
+                day,
+            ))
+            .or_insert((0, 0, 0, 0, 0, None, None, DurationSketch::new()));
+        d.0 += f.0;
+        d.1 += f.1;
+        d.2 += f.2;
+        d.3 += f.3;
+        d.4 += f.4;
+        d.5 = d.5.into_iter().chain(f.5).min();
+        d.6 = d.6.into_iter().chain(f.6).max();
+        d.7.merge(&f.7);
+    }
+    out
+}
+
+fn window(workflow: &str, since: &str, until: &str) -> AnalyticsWindow {
+    AnalyticsWindow {
+        workflow: Some(workflow.to_owned()),
+        environment: None,
+        since: Timestamp::parse(since).unwrap(),
+        until: Timestamp::parse(until).unwrap(),
+    }
+}
+
+async fn day_rows_are_made_from_hour_rows_when_migrating(like: TestDb) {
+    let Some(db) = previous_version(&like).await else {
+        return;
+    };
+    let s = &db.store;
+    // 75 days of runs, one every 7 h 13 min: more than two of the backfill's spans.
+    let base = Timestamp::parse("2026-01-01T03:00:00Z").unwrap();
+    let runs: Vec<WorkflowExecution> = (0..250i64)
+        .map(|i| {
+            let status = match i % 11 {
+                0 | 4 => ExecutionStatus::Failed,
+                7 => ExecutionStatus::Warning,
+                _ => ExecutionStatus::Passed,
+            };
+            let at = base.plus(TimeDelta::minutes(i * 433));
+            let mut e = execution(
+                ["login", "search"][i as usize % 2],
+                status,
+                at,
+                50 + (i as i32 * 37) % 3000,
+            );
+            if i % 3 == 0 {
+                e.environment = "staging".into();
+            }
+            e
+        })
+        .collect();
+    fill(s, &runs, |_| {}).await;
+    let objects = table_objects(&db).await;
+    let windows = [
+        ("2026-01-03T05:00:00Z", "2026-03-10T19:43:00Z"),
+        ("2026-01-01T00:00:00Z", "2026-03-20T00:00:00Z"),
+        ("2026-02-10T11:00:00Z", "2026-02-13T00:17:00Z"),
+    ];
+    // Before: points of an hour read HOUR and MINUTE rows, the only ones there are.
+    let mut before = Vec::new();
+    for workflow in ["login", "search"] {
+        for (since, until) in windows {
+            let w = window(workflow, since, until);
+            before.push(s.figures(&w, Some(HOUR_MS)).await.unwrap());
+        }
+    }
+
+    let outcome = s.migrate().await.unwrap();
+    let latest = latest_version(s.backend());
+    assert_eq!(outcome.applied, [(latest, "day_rollups")]);
+    Store::open(&db.url, OpenMode::Existing)
+        .await
+        .expect("the migrated schema matches")
+        .close()
+        .await;
+    let figures = stored(s).await;
+    assert_eq!(figures, recount(&runs), "DAY rows added, the others kept");
+    let days: Figures = figures
+        .clone()
+        .into_iter()
+        .filter(|(k, _)| k.0 == RollupBucket::Day)
+        .collect();
+    assert!(days.len() > 100, "{} DAY rows", days.len());
+    assert_eq!(days, merged_hours(&figures));
+
+    // The same answers, whichever rows are read.
+    let mut n = 0;
+    for workflow in ["login", "search"] {
+        for (since, until) in windows {
+            let w = window(workflow, since, until);
+            let hours = s.figures(&w, Some(HOUR_MS)).await.unwrap();
+            assert_eq!(hours, before[n], "{workflow} {since}");
+            let whole = s.figures(&w, None).await.unwrap();
+            let totals = |f: &[wfmon_store::WorkflowFigures]| {
+                f.iter()
+                    .map(|f| (f.environment.clone(), f.total.clone()))
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(totals(&whole), totals(&before[n]), "{workflow} {since}");
+            n += 1;
+        }
+    }
+    let w = window("login", "2026-01-01T00:00:00Z", "2026-03-20T00:00:00Z");
+    let by_day = s.figures(&w, Some(DAY_MS)).await.unwrap();
+    for f in &by_day {
+        assert_eq!(f.points.len(), 78);
+        let runs: i64 = f.points.iter().map(|p| p.figures.runs).sum();
+        assert_eq!(runs, f.total.runs);
+    }
+
+    // The table keeps its indexes, trigger and CHECK, and its unique key takes new runs.
+    assert_eq!(table_objects(&db).await, objects);
+    assert!(
+        db.exec(
+            "INSERT INTO workflow_rollups (id, bucket, bucket_start, workflow_name, environment) \
+             VALUES ('x', 'WEEK', '2026-01-05T00:00:00.000Z', 'w', 'e')"
+        )
+        .await
+        .is_err(),
+        "a bucket that is not MINUTE, HOUR or DAY is refused"
+    );
+    let more = execution(
+        "login",
+        ExecutionStatus::Failed,
+        base.plus(TimeDelta::minutes(5)),
+        1234,
+    );
+    let record = ExecutionRecord {
+        execution: more.clone(),
+        steps: Vec::new(),
+        metrics: Vec::new(),
+        health_checks: Vec::new(),
+    };
+    s.record_executions(&[record]).await.unwrap();
+    let all: Vec<WorkflowExecution> = runs.iter().cloned().chain([more]).collect();
+    assert_eq!(stored(s).await, recount(&all));
+
+    // Migrating again changes nothing.
+    let again = s.migrate().await.unwrap();
+    assert!(again.applied.is_empty());
+    assert_eq!(stored(s).await, recount(&all));
+}
+
+async fn a_day_with_an_unreadable_hour_stays_unreadable(like: TestDb) {
+    let Some(db) = previous_version(&like).await else {
+        return;
+    };
+    let s = &db.store;
+    let day = Timestamp::parse("2026-04-02T00:00:00Z").unwrap();
+    let runs: Vec<WorkflowExecution> = [3, 9, 9, 15]
+        .iter()
+        .map(|h| {
+            execution(
+                "search",
+                ExecutionStatus::Passed,
+                day.plus(TimeDelta::hours(*h)),
+                100 * *h as i32,
+            )
+        })
+        .collect();
+    let damaged = r#"{"v":9,"z":0,"b":"x"}"#;
+    let nine = day.plus(TimeDelta::hours(9));
+    fill(s, &runs, |row| {
+        if row.bucket == RollupBucket::Hour && row.bucket_start == nine {
+            row.duration_sketch = Some(json(serde_json::from_str(damaged).unwrap()));
+        }
+    })
+    .await;
+    s.migrate().await.unwrap();
+    let rows = s
+        .rollup_rows(&RollupQuery {
+            workflow: None,
+            environment: None,
+            bucket: RollupBucket::Day,
+            since: day,
+            until: day.plus(TimeDelta::days(1)),
+        })
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    // Every run counted, and the sketch as unreadable as the hour's.
+    assert_eq!((rows[0].runs, rows[0].duration_sum_ms), (4, 3600));
+    assert_eq!(
+        rows[0].duration_sketch.as_ref().unwrap().0,
+        serde_json::from_str::<serde_json::Value>(damaged).unwrap()
+    );
+    let w = window("search", "2026-04-01T00:00:00Z", "2026-04-05T00:00:00Z");
+    let err = s.figures(&w, None).await.unwrap_err().to_string();
+    assert!(err.contains("rebuild-rollups"), "{err}");
+    // The next run of the day counts it again from the raw rows.
+    let more = execution(
+        "search",
+        ExecutionStatus::Failed,
+        day.plus(TimeDelta::hours(20)),
+        50,
+    );
+    let record = ExecutionRecord {
+        execution: more.clone(),
+        steps: Vec::new(),
+        metrics: Vec::new(),
+        health_checks: Vec::new(),
+    };
+    s.record_executions(&[record]).await.unwrap();
+    let found = s.figures(&w, None).await.unwrap();
+    assert_eq!(found[0].total.runs, 5);
+}

@@ -11,8 +11,8 @@
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use wfmon_model::{
-    Alert, AlertStatus, MonitoringReport, Record, ReportType, RollupBucket, SystemHealthCheck,
-    Timestamp, WorkflowExecution,
+    Alert, AlertStatus, ExecutionStatus, MonitoringReport, Record, ReportType, RollupBucket,
+    SystemHealthCheck, Timestamp,
 };
 
 use crate::records::select_sql;
@@ -99,6 +99,44 @@ pub struct AlertFilter {
     pub environment: Option<String>,
     /// At most this many (default 100).
     pub limit: Option<u32>,
+}
+
+/// The latest run of a workflow in an environment (`latest_runs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LatestRun {
+    /// Run id.
+    pub run_id: String,
+    /// Workflow.
+    pub workflow_name: String,
+    /// Environment.
+    pub environment: String,
+    /// Start.
+    pub started_at: Timestamp,
+    /// How it ended.
+    pub status: ExecutionStatus,
+    /// How long it took.
+    pub duration_ms: Option<i32>,
+}
+
+/// A `LatestRun` as the database writes it in JSON: the start as the text it holds (read
+/// like a column, whatever its form), the status parsed leniently like a column.
+#[derive(serde::Deserialize)]
+struct LatestRow(String, String, String, String, ExecutionStatus, Option<i32>);
+
+impl LatestRow {
+    fn into_run(self) -> Result<LatestRun, StoreError> {
+        let LatestRow(run_id, workflow_name, environment, started_at, status, duration_ms) = self;
+        let started_at = Timestamp::parse(&started_at)
+            .map_err(|e| StoreError::Unreadable(format!("the start of run {run_id}: {e}")))?;
+        Ok(LatestRun {
+            run_id,
+            workflow_name,
+            environment,
+            started_at,
+            status,
+            duration_ms,
+        })
+    }
 }
 
 /// Pairs looked up per statement by `latest_runs` (SQLite joins at most 500 SELECTs).
@@ -244,24 +282,30 @@ impl Store {
     /// (pairs that never ran are left out), by workflow then environment. One lookup per
     /// pair on the `(workflow_name, environment, started_at)` index, reading back from the
     /// newest row, joined with UNION ALL so that up to `PAIRS_PER_STATEMENT` pairs cost one
-    /// statement: the cost grows with the number of pairs, not with history or with how
-    /// many runs a day holds.
+    /// statement (whose answer is one JSON array, see `figures`): the cost grows with the
+    /// number of pairs, not with history or with how many runs a day holds.
     pub async fn latest_runs(
         &self,
         pairs: &[(String, String)],
-    ) -> Result<Vec<WorkflowExecution>, StoreError> {
+    ) -> Result<Vec<LatestRun>, StoreError> {
+        let columns = "run_id, workflow_name, environment, started_at, status, duration_ms";
         let head = format!(
-            "SELECT * FROM ( {} WHERE workflow_name = ",
-            select_sql::<WorkflowExecution>()
+            "SELECT * FROM ( SELECT {columns} FROM workflow_executions WHERE workflow_name = "
         );
         let tail = format!(
             " AND status NOT IN ({}) ORDER BY started_at DESC, run_id DESC LIMIT 1 ) AS l",
             not_runs()
         );
+        let aggregate = match self.backend() {
+            Backend::Sqlite => format!("SELECT json_group_array(json_array({columns})) FROM ("),
+            Backend::Postgres => {
+                format!("SELECT CAST(json_agg(json_build_array({columns})) AS TEXT) FROM (")
+            }
+        };
         let mut found = Vec::new();
         for chunk in pairs.chunks(PAIRS_PER_STATEMENT) {
-            let rows = dispatch!(self, pool, Db => {
-                let mut q = QueryBuilder::<Db>::new("");
+            let text: Option<String> = dispatch!(self, pool, Db => {
+                let mut q = QueryBuilder::<Db>::new(aggregate.as_str());
                 for (n, (workflow, environment)) in chunk.iter().enumerate() {
                     if n > 0 {
                         q.push(" UNION ALL ");
@@ -270,12 +314,19 @@ impl Store {
                     q.push(" AND environment = ").push_bind(environment.clone());
                     q.push(&tail);
                 }
-                q.build_query_as::<WorkflowExecution>()
-                    .fetch_all(pool)
+                q.push(" ) AS latest");
+                q.build_query_scalar::<Option<String>>()
+                    .fetch_one(pool)
                     .await
-                    .map_err(StoreError::query("reading the latest runs"))
-            })?;
-            found.extend(rows);
+                    .map_err(StoreError::query("reading the latest runs"))?
+            });
+            if let Some(text) = text {
+                let rows: Vec<LatestRow> = serde_json::from_str(&text)
+                    .map_err(|e| StoreError::Unreadable(format!("reading the latest runs: {e}")))?;
+                for row in rows {
+                    found.push(row.into_run()?);
+                }
+            }
         }
         found.sort_by(|a, b| {
             (&a.workflow_name, &a.environment).cmp(&(&b.workflow_name, &b.environment))

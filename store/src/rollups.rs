@@ -216,8 +216,9 @@ impl RollupTotals {
 }
 
 /// The figures of one stored rollup row as read for sums over many rows, its sketch as
-/// text (read with `CAST(duration_sketch AS TEXT)`, which both dialects accept).
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// text (read with `CAST(duration_sketch AS TEXT)`, which both dialects accept); also read
+/// from a JSON array of the same columns in the same order.
+#[derive(Debug, Clone, sqlx::FromRow, serde::Deserialize)]
 pub(crate) struct SketchRow {
     pub workflow_name: String,
     pub environment: String,

@@ -756,6 +756,25 @@ async fn running_row(db: &Db, schedule: &str) -> WorkflowExecution {
     .await
 }
 
+/// A RUNNING execution of `schedule` that started at most `age` ago, so that a run of known
+/// length is surely still in flight for a while (on a loaded machine the row may be read
+/// just before its run ends).
+async fn young_running_row(db: &Db, schedule: &str, age: Duration) -> WorkflowExecution {
+    until(
+        "a RUNNING execution that just started",
+        Duration::from_secs(10),
+        async || {
+            let oldest = Utc::now() - TimeDelta::from_std(age).unwrap();
+            db.executions().await.into_iter().find(|e| {
+                e.status == ExecutionStatus::Running
+                    && e.schedule_id.as_deref() == Some(schedule)
+                    && e.started_at.as_datetime() > oldest
+            })
+        },
+    )
+    .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_aborts_a_run_that_outlasts_the_grace_and_kills_its_program() {
     let target = Target::start();
@@ -1358,7 +1377,8 @@ async fn results_of_runs_during_a_network_outage_are_written_after_it() {
     );
     let mut daemon = Daemon::running(dir.path(), "wfmon.yaml", &through_proxy, "daemon").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let in_flight = running_row(&db, "outage@local").await;
+    // The target answers in 700 ms: cut while at least 400 ms of the run remain.
+    let in_flight = young_running_row(&db, "outage@local", Duration::from_millis(300)).await;
     proxy.cut();
     let cut = Utc::now();
     tokio::time::sleep(Duration::from_secs(3)).await;
@@ -1392,7 +1412,8 @@ async fn results_of_runs_while_the_database_refuses_connections_are_written_afte
     );
     let mut daemon = Daemon::running(dir.path(), "wfmon.yaml", &db.url, "daemon").await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let in_flight = running_row(&db, "outage@local").await;
+    // The target answers in 700 ms: cut while at least 400 ms of the run remain.
+    let in_flight = young_running_row(&db, "outage@local", Duration::from_millis(300)).await;
     db.admin(&format!(
         "ALTER DATABASE \"{name}\" ALLOW_CONNECTIONS false; \
          SELECT pg_terminate_backend(pid) FROM pg_stat_activity \

@@ -1005,7 +1005,15 @@ async fn after_kill_9_the_next_start_closes_the_interrupted_run_and_goes_on() {
             "results from before the kill are intact"
         );
     }
-    assert_due_times_unique(&end, &second.log());
+    // A due time the killed instance recorded as SKIPPED (its run still in flight) may be
+    // run by the next one, since the kill can land before that schedule moved on; no due
+    // time is ever run twice.
+    let ran: Vec<WorkflowExecution> = end
+        .iter()
+        .filter(|e| e.status != ExecutionStatus::Skipped)
+        .cloned()
+        .collect();
+    assert_due_times_unique(&ran, &second.log());
     assert!(
         end.iter().all(|e| e.status != ExecutionStatus::Running),
         "{}",

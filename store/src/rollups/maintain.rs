@@ -89,6 +89,17 @@ impl Store {
              AND status NOT IN ({})",
             not_run_statuses()
         );
+        // Naming every bucket lets the `(bucket, bucket_start)` index find the span's rows;
+        // without it the whole table is scanned for each day rebuilt.
+        let buckets: Vec<String> = RollupBucket::ALL
+            .iter()
+            .map(|b| format!("'{}'", b.as_str()))
+            .collect();
+        let delete = format!(
+            "DELETE FROM workflow_rollups WHERE bucket IN ({}) \
+             AND bucket_start >= $1 AND bucket_start < $2",
+            buckets.join(", ")
+        );
         dispatch!(self, pool, Db => {
             let result: Result<(i64, i64), sqlx::Error> = async {
                 let mut tx = pool.begin_with(begin_write::<Db>()).await?;
@@ -98,9 +109,7 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query::<Db>(
-                    "DELETE FROM workflow_rollups WHERE bucket_start >= $1 AND bucket_start < $2",
-                )
+                sqlx::query::<Db>(AssertSqlSafe(delete))
                 .bind(from)
                 .bind(to)
                 .execute(&mut *tx)

@@ -52,7 +52,10 @@ impl Store {
     ) -> Result<RebuildReport, StoreError> {
         let (oldest, newest) = dispatch!(self, pool, Db => {
             sqlx::query_as::<Db, (Option<Timestamp>, Option<Timestamp>)>(
-                "SELECT MIN(started_at), MAX(started_at) FROM workflow_executions",
+                // One subquery each: SQLite answers a lone MIN or MAX from the index's ends,
+                // but scans the table for both in one SELECT.
+                "SELECT (SELECT MIN(started_at) FROM workflow_executions), \
+                 (SELECT MAX(started_at) FROM workflow_executions)",
             )
             .fetch_one(pool)
             .await

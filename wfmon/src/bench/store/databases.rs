@@ -202,6 +202,8 @@ pub enum RawPool {
 
 impl RawPool {
     /// Connects to `url` and opens one connection, so that timing starts on a warm pool.
+    /// Its statements are not logged: they are bulk writes and scans, slow by design, and
+    /// sqlx would warn about each.
     pub async fn connect(url: &DatabaseUrl) -> Result<RawPool, sqlx::Error> {
         let pool = match url.backend() {
             Backend::Sqlite => {
@@ -210,7 +212,8 @@ impl RawPool {
                     .foreign_keys(true)
                     .busy_timeout(Duration::from_secs(10))
                     .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal);
+                    .synchronous(SqliteSynchronous::Normal)
+                    .disable_statement_logging();
                 let pool = SqlitePoolOptions::new()
                     .max_connections(4)
                     .acquire_timeout(CONNECT_TIMEOUT)
@@ -220,7 +223,7 @@ impl RawPool {
                 RawPool::Sqlite(pool)
             }
             Backend::Postgres => {
-                let options = PgConnectOptions::from_str(url.as_str())?;
+                let options = PgConnectOptions::from_str(url.as_str())?.disable_statement_logging();
                 let pool = PgPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(CONNECT_TIMEOUT)

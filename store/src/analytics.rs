@@ -20,7 +20,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder};
 use wfmon_model::{RollupBucket, Timestamp, WorkflowRollup};
 
 use crate::records::select_sql;
-use crate::rollups::{RollupTotals, not_run_statuses};
+use crate::rollups::{RollupTotals, ceil_to, floor_to, not_run_statuses};
 use crate::{Store, StoreError};
 
 mod figures;
@@ -195,19 +195,6 @@ pub struct FailureGroup {
     pub first_seen: Timestamp,
     /// Last failure's start.
     pub last_seen: Timestamp,
-}
-
-fn floor_to(at: Timestamp, width: i64) -> Timestamp {
-    Timestamp::from_unix_millis(at.unix_millis().div_euclid(width) * width).unwrap_or(at)
-}
-
-fn ceil_to(at: Timestamp, width: i64) -> Timestamp {
-    let floor = floor_to(at, width);
-    if floor == at {
-        at
-    } else {
-        Timestamp::from_unix_millis(floor.unix_millis() + width).unwrap_or(at)
-    }
 }
 
 #[derive(sqlx::FromRow)]

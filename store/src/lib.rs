@@ -40,7 +40,7 @@ pub use error::StoreError;
 pub use maintenance::{PruneReport, TableStats};
 pub use migrate::{MIGRATIONS_TABLE, MigrationOutcome, latest_version};
 pub use outbox::DeliveryOutcome;
-pub use overview::{AlertFilter, LatestRun, RunStats, SeriesPoint, SeriesQuery, WorkflowStats};
+pub use overview::{AlertFilter, RunStats, SeriesPoint, SeriesQuery, WorkflowStats};
 pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;
@@ -48,7 +48,7 @@ pub use reports::{
     AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, ReportStepFigures,
     SavedReport,
 };
-pub use rollups::RebuildReport;
+pub use rollups::{RebuildReport, RunFacts};
 pub use schedules::{
     Advance, ClaimedRun, RunningExecution, ScheduleSpec, ScheduleTally, SyncReport, is_paused,
 };

@@ -16,6 +16,7 @@ use wfmon_model::{
 };
 
 use crate::records::select_sql;
+use crate::rollups::RunFacts;
 use crate::stats::{grouped_stats_tail, not_runs, passed_statuses};
 use crate::{Backend, Store, StoreError};
 
@@ -101,34 +102,17 @@ pub struct AlertFilter {
     pub limit: Option<u32>,
 }
 
-/// The latest run of a workflow in an environment (`latest_runs`).
-#[derive(Debug, Clone, PartialEq)]
-pub struct LatestRun {
-    /// Run id.
-    pub run_id: String,
-    /// Workflow.
-    pub workflow_name: String,
-    /// Environment.
-    pub environment: String,
-    /// Start.
-    pub started_at: Timestamp,
-    /// How it ended.
-    pub status: ExecutionStatus,
-    /// How long it took.
-    pub duration_ms: Option<i32>,
-}
-
-/// A `LatestRun` as the database writes it in JSON: the start as the text it holds (read
+/// A `RunFacts` as the database writes it in JSON: the start as the text it holds (read
 /// like a column, whatever its form), the status parsed leniently like a column.
 #[derive(serde::Deserialize)]
 struct LatestRow(String, String, String, String, ExecutionStatus, Option<i32>);
 
 impl LatestRow {
-    fn into_run(self) -> Result<LatestRun, StoreError> {
+    fn into_run(self) -> Result<RunFacts, StoreError> {
         let LatestRow(run_id, workflow_name, environment, started_at, status, duration_ms) = self;
         let started_at = Timestamp::parse(&started_at)
             .map_err(|e| StoreError::Unreadable(format!("the start of run {run_id}: {e}")))?;
-        Ok(LatestRun {
+        Ok(RunFacts {
             run_id,
             workflow_name,
             environment,
@@ -287,7 +271,7 @@ impl Store {
     pub async fn latest_runs(
         &self,
         pairs: &[(String, String)],
-    ) -> Result<Vec<LatestRun>, StoreError> {
+    ) -> Result<Vec<RunFacts>, StoreError> {
         let columns = "run_id, workflow_name, environment, started_at, status, duration_ms";
         let head = format!(
             "SELECT * FROM ( SELECT {columns} FROM workflow_executions WHERE workflow_name = "

@@ -65,19 +65,39 @@ pub(crate) fn bucket_millis(bucket: RollupBucket) -> i64 {
 
 /// The start of the bucket holding `at`.
 pub(crate) fn bucket_floor(bucket: RollupBucket, at: Timestamp) -> Timestamp {
-    let width = bucket_millis(bucket);
-    let millis = at.unix_millis().div_euclid(width) * width;
-    Timestamp::from_unix_millis(millis).unwrap_or(at)
+    floor_to(at, bucket_millis(bucket))
 }
 
-/// What one execution contributes to its rollups: only runs (see the module doc) do.
+/// `at` rounded down to a multiple of `width` milliseconds since the epoch.
+pub(crate) fn floor_to(at: Timestamp, width: i64) -> Timestamp {
+    Timestamp::from_unix_millis(at.unix_millis().div_euclid(width) * width).unwrap_or(at)
+}
+
+/// `at` rounded up to a multiple of `width` milliseconds since the epoch.
+pub(crate) fn ceil_to(at: Timestamp, width: i64) -> Timestamp {
+    let floor = floor_to(at, width);
+    if floor == at {
+        at
+    } else {
+        Timestamp::from_unix_millis(floor.unix_millis() + width).unwrap_or(at)
+    }
+}
+
+/// The facts of one execution that summaries need: what it contributes to its rollups
+/// (only runs do, see the module doc), and the overview's latest run of a workflow.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
-pub(crate) struct RunFacts {
+pub struct RunFacts {
+    /// Run id.
     pub run_id: String,
+    /// Workflow.
     pub workflow_name: String,
+    /// Environment.
     pub environment: String,
+    /// Start.
     pub started_at: Timestamp,
+    /// Status.
     pub status: ExecutionStatus,
+    /// How long it took.
     pub duration_ms: Option<i32>,
 }
 
@@ -233,10 +253,11 @@ pub(crate) struct SketchRow {
     pub sketch: Option<String>,
 }
 
-/// The columns of a `SketchRow`, for a SELECT from `workflow_rollups`.
-pub(crate) const SKETCH_ROW_COLUMNS: &str = "workflow_name, environment, bucket_start, runs, \
+/// The values of a `SketchRow` in its order, for a SELECT from `workflow_rollups` (name the
+/// last one `sketch` where columns are read by name) or a JSON array of them.
+pub(crate) const SKETCH_ROW_VALUES: &str = "workflow_name, environment, bucket_start, runs, \
      passed, failed, warnings, duration_sum_ms, duration_min_ms, duration_max_ms, \
-     CAST(duration_sketch AS TEXT) AS sketch";
+     CAST(duration_sketch AS TEXT)";
 
 impl SketchRow {
     /// Its figures, or why its sketch cannot be read.
@@ -246,6 +267,14 @@ impl SketchRow {
             None => DurationSketch::new(),
         };
         Ok(RollupTotals {
+            sketch,
+            ..self.counts()
+        })
+    }
+
+    /// Its counts and durations, without reading its sketch.
+    pub fn counts(&self) -> RollupTotals {
+        RollupTotals {
             runs: self.runs,
             passed: self.passed,
             failed: self.failed,
@@ -253,8 +282,8 @@ impl SketchRow {
             duration_sum_ms: self.duration_sum_ms,
             duration_min_ms: self.duration_min_ms,
             duration_max_ms: self.duration_max_ms,
-            sketch,
-        })
+            sketch: DurationSketch::new(),
+        }
     }
 }
 

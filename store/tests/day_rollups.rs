@@ -220,13 +220,7 @@ async fn day_rows_are_made_from_hour_rows_when_migrating(like: TestDb) {
         base.plus(TimeDelta::minutes(5)),
         1234,
     );
-    let record = ExecutionRecord {
-        execution: more.clone(),
-        steps: Vec::new(),
-        metrics: Vec::new(),
-        health_checks: Vec::new(),
-    };
-    s.record_executions(&[record]).await.unwrap();
+    s.record_executions(&[alone(&more)]).await.unwrap();
     let all: Vec<WorkflowExecution> = runs.iter().cloned().chain([more]).collect();
     assert_eq!(stored(s).await, recount(&all));
 
@@ -289,13 +283,17 @@ async fn a_day_with_an_unreadable_hour_stays_unreadable(like: TestDb) {
         day.plus(TimeDelta::hours(20)),
         50,
     );
-    let record = ExecutionRecord {
-        execution: more.clone(),
+    s.record_executions(&[alone(&more)]).await.unwrap();
+    let found = s.figures(&w, None).await.unwrap();
+    assert_eq!(found[0].total.runs, 5);
+}
+
+/// An execution recorded without steps, metrics or health checks.
+fn alone(execution: &WorkflowExecution) -> ExecutionRecord {
+    ExecutionRecord {
+        execution: execution.clone(),
         steps: Vec::new(),
         metrics: Vec::new(),
         health_checks: Vec::new(),
-    };
-    s.record_executions(&[record]).await.unwrap();
-    let found = s.figures(&w, None).await.unwrap();
-    assert_eq!(found[0].total.runs, 5);
+    }
 }

@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use sqlx::QueryBuilder;
 use wfmon_model::{RollupBucket, Timestamp};
 
-use super::{
-    AnalyticsWindow, FiguresPoint, MINUTE_MS, RunFigures, WorkflowFigures, ceil_to, floor_to,
+use super::{AnalyticsWindow, FiguresPoint, MINUTE_MS, RunFigures, WorkflowFigures};
+use crate::rollups::{
+    RollupTotals, SKETCH_ROW_VALUES, SketchRow, bucket_millis, ceil_to, floor_to,
 };
-use crate::rollups::{RollupTotals, SketchRow, bucket_millis};
 use crate::{Backend, Store, StoreError};
 
 /// Half-open ranges of bucket starts, in milliseconds since the epoch.
@@ -57,12 +57,11 @@ fn plan(since: i64, until: i64, fits: impl Fn(i64) -> bool) -> Vec<(RollupBucket
 /// The rollup rows a query selects as one JSON array of `SketchRow`s (columns in the
 /// struct's order, the sketch as text): NULL (PostgreSQL) or `[]` (SQLite) when none.
 fn json_rows(backend: Backend) -> String {
-    let columns = "workflow_name, environment, bucket_start, runs, passed, failed, warnings, \
-                   duration_sum_ms, duration_min_ms, duration_max_ms, \
-                   CAST(duration_sketch AS TEXT)";
     match backend {
-        Backend::Sqlite => format!("json_group_array(json_array({columns}))"),
-        Backend::Postgres => format!("CAST(json_agg(json_build_array({columns})) AS TEXT)"),
+        Backend::Sqlite => format!("json_group_array(json_array({SKETCH_ROW_VALUES}))"),
+        Backend::Postgres => {
+            format!("CAST(json_agg(json_build_array({SKETCH_ROW_VALUES})) AS TEXT)")
+        }
     }
 }
 

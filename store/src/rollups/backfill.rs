@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use sqlx::{AssertSqlSafe, Database, Executor, IntoArguments};
 use wfmon_model::{PushValues, RollupBucket, Timestamp, WorkflowRollup, json};
 
-use super::{RollupKey, RollupTotals, SKETCH_ROW_COLUMNS, SketchRow, bucket_floor, write_rows};
+use super::{RollupKey, RollupTotals, SKETCH_ROW_VALUES, SketchRow, bucket_floor, write_rows};
 
 /// Days of HOUR rows read per statement.
 const DAYS_PER_CHUNK: i64 = 31;
@@ -49,7 +49,7 @@ where
         return Ok(0);
     };
     let select = format!(
-        "SELECT {SKETCH_ROW_COLUMNS} FROM workflow_rollups \
+        "SELECT {SKETCH_ROW_VALUES} AS sketch FROM workflow_rollups \
          WHERE bucket = 'HOUR' AND runs > 0 AND bucket_start >= $1 AND bucket_start < $2"
     );
     let mut written = 0;
@@ -74,7 +74,7 @@ where
             match hour.totals() {
                 Ok(totals) => day.totals.merge(&totals),
                 Err(_) => {
-                    day.totals.merge(&hour_counts(&hour));
+                    day.totals.merge(&hour.counts());
                     if day.unreadable.is_none() {
                         day.unreadable = hour.sketch.clone();
                     }
@@ -99,18 +99,4 @@ where
         from = to;
     }
     Ok(written)
-}
-
-/// The counts of an HOUR row (without its sketch).
-fn hour_counts(row: &SketchRow) -> RollupTotals {
-    RollupTotals {
-        runs: row.runs,
-        passed: row.passed,
-        failed: row.failed,
-        warnings: row.warnings,
-        duration_sum_ms: row.duration_sum_ms,
-        duration_min_ms: row.duration_min_ms,
-        duration_max_ms: row.duration_max_ms,
-        sketch: Default::default(),
-    }
 }

@@ -11,7 +11,8 @@ use sqlx::{AssertSqlSafe, Database};
 use wfmon_model::{RollupBucket, Timestamp, WorkflowRollup};
 
 use super::{
-    RollupKey, RollupTotals, RunFacts, bucket_floor, bucket_millis, not_run_statuses, write_rows,
+    RollupKey, RollupTotals, RunFacts, bucket_floor, bucket_millis, ceil_to, not_run_statuses,
+    write_rows,
 };
 use crate::records::begin_write;
 use crate::{Store, StoreError};
@@ -28,16 +29,6 @@ pub struct RebuildReport {
     pub runs: i64,
     /// Rollup rows written.
     pub rows: i64,
-}
-
-/// The start of the bucket after the one holding `at`, or `at` when it starts a bucket.
-fn bucket_ceil(bucket: RollupBucket, at: Timestamp) -> Timestamp {
-    let floor = bucket_floor(bucket, at);
-    if floor == at {
-        at
-    } else {
-        floor.plus(chrono::TimeDelta::milliseconds(bucket_millis(bucket)))
-    }
 }
 
 impl Store {
@@ -64,7 +55,7 @@ impl Store {
         let day = RollupBucket::Day;
         let start = from.or(oldest).map(|t| bucket_floor(day, t));
         let end = to.or_else(|| newest.map(|t| t.plus(chrono::TimeDelta::milliseconds(1))));
-        let end = end.map(|t| bucket_ceil(day, t));
+        let end = end.map(|t| ceil_to(t, bucket_millis(day)));
         let mut report = RebuildReport {
             from: start,
             to: end,
@@ -189,11 +180,11 @@ mod tests {
         let at = |text: &str| Timestamp::parse(text).unwrap();
         let day = RollupBucket::Day;
         assert_eq!(
-            bucket_ceil(day, at("2026-03-04T05:06:07Z")),
+            ceil_to(at("2026-03-04T05:06:07Z"), bucket_millis(day)),
             at("2026-03-05T00:00:00Z")
         );
         assert_eq!(
-            bucket_ceil(day, at("2026-03-04T00:00:00Z")),
+            ceil_to(at("2026-03-04T00:00:00Z"), bucket_millis(day)),
             at("2026-03-04T00:00:00Z")
         );
     }

@@ -58,7 +58,7 @@ struct RawRule {
     description: Option<String>,
     workflows: Option<Vec<Spanned<String>>>,
     #[serde(default)]
-    tags: Vec<String>,
+    tags: Vec<Spanned<String>>,
     environments: Option<Vec<Spanned<String>>>,
     when: Spanned<RawWhen>,
     #[serde(default)]
@@ -155,6 +155,16 @@ pub(crate) fn validate<T>(raw: &RawAlerts, known: &Known<'_, T>, c: &mut Checker
                 })
                 .collect()
         });
+        for (j, tag) in r.tags.iter().enumerate() {
+            if !known.workflows.iter().any(|w| w.tags.contains(&tag.value)) {
+                c.issue_at(
+                    tag,
+                    &format!("{key}.tags[{j}]"),
+                    format!("unknown tag `{}`: no workflow has it", tag.value),
+                );
+            }
+        }
+        let tags: Vec<String> = r.tags.iter().map(|t| t.value.clone()).collect();
         let mut environments = environments(c, known, r.environments.as_ref(), &key);
         for (j, d) in r.depends_on.iter().enumerate() {
             if d.value == name || !names.contains(d.value.as_str()) {
@@ -180,7 +190,7 @@ pub(crate) fn validate<T>(raw: &RawAlerts, known: &Known<'_, T>, c: &mut Checker
         {
             crate::slo::check_burn_rule(
                 r.workflows.as_ref(),
-                &r.tags,
+                &tags,
                 r.environments.as_ref(),
                 slo,
                 &key,
@@ -199,7 +209,7 @@ pub(crate) fn validate<T>(raw: &RawAlerts, known: &Known<'_, T>, c: &mut Checker
             name,
             description: r.description.clone(),
             workflows,
-            tags: r.tags.clone(),
+            tags,
             environments,
             severity: s.severity.unwrap_or(AlertSeverity::Warning),
             condition,

@@ -218,6 +218,7 @@ alerts:
       channels: [ops, nowhere]
       when: {consecutive_failures: 2}
     - name: r2
+      tags: [critical, no-such-tag]
       when: {failures: 2}
     - name: r3
       when: {consecutive_failures: 1, health: UNHEALTHY}
@@ -237,6 +238,7 @@ alerts:
         "alerts.rules[0].severity",
         "alerts.rules[0].channels[1]",
         "alerts.rules[1].when.failures",
+        "alerts.rules[1].tags[1]",
         "alerts.rules[2].when",
         "alerts.rules[2].depends_on[0]",
     ] {
@@ -261,6 +263,16 @@ alerts:
     assert!(
         channel.message.contains("unknown channel `nowhere`"),
         "{channel}"
+    );
+    let tag = found
+        .iter()
+        .find(|i| i.path == "alerts.rules[1].tags[1]")
+        .unwrap();
+    assert!(tag.message.contains("unknown tag `no-such-tag`"), "{tag}");
+    assert!(tag.line > 0, "points at the tag: {tag}");
+    assert!(
+        !paths.contains(&"alerts.rules[1].tags[0]"),
+        "`critical` is a workflow's tag: {paths:#?}"
     );
 }
 

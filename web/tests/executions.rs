@@ -1,6 +1,6 @@
 //! Executions through the API, the same test bodies on SQLite and PostgreSQL: filters and
 //! cursor pagination, the detail of one execution, and bad input answered with a JSON error
-//! naming the field.
+//! naming the field; and a report generated for a tag.
 
 mod common;
 
@@ -13,6 +13,7 @@ on_both_backends!(
     executions_filter_and_page_without_duplicates_or_gaps,
     an_execution_reads_back_with_everything_linked,
     bad_input_is_a_json_error_naming_the_field,
+    a_report_generated_for_a_tag_counts_only_its_workflows,
 );
 
 /// 30 executions: two workflows, two environments, three statuses, several sharing a start.
@@ -40,6 +41,51 @@ async fn seed_executions(api: &TestApi) -> Vec<WorkflowExecution> {
     api.store.insert(&rows).await.unwrap();
     rows
 }
+async fn a_report_generated_for_a_tag_counts_only_its_workflows(api: TestApi) {
+    let rows = seed_executions(&api).await;
+    let quick = rows.iter().filter(|r| r.workflow_name == "quick").count();
+    assert!(quick > 0 && quick < rows.len());
+    let (status, body) = api
+        .post(
+            "/api/reports",
+            Some("{\"from\": \"3h\", \"tags\": [\"smoke\"]}"),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["totalRuns"].as_i64(), Some(quick as i64), "{body}");
+    let id = body["reportId"].as_str().unwrap();
+    let (_, report) = api.get(&format!("/api/reports/{id}")).await;
+    let names: Vec<&str> = report["metadata"]["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["quick"], "{report}");
+    assert_eq!(report["metadata"]["tags"], serde_json::json!(["smoke"]));
+
+    for (request, message) in [
+        (
+            "{\"from\": \"3h\", \"tags\": [\"nope\"]}",
+            "unknown tag `nope`",
+        ),
+        (
+            "{\"from\": \"3h\", \"tags\": [\"smoke\", \" \"]}",
+            "`tags[1]`",
+        ),
+        ("{\"from\": \"3h\", \"tags\": \"smoke\"}", "tags"),
+    ] {
+        let (status, body) = api.post("/api/reports", Some(request)).await;
+        assert!(status == 422 || status == 400, "{request}: {status} {body}");
+        assert!(
+            body["message"].as_str().unwrap().contains(message),
+            "{request}: {body}"
+        );
+    }
+    let (_, list) = api.get("/api/reports").await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "{list}");
+}
+
 async fn executions_filter_and_page_without_duplicates_or_gaps(api: TestApi) {
     let rows = seed_executions(&api).await;
     let mut expected: Vec<(Timestamp, String)> = rows

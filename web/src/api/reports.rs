@@ -25,6 +25,9 @@ pub struct GenerateRequest {
     pub workflow: Option<String>,
     /// Only this environment.
     pub environment: Option<String>,
+    /// Only the configured workflows with one of these tags.
+    #[serde(default)]
+    pub tags: Vec<String>,
 }
 
 /// `GET /api/reports/{reportId}`
@@ -69,12 +72,25 @@ pub async fn generate(
             ));
         }
     }
+    if let Some((n, _)) = body
+        .tags
+        .iter()
+        .enumerate()
+        .find(|(_, t)| t.trim().is_empty() || t.contains('\0'))
+    {
+        return Err(ApiError::invalid_body(
+            "tags",
+            format!("`tags[{n}]` must be a tag: not empty, without NUL characters"),
+        ));
+    }
+    let workflows = reports::tagged_workflows(state.config(), &body.tags)
+        .map_err(|e| ApiError::invalid_body("tags", e.to_string()))?;
     let scope = ReportScope {
         from,
         to,
         workflow: body.workflow,
         environment: body.environment,
-        workflows: None,
+        workflows,
     };
     reports::check_request(state.store(), Some(state.config()), &scope)
         .await
@@ -89,7 +105,6 @@ pub async fn generate(
             e @ ReportError::UnknownEnvironment(_) => {
                 ApiError::invalid_body("environment", e.to_string())
             }
-            // The API takes no tag filter; nothing above sets one.
             e @ ReportError::UnknownTag(_) => ApiError::invalid_body("tags", e.to_string()),
         })?;
     let request = ReportRequest {
@@ -97,7 +112,7 @@ pub async fn generate(
         report_type: ReportType::OnDemand,
         name: None,
         report_id: None,
-        tags: Vec::new(),
+        tags: body.tags,
     };
     let failed = |e: ReportError| match e {
         ReportError::Store(e) => ApiError::from(e),

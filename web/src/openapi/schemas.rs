@@ -399,6 +399,7 @@ pub fn all() -> Value {
                 "to": {"type": "string", "description": "End of the window (exclusive): RFC 3339 or an age (default: now)."},
                 "workflow": {"type": "string", "description": "Only this workflow."},
                 "environment": {"type": "string", "description": "Only this environment."},
+                "tags": {"type": "array", "items": {"type": "string"}, "description": "Only the configured workflows with one of these tags; a tag no workflow has is refused."},
             },
         }),
     );

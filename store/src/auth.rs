@@ -442,6 +442,23 @@ impl Store {
             .await
     }
 
+    /// Deletes the sessions that expired before `now` (the daemon does it periodically, so
+    /// that a session never presented again does not stay); returns how many.
+    pub async fn end_expired_sessions(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let sql = format!(
+            "DELETE FROM {} WHERE expires_at <= $1",
+            DashboardSession::TABLE
+        );
+        dispatch!(self, pool, Db => {
+            let done = sqlx::query::<Db>(AssertSqlSafe(sql))
+                .bind(now)
+                .execute(pool)
+                .await
+                .map_err(StoreError::query("deleting expired sessions"))?;
+            Ok(done.rows_affected())
+        })
+    }
+
     /// Ends every session of `username`.
     async fn end_sessions_of(&self, username: &str) -> Result<u64, StoreError> {
         let sql = format!(

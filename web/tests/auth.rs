@@ -523,6 +523,33 @@ async fn an_expired_session_is_refused(api: TestApi) {
             .contains("Max-Age=0"),
         "the stale cookie is dropped"
     );
+    // Expired sessions that are never presented again are deleted too; live ones stay.
+    let expired = api
+        .store
+        .create_session(&user, chrono::TimeDelta::seconds(-1))
+        .await
+        .unwrap();
+    let live = api
+        .store
+        .create_session(&user, chrono::TimeDelta::hours(1))
+        .await
+        .unwrap();
+    let now = Timestamp::now();
+    assert_eq!(api.store.end_expired_sessions(now).await.unwrap(), 1);
+    assert!(
+        api.store
+            .find_session(&expired.session_id, now.minus(chrono::TimeDelta::hours(1)))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        api.store
+            .find_session(&live.session_id, now)
+            .await
+            .unwrap()
+            .is_some()
+    );
 }
 
 async fn metrics_are_closed_unless_configured_open(api: TestApi) {

@@ -652,6 +652,7 @@ impl State {
                 .await?;
         }
         sweep_interrupted(&self.store, &self.config, &self.instance, false).await?;
+        self.store.end_expired_sessions(now.into()).await?;
         Ok(())
     }
 

@@ -13,14 +13,21 @@ use sqlx::{Decode, Encode, Postgres, Sqlite, Type};
 
 /// A UTC instant truncated to milliseconds. In JSON it is always written with three
 /// fraction digits (`2026-11-25T10:00:00.000Z`), so every timestamp of the API has one
-/// shape; any RFC 3339 text is read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
-#[serde(transparent)]
+/// shape; what `Timestamp::parse` reads is read (any RFC 3339 text, and the UTC forms a
+/// database column may hold), truncated to milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(DateTime<Utc>);
 
 impl Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(&self.to_sqlite_text())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Self::parse(&text).map_err(serde::de::Error::custom)
     }
 }
 
@@ -178,6 +185,12 @@ mod tests {
             assert_eq!(Timestamp::parse(text).unwrap(), expected, "{text}");
         }
         assert!(Timestamp::parse("yesterday").is_err());
+        // JSON reads the same forms, truncated like a column.
+        let read: Timestamp = serde_json::from_str("\"2023-11-14T23:13:20.123999+01:00\"").unwrap();
+        assert_eq!(read, expected);
+        let read: Timestamp = serde_json::from_str("\"2023-11-14 22:13:20.123\"").unwrap();
+        assert_eq!(read, expected);
+        assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
     }
 
     #[test]

@@ -8,7 +8,7 @@ use wfmon_model::{
     WorkflowExecution, WorkflowMetric, WorkflowStepResult,
 };
 
-use crate::records::select_sql;
+use crate::records::{JSON_ROWS_TAIL, json_rows_head, read_json_rows, select_sql};
 use crate::{Store, StoreError};
 
 /// An execution with everything linked to it.
@@ -118,8 +118,11 @@ impl Store {
         &self,
         filter: &ExecutionFilter,
     ) -> Result<Vec<WorkflowExecution>, StoreError> {
-        dispatch!(self, pool, Db => {
-            let mut q = QueryBuilder::<Db>::new(select_sql::<WorkflowExecution>());
+        let order = "started_at DESC, run_id DESC";
+        let head = json_rows_head::<WorkflowExecution>(self.backend(), order);
+        let text = dispatch!(self, pool, Db => {
+            let mut q = QueryBuilder::<Db>::new(head);
+            q.push(select_sql::<WorkflowExecution>());
             q.push(" WHERE 1 = 1");
             if let Some(workflow) = &filter.workflow {
                 q.push(" AND workflow_name = ").push_bind(workflow.clone());
@@ -142,13 +145,15 @@ impl Store {
                 q.push(" AND run_id < ").push_bind(run_id.clone());
                 q.push("))");
             }
-            q.push(" ORDER BY started_at DESC, run_id DESC LIMIT ");
+            q.push(" ORDER BY ").push(order).push(" LIMIT ");
             q.push_bind(i64::from(filter.limit.unwrap_or(100)));
-            q.build_query_as::<WorkflowExecution>()
-                .fetch_all(pool)
+            q.push(JSON_ROWS_TAIL);
+            q.build_query_scalar::<Option<String>>()
+                .fetch_one(pool)
                 .await
-                .map_err(StoreError::query("listing executions"))
-        })
+                .map_err(StoreError::query("listing executions"))?
+        });
+        read_json_rows(text, "listing executions")
     }
 
     /// Count and mean duration per workflow and status, for executions started since `since`.

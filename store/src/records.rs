@@ -6,9 +6,9 @@ use sqlx::sqlite::SqliteRow;
 use sqlx::{
     AssertSqlSafe, Database, Executor, FromRow, IntoArguments, Postgres, QueryBuilder, Sqlite,
 };
-use wfmon_model::{PushValues, Record};
+use wfmon_model::{Column, ColumnKind, PushValues, Record};
 
-use crate::{Store, StoreError};
+use crate::{Backend, Store, StoreError};
 
 /// A record the store can write and read on both backends.
 pub trait StoredRecord:
@@ -75,6 +75,58 @@ pub(crate) fn begin_write<DB: Database>() -> &'static str {
 /// `SELECT <columns> FROM <table>` for a record.
 pub(crate) fn select_sql<R: Record>() -> String {
     format!("SELECT {} FROM {}", R::column_list(), R::TABLE)
+}
+
+/// The start of a read that returns the rows of a `SELECT` of `R`'s columns (pushed after
+/// it, then `JSON_ROWS_TAIL`) as one JSON array built by the database, in `order`: one
+/// value crosses from the database to wfmon instead of one per row and column (on SQLite
+/// each of those is copied and handed from the database's thread to the caller's). Each
+/// row is an array of `R`'s columns in `Record::COLUMNS` order, which is the struct's field
+/// order, so that serde reads it into the struct by position (`read_json_rows`).
+pub(crate) fn json_rows_head<R: Record>(backend: Backend, order: &str) -> String {
+    let values = R::COLUMNS
+        .iter()
+        .map(|c| json_value(backend, c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match backend {
+        Backend::Sqlite => {
+            format!("SELECT json_group_array(json_array({values}) ORDER BY {order}) FROM (")
+        }
+        Backend::Postgres => format!(
+            "SELECT CAST(json_agg(json_build_array({values}) ORDER BY {order}) AS TEXT) FROM ("
+        ),
+    }
+}
+
+/// The end of a read begun by `json_rows_head`.
+pub(crate) const JSON_ROWS_TAIL: &str = ") AS r";
+
+/// A column as JSON reads it back into its field. SQLite holds JSON documents as text
+/// (`json()` embeds them as documents) and booleans as 0 and 1; PostgreSQL's types map onto
+/// JSON as they are (timestamps as RFC 3339 text).
+fn json_value(backend: Backend, column: &Column) -> String {
+    let name = column.name;
+    match (backend, column.kind) {
+        (Backend::Sqlite, ColumnKind::Json) => format!("json({name})"),
+        (Backend::Sqlite, ColumnKind::Bool) => format!(
+            "CASE WHEN {name} IS NULL THEN NULL WHEN {name} THEN json('true') ELSE json('false') END"
+        ),
+        _ => name.to_owned(),
+    }
+}
+
+/// The rows of a read begun by `json_rows_head` (PostgreSQL's aggregate of no rows is NULL).
+pub(crate) fn read_json_rows<R: serde::de::DeserializeOwned>(
+    text: Option<String>,
+    what: &str,
+) -> Result<Vec<R>, StoreError> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(text) => {
+            serde_json::from_str(&text).map_err(|e| StoreError::Unreadable(format!("{what}: {e}")))
+        }
+    }
 }
 
 /// Inserts rows in as few multi-row statements as the parameter limit allows. The statement

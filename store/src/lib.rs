@@ -40,7 +40,7 @@ pub use error::StoreError;
 pub use maintenance::{PruneReport, TableStats};
 pub use migrate::{MIGRATIONS_TABLE, MigrationOutcome, latest_version};
 pub use outbox::DeliveryOutcome;
-pub use overview::{AlertFilter, RunStats, SeriesPoint, SeriesQuery, WorkflowStats};
+pub use overview::{AlertFilter, RecentFigures, RunStats, SeriesPoint, SeriesQuery, WorkflowStats};
 pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;

@@ -15,6 +15,10 @@ use wfmon_model::{
     SystemHealthCheck, Timestamp,
 };
 
+mod recent;
+
+pub use recent::RecentFigures;
+
 use crate::records::select_sql;
 use crate::rollups::RunFacts;
 use crate::stats::{grouped_stats_tail, not_runs, passed_statuses};
@@ -200,34 +204,6 @@ impl Store {
             .collect())
     }
 
-    /// Runs of each workflow in each environment started in `[since, until)` (taken to whole
-    /// minutes, as `figures`), by workflow then environment, read from the rollups: DAY rows
-    /// for the whole days, HOUR and MINUTE rows for the edges. Counts are exact; the p95 is the
-    /// merged sketch's, within 1% of the exact one (`workflow_stats` gives the exact one from
-    /// the raw rows). Its cost does not grow with the number of runs in the window.
-    pub async fn rollup_stats(
-        &self,
-        since: Timestamp,
-        until: Timestamp,
-    ) -> Result<Vec<WorkflowStats>, StoreError> {
-        let window = crate::AnalyticsWindow {
-            workflow: None,
-            environment: None,
-            since,
-            until,
-        };
-        Ok(self
-            .figures(&window, None)
-            .await?
-            .into_iter()
-            .map(|f| WorkflowStats {
-                workflow_name: f.workflow_name,
-                environment: f.environment,
-                stats: RunStats::new(f.total.runs, f.total.passed, f.total.p95_duration_ms),
-            })
-            .collect())
-    }
-
     /// Runs per time bucket, oldest bucket first; buckets without runs are left out.
     pub async fn run_series(&self, query: &SeriesQuery) -> Result<Vec<SeriesPoint>, StoreError> {
         let head = format!(
@@ -268,7 +244,7 @@ impl Store {
     /// newest row, joined with UNION ALL so that up to `PAIRS_PER_STATEMENT` pairs cost one
     /// statement (whose answer is one JSON array, see `figures`): the cost grows with the
     /// number of pairs, not with history or with how many runs a day holds.
-    pub async fn latest_runs(
+    pub(crate) async fn latest_runs(
         &self,
         pairs: &[(String, String)],
     ) -> Result<Vec<RunFacts>, StoreError> {

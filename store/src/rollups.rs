@@ -259,6 +259,20 @@ pub(crate) const SKETCH_ROW_VALUES: &str = "workflow_name, environment, bucket_s
      passed, failed, warnings, duration_sum_ms, duration_min_ms, duration_max_ms, \
      CAST(duration_sketch AS TEXT)";
 
+/// The `SketchRow`s a query selects, as one JSON array built by the database (each row an
+/// array of its values; `filter`: an aggregate `FILTER (WHERE ...)` clause, or empty):
+/// NULL (PostgreSQL) or `[]` (SQLite) when there are none.
+pub(crate) fn sketch_rows_json(backend: crate::Backend, filter: &str) -> String {
+    match backend {
+        crate::Backend::Sqlite => {
+            format!("json_group_array(json_array({SKETCH_ROW_VALUES})) {filter}")
+        }
+        crate::Backend::Postgres => {
+            format!("CAST(json_agg(json_build_array({SKETCH_ROW_VALUES})) {filter} AS TEXT)")
+        }
+    }
+}
+
 impl SketchRow {
     /// Its figures, or why its sketch cannot be read.
     pub fn totals(&self) -> Result<RollupTotals, wfmon_model::SketchError> {

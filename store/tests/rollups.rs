@@ -11,7 +11,7 @@ use chrono::TimeDelta;
 use common::rollups::{Figures, recount, stored};
 use common::*;
 use wfmon_model::*;
-use wfmon_store::{ExecutionRecord, RunningExecution, Store};
+use wfmon_store::{ExecutionRecord, RecentFigures, RunningExecution, Store};
 
 on_both_backends!(
     a_running_row_that_completes_is_counted_once,
@@ -22,6 +22,7 @@ on_both_backends!(
     prune_keeps_rollups_by_their_own_retention,
     two_stores_writing_at_once_lose_no_counts,
     a_stored_sketch_that_cannot_be_read_is_counted_again,
+    the_overviews_kept_figures_follow_new_runs_rebuilds_and_deletions,
 );
 
 fn record(execution: WorkflowExecution) -> ExecutionRecord {
@@ -494,4 +495,69 @@ async fn a_stored_sketch_that_cannot_be_read_is_counted_again(db: TestDb) {
     s.record_executions(&[record(third.clone())]).await.unwrap();
     // Adding to it would keep the damage: the row is counted again from the raw rows.
     assert_eq!(stored(s).await, recount([&first, &second, &third]));
+}
+
+/// Per pair: runs, passed, and the latest run's id.
+type Seen = BTreeMap<String, (i64, i64, Option<String>)>;
+
+async fn recent(s: &Store, kept: &RecentFigures, pairs: &[(String, String)]) -> Seen {
+    let hour = Timestamp::from_unix_millis(
+        Timestamp::now().unix_millis().div_euclid(3_600_000) * 3_600_000,
+    )
+    .unwrap();
+    let (since, until) = (
+        hour.minus(TimeDelta::hours(23)),
+        hour.plus(TimeDelta::hours(1)),
+    );
+    let (stats, latest) = s.recent_figures(kept, since, until, pairs).await.unwrap();
+    let mut seen = Seen::new();
+    for w in stats {
+        assert_eq!(w.environment, "production");
+        seen.insert(w.workflow_name, (w.stats.runs, w.stats.passed, None));
+    }
+    for run in latest {
+        seen.entry(run.workflow_name).or_default().2 = Some(run.run_id);
+    }
+    seen
+}
+
+async fn the_overviews_kept_figures_follow_new_runs_rebuilds_and_deletions(db: TestDb) {
+    let s = &db.store;
+    let pairs: Vec<(String, String)> = ["login", "signup", "never"]
+        .iter()
+        .map(|w| (w.to_string(), "production".to_owned()))
+        .collect();
+    let login = execution("login", ExecutionStatus::Passed, minutes_ago(40), 200);
+    let signup = execution("signup", ExecutionStatus::Failed, minutes_ago(30), 300);
+    // Older than the window: the latest run, but not in the figures.
+    let old = execution("never", ExecutionStatus::Passed, minutes_ago(60 * 30), 100);
+    s.record_executions(&[
+        record(login.clone()),
+        record(signup.clone()),
+        record(old.clone()),
+    ])
+    .await
+    .unwrap();
+    let kept = RecentFigures::new();
+    let first = recent(s, &kept, &pairs).await;
+    assert_eq!(first["login"], (1, 1, Some(login.run_id.clone())));
+    assert_eq!(first["signup"], (1, 0, Some(signup.run_id.clone())));
+    assert_eq!(first["never"], (0, 0, Some(old.run_id.clone())));
+
+    // A newer run is seen by the next read: its pair's figures and latest run change.
+    let again = execution("login", ExecutionStatus::Failed, minutes_ago(5), 900);
+    s.record_executions(&[record(again.clone())]).await.unwrap();
+    let second = recent(s, &kept, &pairs).await;
+    assert_eq!(second["login"], (2, 1, Some(again.run_id.clone())));
+    assert_eq!(second["signup"], first["signup"]);
+    assert_eq!(second, recent(s, &RecentFigures::new(), &pairs).await);
+
+    // An execution deleted and the rollups rebuilt: its hour's row goes away, and so do
+    // its figures and its latest run.
+    assert!(s.delete::<WorkflowExecution>(&signup.run_id).await.unwrap());
+    s.rebuild_rollups(None, None).await.unwrap();
+    let third = recent(s, &kept, &pairs).await;
+    assert!(!third.contains_key("signup"), "{third:?}");
+    assert_eq!(third["login"], second["login"]);
+    assert_eq!(third, recent(s, &RecentFigures::new(), &pairs).await);
 }

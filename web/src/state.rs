@@ -10,9 +10,9 @@ use wfmon_engine::alerting::AlertEvaluator;
 use wfmon_engine::config::Config;
 use wfmon_engine::events::EventBus;
 use wfmon_engine::trigger::Trigger;
-use wfmon_store::Store;
+use wfmon_store::{RecentFigures, Store};
 
-use crate::api::overview::Overview;
+use crate::api::overview::Computed;
 use crate::auth::{AuthSettings, LoginLimiter};
 use crate::error::ApiError;
 use crate::metrics::RunMetrics;
@@ -36,7 +36,8 @@ struct Inner {
     auth: Arc<AuthSettings>,
     login_limiter: Arc<LoginLimiter>,
     run_metrics: Arc<RunMetrics>,
-    overview: Arc<SharedRead<Overview, ApiError>>,
+    overview: Arc<SharedRead<Computed, ApiError>>,
+    recent: Arc<RecentFigures>,
 }
 
 impl AppState {
@@ -60,6 +61,7 @@ impl AppState {
                 login_limiter: Arc::new(LoginLimiter::default()),
                 run_metrics,
                 overview: Arc::new(SharedRead::new()),
+                recent: Arc::new(RecentFigures::new()),
             }),
         }
     }
@@ -93,8 +95,13 @@ impl AppState {
     }
 
     /// The overview's computations, shared by the requests that arrive together.
-    pub(crate) fn overview_reads(&self) -> &SharedRead<Overview, ApiError> {
+    pub(crate) fn overview_reads(&self) -> &SharedRead<Computed, ApiError> {
         &self.inner.overview
+    }
+
+    /// What the overview keeps between its computations.
+    pub(crate) fn recent_figures(&self) -> &RecentFigures {
+        &self.inner.recent
     }
 
     /// The failed-login counts.

@@ -12,10 +12,8 @@ use sqlx::QueryBuilder;
 use wfmon_model::{RollupBucket, Timestamp};
 
 use super::{AnalyticsWindow, FiguresPoint, MINUTE_MS, RunFigures, WorkflowFigures};
-use crate::rollups::{
-    RollupTotals, SKETCH_ROW_VALUES, SketchRow, bucket_millis, ceil_to, floor_to,
-};
-use crate::{Backend, Store, StoreError};
+use crate::rollups::{RollupTotals, SketchRow, bucket_millis, ceil_to, floor_to, sketch_rows_json};
+use crate::{Store, StoreError};
 
 /// Half-open ranges of bucket starts, in milliseconds since the epoch.
 type Ranges = Vec<(i64, i64)>;
@@ -52,17 +50,6 @@ fn plan(since: i64, until: i64, fits: impl Fn(i64) -> bool) -> Vec<(RollupBucket
         out.push((RollupBucket::Minute, left));
     }
     out
-}
-
-/// The rollup rows a query selects as one JSON array of `SketchRow`s (columns in the
-/// struct's order, the sketch as text): NULL (PostgreSQL) or `[]` (SQLite) when none.
-fn json_rows(backend: Backend) -> String {
-    match backend {
-        Backend::Sqlite => format!("json_group_array(json_array({SKETCH_ROW_VALUES}))"),
-        Backend::Postgres => {
-            format!("CAST(json_agg(json_build_array({SKETCH_ROW_VALUES})) AS TEXT)")
-        }
-    }
 }
 
 impl Store {
@@ -168,7 +155,7 @@ impl Store {
         }
         let head = format!(
             "SELECT {} FROM workflow_rollups WHERE bucket = ",
-            json_rows(self.backend())
+            sketch_rows_json(self.backend(), "")
         );
         let context = format!("reading {} rollups", bucket.as_str().to_ascii_lowercase());
         let text: Option<String> = dispatch!(self, pool, Db => {

@@ -4,15 +4,18 @@
 //!
 //! The "last 24 hours" are the 24 hourly buckets ending with the current one (from the
 //! start of the hour 23 hours ago to now), so that the figures are read from HOUR rollups
-//! alone: 24 rows per workflow and environment, whatever the history or the runs per day.
+//! alone: 24 rows per workflow and environment, whatever the history or the runs per day,
+//! kept between computations and brought up to date by the rows that changed.
 //! Requests that arrive while an overview is being computed share the next computation
-//! (`SharedRead`): fifty dashboards cost about one.
+//! (`SharedRead`): fifty dashboards cost about one, and its JSON is written once for all of
+//! them.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use axum::Json;
+use axum::body::Bytes;
 use axum::extract::State;
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use chrono::TimeDelta;
 use serde::Serialize;
@@ -94,17 +97,49 @@ pub struct Running {
     pub started_at: Timestamp,
 }
 
+/// An overview and, made on first use, its JSON: the callers that share a computation
+/// share its answer's bytes too.
+#[derive(Debug)]
+pub struct Computed {
+    /// The overview.
+    pub overview: Overview,
+    json: OnceLock<Bytes>,
+}
+
+impl Computed {
+    /// The overview as the API answers it.
+    pub fn json(&self) -> Bytes {
+        self.json
+            .get_or_init(|| {
+                Bytes::from(serde_json::to_vec(&self.overview).expect("the overview serialises"))
+            })
+            .clone()
+    }
+}
+
 /// `GET /api/overview`
 pub async fn overview(State(state): State<AppState>, params: Params) -> Result<Response, ApiError> {
     params.only(&[])?;
-    let overview = current(&state).await?;
-    Ok(Json(&*overview).into_response())
+    let computed = current(&state).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        computed.json(),
+    )
+        .into_response())
 }
 
 /// The overview as of a moment after this call (the API's answer and the dashboard's first
 /// page), computed once for the callers that arrive together.
-pub async fn current(state: &AppState) -> Result<Arc<Overview>, ApiError> {
-    state.overview_reads().get(|| compute(state)).await
+pub async fn current(state: &AppState) -> Result<Arc<Computed>, ApiError> {
+    state
+        .overview_reads()
+        .get(|| async {
+            Ok(Computed {
+                overview: compute(state).await?,
+                json: OnceLock::new(),
+            })
+        })
+        .await
 }
 
 /// Computes the overview now.
@@ -123,22 +158,11 @@ async fn compute(state: &AppState) -> Result<Overview, ApiError> {
     // The end of the current hour: whole HOUR rows only (no run starts in the future; one
     // that starts while this is computed may count).
     let until = hour.plus(TimeDelta::hours(1));
-    // The figures come from the rollups and the latest runs from one indexed lookup per
-    // pair (configured, or ran in the window), so the cost does not grow with history or
-    // with the number of runs a day holds.
-    let stats_and_latest = async {
-        let stats = store.rollup_stats(since, until).await?;
-        let mut pairs = configured.clone();
-        pairs.extend(
-            stats
-                .iter()
-                .map(|s| (s.workflow_name.clone(), s.environment.clone())),
-        );
-        pairs.sort();
-        pairs.dedup();
-        let latest = store.latest_runs(&pairs).await?;
-        Ok::<_, wfmon_store::StoreError>((stats, latest))
-    };
+    // The figures come from the HOUR rollups and the latest runs from one indexed lookup
+    // per pair (configured, or ran in the window), both kept between computations and
+    // brought up to date by what changed (`RecentFigures`), so the cost grows neither with
+    // history nor with the runs a day holds.
+    let stats_and_latest = store.recent_figures(state.recent_figures(), since, until, &configured);
     let ((stats, latest), running, schedules, health, open_alerts) = tokio::try_join!(
         stats_and_latest,
         store.running_executions(),

@@ -27,7 +27,8 @@ pub async fn page(State(state): State<AppState>, viewer: Principal, params: Para
 
 async fn build(state: &AppState, params: &Params) -> Result<Page, ApiError> {
     params.only(&[])?;
-    let overview = current(state).await?;
+    let computed = current(state).await?;
+    let overview = &computed.overview;
     let sparks = try_join_all(overview.workflows.iter().map(|w| {
         state
             .store()
@@ -37,11 +38,11 @@ async fn build(state: &AppState, params: &Params) -> Result<Page, ApiError> {
     let redact = |text: &str| state.redact(text);
     let mut h = Html::new(&redact);
     h.raw("<h1>Overview</h1>");
-    summary(&mut h, state, &overview);
+    summary(&mut h, state, overview);
     h.raw("<section aria-labelledby=\"grid-h\"><h2 id=\"grid-h\">Workflows</h2>");
-    grid(&mut h, &overview, &sparks);
+    grid(&mut h, overview, &sparks);
     h.raw("</section>");
-    health(&mut h, &overview);
+    health(&mut h, overview);
     Ok(Page {
         title: "Overview".to_owned(),
         section: Section::Overview,

@@ -119,12 +119,11 @@ impl Store {
             ""
         };
         let sql = format!(
-            "{} {filter}ORDER BY last_triggered_at DESC, alert_id DESC LIMIT $1",
+            "{} {filter}ORDER BY last_triggered_at DESC, alert_id DESC LIMIT {limit}",
             select_sql::<Alert>()
         );
         dispatch!(self, pool, Db => {
             sqlx::query_as::<Db, Alert>(AssertSqlSafe(sql))
-                .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await
                 .map_err(StoreError::query("listing alerts"))
@@ -325,14 +324,13 @@ impl Store {
     ) -> Result<Vec<WorkflowExecution>, StoreError> {
         let sql = format!(
             "{} WHERE workflow_name = $1 AND environment = $2 AND status IN {VERDICT_STATUSES} \
-             AND {LAST_ATTEMPTS} ORDER BY started_at DESC, run_id DESC LIMIT $3",
+             AND {LAST_ATTEMPTS} ORDER BY started_at DESC, run_id DESC LIMIT {limit}",
             select_sql::<WorkflowExecution>()
         );
         dispatch!(self, pool, Db => {
             sqlx::query_as::<Db, WorkflowExecution>(AssertSqlSafe(sql))
                 .bind(workflow)
                 .bind(environment)
-                .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await
                 .map_err(StoreError::query("reading recent runs"))

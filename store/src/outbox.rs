@@ -64,7 +64,7 @@ impl Store {
                  WHERE status = 'PENDING' \
                    AND (next_attempt_at IS NULL OR next_attempt_at <= $3) \
                    AND (claimed_until IS NULL OR claimed_until < $3) \
-                 ORDER BY created_at, log_id LIMIT $4{lock}) \
+                 ORDER BY created_at, log_id LIMIT {limit}{lock}) \
              RETURNING {}",
             NotificationLog::column_list()
         );
@@ -73,7 +73,6 @@ impl Store {
                 .bind(owner)
                 .bind(until)
                 .bind(now)
-                .bind(i64::from(limit))
                 .fetch_all(pool)
                 .await
                 .map_err(StoreError::query("claiming notifications"))?;

@@ -343,7 +343,7 @@ impl Store {
                 q.push(" AND environment = ").push_bind(environment.clone());
             }
             q.push(" ORDER BY last_triggered_at DESC, alert_id DESC LIMIT ");
-            q.push_bind(i64::from(filter.limit.unwrap_or(100)));
+            q.push(filter.limit.unwrap_or(100));
             q.build_query_as::<Alert>()
                 .fetch_all(pool)
                 .await
@@ -363,7 +363,7 @@ impl Store {
                 q.push(" WHERE report_type = ").push_bind(report_type);
             }
             q.push(" ORDER BY generated_at DESC, report_id DESC LIMIT ");
-            q.push_bind(i64::from(limit));
+            q.push(limit);
             q.build_query_as::<MonitoringReport>()
                 .fetch_all(pool)
                 .await

@@ -118,8 +118,7 @@ impl Store {
         &self,
         filter: &ExecutionFilter,
     ) -> Result<Vec<WorkflowExecution>, StoreError> {
-        let order = "started_at DESC, run_id DESC";
-        let head = json_rows_head::<WorkflowExecution>(self.backend(), order);
+        let head = json_rows_head::<WorkflowExecution>(self.backend());
         let text = dispatch!(self, pool, Db => {
             let mut q = QueryBuilder::<Db>::new(head);
             q.push(select_sql::<WorkflowExecution>());
@@ -145,15 +144,19 @@ impl Store {
                 q.push(" AND run_id < ").push_bind(run_id.clone());
                 q.push("))");
             }
-            q.push(" ORDER BY ").push(order).push(" LIMIT ");
-            q.push_bind(i64::from(filter.limit.unwrap_or(100)));
+            // The limit is a number, written as one: a bound limit would make SQLite
+            // prepare the statement again on every run.
+            q.push(" ORDER BY started_at DESC, run_id DESC LIMIT ");
+            q.push(filter.limit.unwrap_or(100));
             q.push(JSON_ROWS_TAIL);
             q.build_query_scalar::<Option<String>>()
                 .fetch_one(pool)
                 .await
                 .map_err(StoreError::query("listing executions"))?
         });
-        read_json_rows(text, "listing executions")
+        let mut rows: Vec<WorkflowExecution> = read_json_rows(text, "listing executions")?;
+        rows.sort_by(|a, b| (b.started_at, &b.run_id).cmp(&(a.started_at, &a.run_id)));
+        Ok(rows)
     }
 
     /// Count and mean duration per workflow and status, for executions started since `since`.

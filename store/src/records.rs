@@ -78,24 +78,23 @@ pub(crate) fn select_sql<R: Record>() -> String {
 }
 
 /// The start of a read that returns the rows of a `SELECT` of `R`'s columns (pushed after
-/// it, then `JSON_ROWS_TAIL`) as one JSON array built by the database, in `order`: one
+/// it, then `JSON_ROWS_TAIL`) as one JSON array built by the database (in no promised
+/// order: the caller sorts what it reads): one
 /// value crosses from the database to wfmon instead of one per row and column (on SQLite
 /// each of those is copied and handed from the database's thread to the caller's). Each
 /// row is an array of `R`'s columns in `Record::COLUMNS` order, which is the struct's field
 /// order, so that serde reads it into the struct by position (`read_json_rows`).
-pub(crate) fn json_rows_head<R: Record>(backend: Backend, order: &str) -> String {
+pub(crate) fn json_rows_head<R: Record>(backend: Backend) -> String {
     let values = R::COLUMNS
         .iter()
         .map(|c| json_value(backend, c))
         .collect::<Vec<_>>()
         .join(", ");
     match backend {
-        Backend::Sqlite => {
-            format!("SELECT json_group_array(json_array({values}) ORDER BY {order}) FROM (")
+        Backend::Sqlite => format!("SELECT json_group_array(json_array({values})) FROM ("),
+        Backend::Postgres => {
+            format!("SELECT CAST(json_agg(json_build_array({values})) AS TEXT) FROM (")
         }
-        Backend::Postgres => format!(
-            "SELECT CAST(json_agg(json_build_array({values}) ORDER BY {order}) AS TEXT) FROM ("
-        ),
     }
 }
 

@@ -289,7 +289,7 @@ impl Store {
              WHERE schedule_id IN (SELECT schedule_id FROM workflow_schedules \
                  WHERE enabled AND next_run_at <= $3 \
                    AND (lease_owner IS NULL OR lease_expires_at < $4) \
-                 ORDER BY next_run_at LIMIT $5{lock}) \
+                 ORDER BY next_run_at LIMIT {limit}{lock}) \
              RETURNING schedule_id, workflow_name, environment, next_run_at"
         );
         dispatch!(self, pool, Db => {
@@ -299,7 +299,6 @@ impl Store {
                     .bind(lease_until)
                     .bind(due_by)
                     .bind(now)
-                    .bind(i64::from(limit))
                     .fetch_all(pool)
                     .await
                     .map_err(StoreError::query("claiming due runs"))?;

@@ -20,7 +20,10 @@ pub struct Timestamp(DateTime<Utc>);
 
 impl Serialize for Timestamp {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&self.to_sqlite_text())
+        match self.fixed_text() {
+            Some(text) => serializer.serialize_str(std::str::from_utf8(&text).unwrap_or_default()),
+            None => serializer.serialize_str(&self.to_sqlite_text()),
+        }
     }
 }
 
@@ -62,26 +65,90 @@ impl Timestamp {
         Self(self.0.checked_sub_signed(delta).unwrap_or(self.0))
     }
 
-    /// The SQLite text form, `YYYY-MM-DDTHH:MM:SS.mmmZ`. Written field by field: chrono's
-    /// `format` re-reads its format string on every call, a measurable cost on the recorder's
-    /// hot path (about a dozen timestamps per execution).
+    /// The SQLite text form, `YYYY-MM-DDTHH:MM:SS.mmmZ`.
     pub fn to_sqlite_text(self) -> String {
+        match self.fixed_text() {
+            Some(text) => String::from_utf8_lossy(&text).into_owned(),
+            None => {
+                use chrono::{Datelike, Timelike};
+                let t = self.0;
+                format!(
+                    "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                    t.year(),
+                    t.month(),
+                    t.day(),
+                    t.hour(),
+                    t.minute(),
+                    t.second(),
+                    t.timestamp_subsec_millis().min(999)
+                )
+            }
+        }
+    }
+
+    /// The SQLite text form written digit by digit, for years 0 to 9999 (None otherwise):
+    /// timestamps are written a dozen times per execution recorded and three times per
+    /// execution listed, and the formatting machinery cost more than the digits.
+    fn fixed_text(self) -> Option<[u8; 24]> {
         use chrono::{Datelike, Timelike};
         let t = self.0;
-        format!(
-            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-            t.year(),
-            t.month(),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second(),
-            t.timestamp_subsec_millis().min(999)
-        )
+        let year = u32::try_from(t.year()).ok().filter(|y| *y <= 9999)?;
+        let mut text = *b"0000-00-00T00:00:00.000Z";
+        let mut put = |at: usize, width: usize, mut value: u32| {
+            for slot in text[at..at + width].iter_mut().rev() {
+                *slot = b'0' + (value % 10) as u8;
+                value /= 10;
+            }
+        };
+        put(0, 4, year);
+        put(5, 2, t.month());
+        put(8, 2, t.day());
+        put(11, 2, t.hour());
+        put(14, 2, t.minute());
+        put(17, 2, t.second());
+        put(20, 3, t.timestamp_subsec_millis().min(999));
+        Some(text)
+    }
+
+    /// Reads the SQLite text form exactly (`YYYY-MM-DDTHH:MM:SS.mmmZ`), the form nearly
+    /// every stored timestamp has, without a general parser; None for any other text.
+    fn parse_fixed(text: &str) -> Option<Self> {
+        let b = text.as_bytes();
+        let shape = b.len() == 24
+            && b[4] == b'-'
+            && b[7] == b'-'
+            && b[10] == b'T'
+            && b[13] == b':'
+            && b[16] == b':'
+            && b[19] == b'.'
+            && b[23] == b'Z';
+        if !shape {
+            return None;
+        }
+        let number = |from: usize, to: usize| {
+            b[from..to].iter().try_fold(0u32, |n, c| {
+                c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+            })
+        };
+        let date = chrono::NaiveDate::from_ymd_opt(
+            i32::try_from(number(0, 4)?).ok()?,
+            number(5, 7)?,
+            number(8, 10)?,
+        )?;
+        let time = date.and_hms_milli_opt(
+            number(11, 13)?,
+            number(14, 16)?,
+            number(17, 19)?,
+            number(20, 23)?,
+        )?;
+        Some(Self(time.and_utc()))
     }
 
     /// Parses the forms SQLite may hold: RFC 3339 (any offset) or `YYYY-MM-DD HH:MM:SS[.fff]`.
     pub fn parse(text: &str) -> Result<Self, String> {
+        if let Some(at) = Self::parse_fixed(text) {
+            return Ok(at);
+        }
         if let Ok(dt) = DateTime::parse_from_rfc3339(text) {
             return Ok(Self::from(dt.with_timezone(&Utc)));
         }
@@ -191,6 +258,31 @@ mod tests {
         let read: Timestamp = serde_json::from_str("\"2023-11-14 22:13:20.123\"").unwrap();
         assert_eq!(read, expected);
         assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());
+        // The fixed form read digit by digit refuses what the general parser refuses.
+        for bad in [
+            "2023-13-14T22:13:20.123Z",
+            "2023-02-30T22:13:20.123Z",
+            "2023-11-14T24:13:20.123Z",
+            "2023-11-14T22:13:2x.123Z",
+        ] {
+            assert!(Timestamp::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn years_past_four_digits_are_written_in_full() {
+        let far = Timestamp::from(
+            chrono::NaiveDate::from_ymd_opt(12_345, 6, 7)
+                .unwrap()
+                .and_hms_milli_opt(8, 9, 10, 11)
+                .unwrap()
+                .and_utc(),
+        );
+        assert_eq!(far.to_sqlite_text(), "12345-06-07T08:09:10.011Z");
+        let ancient = Timestamp::from_unix_millis(-62_198_755_200_000).unwrap();
+        assert!(ancient.to_sqlite_text().starts_with('-'), "{ancient}");
+        let text = serde_json::to_string(&far).unwrap();
+        assert_eq!(text, "\"12345-06-07T08:09:10.011Z\"");
     }
 
     #[test]

@@ -31,8 +31,14 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     // Faults often enough that alerts open and resolve within minutes of starting: about one
     // order in three fails (order-placement runs every 3 minutes in each environment).
+    // A new fault sequence on each start: with a fixed seed, every start drew the same
+    // first faults, and the very first health checks failed each time.
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0x5eed, |d| d.as_nanos() as u64);
     let options = DemoOptions {
         faults: !args.no_faults,
+        seed,
         order_failure_rate: DEMO_ORDER_FAILURES,
         health_failure_rate: DEMO_HEALTH_FAILURES,
         ..DemoOptions::default()

@@ -11,15 +11,15 @@
 use serde::Serialize;
 use sqlx::{AssertSqlSafe, QueryBuilder};
 use wfmon_model::{
-    Alert, AlertStatus, ExecutionStatus, MonitoringReport, Record, ReportType, RollupBucket,
-    SystemHealthCheck, Timestamp,
+    Alert, AlertStatus, MonitoringReport, Record, ReportType, RollupBucket, SystemHealthCheck,
+    Timestamp,
 };
 
 mod recent;
 
 pub use recent::RecentFigures;
 
-use crate::records::select_sql;
+use crate::records::{json_rows_aggregate, read_json_rows, select_sql};
 use crate::rollups::RunFacts;
 use crate::stats::{grouped_stats_tail, not_runs, passed_statuses};
 use crate::{Backend, Store, StoreError};
@@ -104,27 +104,6 @@ pub struct AlertFilter {
     pub environment: Option<String>,
     /// At most this many (default 100).
     pub limit: Option<u32>,
-}
-
-/// A `RunFacts` as the database writes it in JSON: the start as the text it holds (read
-/// like a column, whatever its form), the status parsed leniently like a column.
-#[derive(serde::Deserialize)]
-struct LatestRow(String, String, String, String, ExecutionStatus, Option<i32>);
-
-impl LatestRow {
-    fn into_run(self) -> Result<RunFacts, StoreError> {
-        let LatestRow(run_id, workflow_name, environment, started_at, status, duration_ms) = self;
-        let started_at = Timestamp::parse(&started_at)
-            .map_err(|e| StoreError::Unreadable(format!("the start of run {run_id}: {e}")))?;
-        Ok(RunFacts {
-            run_id,
-            workflow_name,
-            environment,
-            started_at,
-            status,
-            duration_ms,
-        })
-    }
 }
 
 /// Pairs looked up per statement by `latest_runs` (SQLite joins at most 500 SELECTs).
@@ -256,12 +235,10 @@ impl Store {
             " AND status NOT IN ({}) ORDER BY started_at DESC, run_id DESC LIMIT 1 ) AS l",
             not_runs()
         );
-        let aggregate = match self.backend() {
-            Backend::Sqlite => format!("SELECT json_group_array(json_array({columns})) FROM ("),
-            Backend::Postgres => {
-                format!("SELECT CAST(json_agg(json_build_array({columns})) AS TEXT) FROM (")
-            }
-        };
+        let aggregate = format!(
+            "SELECT {} FROM (",
+            json_rows_aggregate(self.backend(), columns, "")
+        );
         let mut found = Vec::new();
         for chunk in pairs.chunks(PAIRS_PER_STATEMENT) {
             let text: Option<String> = dispatch!(self, pool, Db => {
@@ -280,13 +257,7 @@ impl Store {
                     .await
                     .map_err(StoreError::query("reading the latest runs"))?
             });
-            if let Some(text) = text {
-                let rows: Vec<LatestRow> = serde_json::from_str(&text)
-                    .map_err(|e| StoreError::Unreadable(format!("reading the latest runs: {e}")))?;
-                for row in rows {
-                    found.push(row.into_run()?);
-                }
-            }
+            found.extend(read_json_rows::<RunFacts>(text, "reading the latest runs")?);
         }
         found.sort_by(|a, b| {
             (&a.workflow_name, &a.environment).cmp(&(&b.workflow_name, &b.environment))

@@ -90,10 +90,20 @@ pub(crate) fn json_rows_head<R: Record>(backend: Backend) -> String {
         .map(|c| json_value(backend, c))
         .collect::<Vec<_>>()
         .join(", ");
+    format!(
+        "SELECT {} FROM (",
+        json_rows_aggregate(backend, &values, "")
+    )
+}
+
+/// The aggregate that returns the rows of a query as one JSON array of arrays of `values`
+/// (`filter`: an aggregate `FILTER (WHERE ...)` clause, or empty), as text: NULL
+/// (PostgreSQL) or `[]` (SQLite) when there are none. `read_json_rows` reads it.
+pub(crate) fn json_rows_aggregate(backend: Backend, values: &str, filter: &str) -> String {
     match backend {
-        Backend::Sqlite => format!("SELECT json_group_array(json_array({values})) FROM ("),
+        Backend::Sqlite => format!("json_group_array(json_array({values})) {filter}"),
         Backend::Postgres => {
-            format!("SELECT CAST(json_agg(json_build_array({values})) AS TEXT) FROM (")
+            format!("CAST(json_agg(json_build_array({values})) {filter} AS TEXT)")
         }
     }
 }
@@ -115,7 +125,7 @@ fn json_value(backend: Backend, column: &Column) -> String {
     }
 }
 
-/// The rows of a read begun by `json_rows_head` (PostgreSQL's aggregate of no rows is NULL).
+/// The rows of a `json_rows_aggregate` (PostgreSQL's aggregate of no rows is NULL).
 pub(crate) fn read_json_rows<R: serde::de::DeserializeOwned>(
     text: Option<String>,
     what: &str,

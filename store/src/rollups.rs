@@ -85,7 +85,7 @@ pub(crate) fn ceil_to(at: Timestamp, width: i64) -> Timestamp {
 
 /// The facts of one execution that summaries need: what it contributes to its rollups
 /// (only runs do, see the module doc), and the overview's latest run of a workflow.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Deserialize)]
 pub struct RunFacts {
     /// Run id.
     pub run_id: String,
@@ -263,17 +263,20 @@ pub(crate) const SKETCH_ROW_VALUES: &str = "workflow_name, environment, bucket_s
 /// array of its values; `filter`: an aggregate `FILTER (WHERE ...)` clause, or empty):
 /// NULL (PostgreSQL) or `[]` (SQLite) when there are none.
 pub(crate) fn sketch_rows_json(backend: crate::Backend, filter: &str) -> String {
-    match backend {
-        crate::Backend::Sqlite => {
-            format!("json_group_array(json_array({SKETCH_ROW_VALUES})) {filter}")
-        }
-        crate::Backend::Postgres => {
-            format!("CAST(json_agg(json_build_array({SKETCH_ROW_VALUES})) {filter} AS TEXT)")
-        }
-    }
+    crate::records::json_rows_aggregate(backend, SKETCH_ROW_VALUES, filter)
 }
 
 impl SketchRow {
+    /// Its figures, or an error naming the row and the way to repair it.
+    pub fn readable_totals(&self) -> Result<RollupTotals, crate::StoreError> {
+        self.totals().map_err(|e| {
+            crate::StoreError::Unreadable(format!(
+                "the rollup of {} in {} at {}: {e} (run `wfmon db rebuild-rollups`)",
+                self.workflow_name, self.environment, self.bucket_start
+            ))
+        })
+    }
+
     /// Its figures, or why its sketch cannot be read.
     pub fn totals(&self) -> Result<RollupTotals, wfmon_model::SketchError> {
         let sketch = match &self.sketch {

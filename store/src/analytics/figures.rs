@@ -12,6 +12,7 @@ use sqlx::QueryBuilder;
 use wfmon_model::{RollupBucket, Timestamp};
 
 use super::{AnalyticsWindow, FiguresPoint, MINUTE_MS, RunFigures, WorkflowFigures};
+use crate::records::read_json_rows;
 use crate::rollups::{RollupTotals, SketchRow, bucket_millis, ceil_to, floor_to, sketch_rows_json};
 use crate::{Store, StoreError};
 
@@ -86,12 +87,7 @@ impl Store {
         let mut out: BTreeMap<(String, String), Vec<RollupTotals>> = BTreeMap::new();
         for row in rows {
             let index = ((row.bucket_start.unix_millis() - start) / step) as usize;
-            let totals = row.totals().map_err(|e| {
-                StoreError::Unreadable(format!(
-                    "the rollup of {} in {} at {}: {e} (run `wfmon db rebuild-rollups`)",
-                    row.workflow_name, row.environment, row.bucket_start
-                ))
-            })?;
+            let totals = row.readable_totals()?;
             let series = out
                 .entry((row.workflow_name, row.environment))
                 .or_insert_with(|| vec![RollupTotals::default(); buckets as usize]);
@@ -181,11 +177,7 @@ impl Store {
                 .await
                 .map_err(StoreError::query(context.clone()))?
         });
-        match text {
-            None => Ok(Vec::new()),
-            Some(text) => serde_json::from_str(&text)
-                .map_err(|e| StoreError::Unreadable(format!("{context}: {e}"))),
-        }
+        read_json_rows(text, &context)
     }
 }
 

@@ -23,6 +23,7 @@ use sqlx::AssertSqlSafe;
 use wfmon_model::{RollupBucket, Timestamp};
 
 use super::{RunStats, WorkflowStats};
+use crate::records::read_json_rows;
 use crate::rollups::{RollupTotals, RunFacts, SketchRow, sketch_rows_json};
 use crate::{Store, StoreError};
 
@@ -84,12 +85,7 @@ impl Kept {
     fn apply(&mut self, rows: Vec<SketchRow>) -> Result<BTreeSet<Pair>, StoreError> {
         let mut changed = BTreeSet::new();
         for row in rows {
-            let totals = row.totals().map_err(|e| {
-                StoreError::Unreadable(format!(
-                    "the rollup of {} in {} at {}: {e} (run `wfmon db rebuild-rollups`)",
-                    row.workflow_name, row.environment, row.bucket_start
-                ))
-            })?;
+            let totals = row.readable_totals()?;
             let pair = (row.workflow_name, row.environment);
             let hours = self.rows.entry(pair.clone()).or_default();
             if hours.get(&row.bucket_start) != Some(&totals) {
@@ -201,12 +197,7 @@ impl Store {
                 .await
                 .map_err(StoreError::query("reading the last hours' rollups"))?
         });
-        let rows = match text {
-            None => Vec::new(),
-            Some(text) => serde_json::from_str(&text).map_err(|e| {
-                StoreError::Unreadable(format!("reading the last hours' rollups: {e}"))
-            })?,
-        };
+        let rows = read_json_rows(text, "reading the last hours' rollups")?;
         Ok((usize::try_from(count).unwrap_or(0), rows))
     }
 }

@@ -45,8 +45,8 @@ pub use queries::{ExecutionDetail, ExecutionFilter, StatusSummary};
 pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;
 pub use reports::{
-    AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, ReportStepFigures,
-    SavedReport,
+    AlertFigures, AssertionFailures, GroupFigures, ReportScope, ReportStepFigures, SavedReport,
+    ScopeRuns,
 };
 pub use rollups::{RebuildReport, RunFacts};
 pub use schedules::{

@@ -132,10 +132,16 @@ pub(crate) fn read_json_rows<R: serde::de::DeserializeOwned>(
 ) -> Result<Vec<R>, StoreError> {
     match text {
         None => Ok(Vec::new()),
-        Some(text) => {
-            serde_json::from_str(&text).map_err(|e| StoreError::Unreadable(format!("{what}: {e}")))
-        }
+        Some(text) => parse_json_rows(&text, what),
     }
+}
+
+/// The rows of a `json_rows_aggregate`'s text, which they may borrow from.
+pub(crate) fn parse_json_rows<'a, R: serde::Deserialize<'a>>(
+    text: &'a str,
+    what: &str,
+) -> Result<Vec<R>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Unreadable(format!("{what}: {e}")))
 }
 
 /// Inserts rows in as few multi-row statements as the parameter limit allows. The statement

@@ -1,22 +1,25 @@
-//! The reads and the write behind monitoring reports. Every figure is computed in the
-//! database from the raw rows of the window, with no row cap: counts, sums and exact
-//! percentiles per group (`stats::grouped_stats_tail`), the steps and assertions that failed,
-//! the flaky runs and the alerts of the window. Saving a report writes its row, links the
-//! window's executions to it and queues its notifications in one transaction.
+//! The reads and the write behind monitoring reports. Every figure is computed from the raw
+//! rows of the window, with no row cap: the runs' counts, sums and exact percentiles per
+//! group and per series bucket and the flaky runs from one read of the window's runs
+//! (`runs`), the steps (exact percentiles, `stats::grouped_stats_tail`) and the assertions
+//! that failed counted in the database, and the alerts of the window. Saving a report writes
+//! its row, links the window's executions to it and queues its notifications in one
+//! transaction.
 //!
 //! Every query takes the window and the scope as the same four parameters: `$1` from
 //! (inclusive), `$2` to (exclusive), `$3` the workflows as a JSON array of names and `$4`
 //! the environment (NULL: any).
 
+mod runs;
+
+pub use runs::ScopeRuns;
+
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, QueryBuilder};
-use wfmon_model::{
-    Alert, MonitoringReport, NotificationLog, Record, RollupBucket, StepStatus, Timestamp,
-};
+use wfmon_model::{Alert, MonitoringReport, NotificationLog, Record, StepStatus, Timestamp};
 
-use crate::overview::{RunStats, SeriesPoint, bucket_expression};
 use crate::records::{OnConflict, begin_write, insert_rows, select_sql};
-use crate::stats::{grouped_stats_tail, not_runs, passed_statuses};
+use crate::stats::{grouped_stats_tail, not_runs};
 use crate::{Backend, Store, StoreError};
 
 /// Which runs a report covers: started in `[from, to)`, of one workflow and environment or
@@ -166,22 +169,6 @@ pub enum SavedReport {
 }
 
 #[derive(sqlx::FromRow)]
-struct GroupRow {
-    k1: String,
-    runs: i64,
-    passed: i64,
-    warnings: i64,
-    flaky: i64,
-    duration_sum_ms: i64,
-    durations: i64,
-    min_ms: Option<i64>,
-    max_ms: Option<i64>,
-    p50: Option<f64>,
-    p95: Option<f64>,
-    p99: Option<f64>,
-}
-
-#[derive(sqlx::FromRow)]
 struct StepRow {
     k1: String,
     k2: String,
@@ -193,29 +180,10 @@ struct StepRow {
 }
 
 #[derive(sqlx::FromRow)]
-struct BucketRow {
-    k1: Timestamp,
-    runs: i64,
-    passed: i64,
-    p95: Option<f64>,
-}
-
-#[derive(sqlx::FromRow)]
 struct AlertCounts {
     opened: i64,
     resolved: i64,
     open_at_end: i64,
-}
-
-/// How runs are grouped.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Grouping {
-    /// All runs of the scope in one group.
-    All,
-    /// One group per workflow.
-    Workflow,
-    /// One group per environment.
-    Environment,
 }
 
 /// `column` is one of the workflows of `$3` (a JSON array of names; NULL: any), in the
@@ -279,101 +247,6 @@ fn passed_steps() -> String {
 }
 
 impl Store {
-    /// The runs of a scope, grouped, with counts, duration sum, extremes and exact p50, p95
-    /// and p99; groups without runs are left out. By group name.
-    pub async fn report_groups(
-        &self,
-        scope: &ReportScope,
-        grouping: Grouping,
-    ) -> Result<Vec<GroupFigures>, StoreError> {
-        let (k1, what) = match grouping {
-            Grouping::All => ("''", "counting the runs of the report window"),
-            Grouping::Workflow => ("e.workflow_name", "counting the runs of each workflow"),
-            Grouping::Environment => ("e.environment", "counting the runs of each environment"),
-        };
-        let sql = format!(
-            "WITH runs AS ( SELECT {k1} AS k1, '' AS k2, e.status, e.duration_ms, \
-               {flaky} AS flaky FROM workflow_executions e WHERE {scope} {tail}",
-            flaky = metadata_flag(self.backend(), "flaky"),
-            scope = scope_condition(self.backend()),
-            tail = grouped_stats_tail(
-                &passed_statuses(),
-                "SUM(CASE WHEN status = 'WARNING' THEN 1 ELSE 0 END) AS warnings, \
-                 SUM(flaky) AS flaky, COALESCE(SUM(duration_ms), 0) AS duration_sum_ms, \
-                 COUNT(duration_ms) AS durations, CAST(MIN(duration_ms) AS BIGINT) AS min_ms, \
-                 CAST(MAX(duration_ms) AS BIGINT) AS max_ms",
-                &[50, 95, 99],
-            ),
-        );
-        let rows = dispatch!(self, pool, Db => {
-            sqlx::query_as::<Db, GroupRow>(AssertSqlSafe(sql))
-                .bind(scope.from)
-                .bind(scope.to)
-                .bind(scope.workflow_param())
-                .bind(scope.environment.clone())
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query(what))
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|r| GroupFigures {
-                name: r.k1,
-                runs: r.runs,
-                passed: r.passed,
-                warnings: r.warnings,
-                failed: r.runs - r.passed,
-                flaky: r.flaky,
-                duration_sum_ms: r.duration_sum_ms,
-                durations: r.durations,
-                min_duration_ms: r.min_ms,
-                max_duration_ms: r.max_ms,
-                p50_duration_ms: r.p50,
-                p95_duration_ms: r.p95,
-                p99_duration_ms: r.p99,
-            })
-            .collect())
-    }
-
-    /// All runs of a scope as one group (zero figures without runs).
-    pub async fn report_totals(&self, scope: &ReportScope) -> Result<GroupFigures, StoreError> {
-        let mut groups = self.report_groups(scope, Grouping::All).await?;
-        Ok(groups.pop().unwrap_or_default())
-    }
-
-    /// The scope's runs per time bucket (runs, passed, p95), oldest first; buckets without
-    /// runs are left out.
-    pub async fn report_series(
-        &self,
-        scope: &ReportScope,
-        bucket: RollupBucket,
-    ) -> Result<Vec<SeriesPoint>, StoreError> {
-        let sql = format!(
-            "WITH runs AS ( SELECT {k1} AS k1, '' AS k2, e.status, e.duration_ms \
-               FROM workflow_executions e WHERE {scope} {tail}",
-            k1 = bucket_expression(self.backend(), bucket),
-            scope = scope_condition(self.backend()),
-            tail = grouped_stats_tail(&passed_statuses(), "", &[95]),
-        );
-        let rows = dispatch!(self, pool, Db => {
-            sqlx::query_as::<Db, BucketRow>(AssertSqlSafe(sql))
-                .bind(scope.from)
-                .bind(scope.to)
-                .bind(scope.workflow_param())
-                .bind(scope.environment.clone())
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query("counting the runs of the report window per bucket"))
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|r| SeriesPoint {
-                bucket_start: r.k1,
-                stats: RunStats::new(r.runs, r.passed, r.p95),
-            })
-            .collect())
-    }
-
     /// Every step that ran in the scope's runs (skipped steps left out), by workflow and step.
     pub async fn report_steps(
         &self,
@@ -443,31 +316,6 @@ impl Store {
                 .fetch_all(pool)
                 .await
                 .map_err(StoreError::query("counting the failed assertions of the report window"))
-        })
-    }
-
-    /// Run ids of the scope's flaky runs, oldest first (at most `limit`).
-    pub async fn report_flaky_runs(
-        &self,
-        scope: &ReportScope,
-        limit: u32,
-    ) -> Result<Vec<String>, StoreError> {
-        let sql = format!(
-            "SELECT e.run_id FROM workflow_executions e WHERE {scope} AND {flaky} = 1 \
-             ORDER BY e.started_at, e.run_id LIMIT $5",
-            scope = scope_condition(self.backend()),
-            flaky = metadata_flag(self.backend(), "flaky"),
-        );
-        dispatch!(self, pool, Db => {
-            sqlx::query_scalar::<Db, String>(AssertSqlSafe(sql))
-                .bind(scope.from)
-                .bind(scope.to)
-                .bind(scope.workflow_param())
-                .bind(scope.environment.clone())
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query("listing the flaky runs of the report window"))
         })
     }
 

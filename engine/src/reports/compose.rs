@@ -7,7 +7,7 @@ use wfmon_model::{
     new_id,
 };
 use wfmon_store::{
-    AlertFigures, AssertionFailures, GroupFigures, Grouping, ReportScope, ReportStepFigures, Store,
+    AlertFigures, AssertionFailures, GroupFigures, ReportScope, ReportStepFigures, Store,
     StoreError,
 };
 
@@ -240,19 +240,19 @@ impl Figures {
         } else {
             RollupBucket::Hour
         };
-        let series = store.report_series(scope, bucket).await?;
+        let runs = store.report_runs(scope, bucket, LISTED).await?;
         Ok(Figures {
-            total: store.report_totals(scope).await?,
-            previous: store.report_totals(&previous_scope).await?,
+            total: runs.total,
+            previous: store.report_runs(&previous_scope, bucket, 0).await?.total,
             previous_scope,
-            workflows: store.report_groups(scope, Grouping::Workflow).await?,
-            environments: store.report_groups(scope, Grouping::Environment).await?,
+            workflows: runs.workflows,
+            environments: runs.environments,
             steps: store.report_steps(scope).await?,
             assertions: store.report_failing_assertions(scope, TOP as u32).await?,
-            flaky_run_ids: store.report_flaky_runs(scope, LISTED).await?,
+            flaky_run_ids: runs.flaky_run_ids,
             alerts: store.report_alerts(scope, LISTED).await?,
             bucket,
-            series,
+            series: runs.series,
         })
     }
 }

@@ -34,6 +34,7 @@ on_both_backends!(
     figures_match_the_hand_computed_answers,
     filters_narrow_to_one_workflow_or_environment,
     an_empty_window_says_so_without_nan,
+    a_long_window_read_in_parts_counts_each_run_once,
     saving_links_the_window_s_runs_once,
     concurrent_generators_of_one_scheduled_report_write_it_once,
     html_is_escaped_and_self_contained,
@@ -465,6 +466,62 @@ async fn an_empty_window_says_so_without_nan(db: TestDb) {
         .unwrap()
         .unwrap();
     assert_eq!(back.metadata.unwrap().0["empty"], true);
+}
+
+/// A window of three days and three quarters of an hour is read in parts of two whole hours
+/// (the first from 09:30 to 11:00): runs on and next to the parts' edges count once.
+async fn a_long_window_read_in_parts_counts_each_run_once(db: TestDb) {
+    use ExecutionStatus::*;
+    let scope = ReportScope {
+        from: at("2026-03-01T09:30:00Z"),
+        to: at("2026-03-04T10:15:00Z"),
+        workflow: None,
+        environment: None,
+        workflows: None,
+    };
+    let at_time = |text: &str, status: ExecutionStatus, ms: i32| {
+        let mut e = run("checkout", "production", status, 0, ms);
+        e.started_at = at(text);
+        e.completed_at = Some(e.started_at.plus(TimeDelta::milliseconds(ms.into())));
+        record(e, vec![])
+    };
+    let batch = vec![
+        at_time("2026-03-01T09:30:00Z", Passed, 10),
+        at_time("2026-03-01T10:59:59.999Z", Passed, 20),
+        at_time("2026-03-01T11:00:00Z", Failed, 30),
+        at_time("2026-03-02T13:00:00Z", Passed, 40),
+        at_time("2026-03-04T10:14:59.999Z", Passed, 50),
+        // Outside: just before and at the end.
+        at_time("2026-03-01T09:29:59.999Z", Passed, 1),
+        at_time("2026-03-04T10:15:00Z", Passed, 1),
+    ];
+    db.store.record_executions(&batch).await.unwrap();
+    let report = reports::compute(&db.store, &request(scope)).await.unwrap();
+    let row = &report.row;
+    assert_eq!(
+        (row.total_runs, row.successful_runs, row.failed_runs),
+        (5, 4, 1)
+    );
+    assert_eq!(row.total_duration_ms, 150);
+    let m = &report.metadata;
+    assert_eq!(m.p50_duration_ms, Some(30.0));
+    assert_eq!((m.min_duration_ms, m.max_duration_ms), (Some(10), Some(50)));
+    assert_eq!(m.series_bucket, "HOUR");
+    let series: Vec<(String, i64)> = m
+        .series
+        .iter()
+        .map(|p| (p.bucket_start.to_string(), p.runs))
+        .collect();
+    assert_eq!(
+        series,
+        [
+            ("2026-03-01T09:00:00.000Z".to_owned(), 1),
+            ("2026-03-01T10:00:00.000Z".to_owned(), 1),
+            ("2026-03-01T11:00:00.000Z".to_owned(), 1),
+            ("2026-03-02T13:00:00.000Z".to_owned(), 1),
+            ("2026-03-04T10:00:00.000Z".to_owned(), 1),
+        ]
+    );
 }
 
 async fn saving_links_the_window_s_runs_once(db: TestDb) {

@@ -46,7 +46,7 @@ pub use recorder::ExecutionRecord;
 pub use records::StoredRecord;
 pub use reports::{
     AlertFigures, AssertionFailures, GroupFigures, ReportScope, ReportStepFigures, SavedReport,
-    ScopeRuns,
+    ScopeRuns, ScopeSteps,
 };
 pub use rollups::{RebuildReport, RunFacts};
 pub use schedules::{

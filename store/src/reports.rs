@@ -1,9 +1,9 @@
 //! The reads and the write behind monitoring reports. Every figure is computed from the raw
-//! rows of the window, with no row cap: the runs' counts, sums and exact percentiles per
-//! group and per series bucket and the flaky runs from one read of the window's runs
-//! (`runs`), the steps (exact percentiles, `stats::grouped_stats_tail`) and the assertions
-//! that failed counted in the database, and the alerts of the window. Saving a report writes
-//! its row, links the window's executions to it and queues its notifications in one
+//! rows of the window, with no row cap. `runs` reads the window's runs once and counts the
+//! totals, each workflow, each environment and each series bucket (with exact percentiles)
+//! and the flaky runs, and reads the step results of those runs once for the steps and the
+//! assertions that failed; the alerts of the window are counted here. Saving a report
+//! writes its row, links the window's executions to it and queues its notifications in one
 //! transaction.
 //!
 //! Every query takes the window and the scope as the same four parameters: `$1` from
@@ -12,14 +12,14 @@
 
 mod runs;
 
-pub use runs::ScopeRuns;
+pub use runs::{ScopeRuns, ScopeSteps};
 
 use serde::{Deserialize, Serialize};
 use sqlx::{AssertSqlSafe, QueryBuilder};
-use wfmon_model::{Alert, MonitoringReport, NotificationLog, Record, StepStatus, Timestamp};
+use wfmon_model::{Alert, MonitoringReport, NotificationLog, Record, Timestamp};
 
 use crate::records::{OnConflict, begin_write, insert_rows, select_sql};
-use crate::stats::{grouped_stats_tail, not_runs};
+use crate::stats::not_runs;
 use crate::{Backend, Store, StoreError};
 
 /// Which runs a report covers: started in `[from, to)`, of one workflow and environment or
@@ -169,17 +169,6 @@ pub enum SavedReport {
 }
 
 #[derive(sqlx::FromRow)]
-struct StepRow {
-    k1: String,
-    k2: String,
-    runs: i64,
-    passed: i64,
-    duration_sum_ms: i64,
-    max_ms: Option<i64>,
-    p95: Option<f64>,
-}
-
-#[derive(sqlx::FromRow)]
 struct AlertCounts {
     opened: i64,
     resolved: i64,
@@ -236,89 +225,7 @@ fn metadata_flag(backend: Backend, key: &'static str) -> String {
     }
 }
 
-/// `'PASSED', 'WARNING'`: the step statuses that count as passed.
-fn passed_steps() -> String {
-    StepStatus::ALL
-        .iter()
-        .filter(|s| matches!(s, StepStatus::Passed | StepStatus::Warning))
-        .map(|s| format!("'{}'", s.as_str()))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 impl Store {
-    /// Every step that ran in the scope's runs (skipped steps left out), by workflow and step.
-    pub async fn report_steps(
-        &self,
-        scope: &ReportScope,
-    ) -> Result<Vec<ReportStepFigures>, StoreError> {
-        let sql = format!(
-            "WITH runs AS ( SELECT e.workflow_name AS k1, s.step_name AS k2, s.status, \
-               s.duration_ms FROM workflow_step_results s \
-               JOIN workflow_executions e ON e.run_id = s.execution_id \
-               WHERE {scope} AND s.status <> '{skipped}' {tail}",
-            scope = scope_condition(self.backend()),
-            skipped = StepStatus::Skipped.as_str(),
-            tail = grouped_stats_tail(
-                &passed_steps(),
-                "COALESCE(SUM(duration_ms), 0) AS duration_sum_ms, \
-                 CAST(MAX(duration_ms) AS BIGINT) AS max_ms",
-                &[95],
-            ),
-        );
-        let rows = dispatch!(self, pool, Db => {
-            sqlx::query_as::<Db, StepRow>(AssertSqlSafe(sql))
-                .bind(scope.from)
-                .bind(scope.to)
-                .bind(scope.workflow_param())
-                .bind(scope.environment.clone())
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query("counting the steps of the report window"))
-        })?;
-        Ok(rows
-            .into_iter()
-            .map(|r| ReportStepFigures {
-                workflow_name: r.k1,
-                step_name: r.k2,
-                runs: r.runs,
-                failures: r.runs - r.passed,
-                avg_duration_ms: r.duration_sum_ms as f64 / r.runs.max(1) as f64,
-                p95_duration_ms: r.p95,
-                max_duration_ms: r.max_ms.unwrap_or_default(),
-            })
-            .collect())
-    }
-
-    /// The assertions that failed first in a step most often in the scope's runs, most
-    /// failures first (at most `limit`).
-    pub async fn report_failing_assertions(
-        &self,
-        scope: &ReportScope,
-        limit: u32,
-    ) -> Result<Vec<AssertionFailures>, StoreError> {
-        let sql = format!(
-            "SELECT e.workflow_name, s.step_name, s.failed_assertion AS assertion, \
-               COUNT(*) AS failures FROM workflow_step_results s \
-             JOIN workflow_executions e ON e.run_id = s.execution_id \
-             WHERE {scope} AND s.failed_assertion IS NOT NULL \
-             GROUP BY e.workflow_name, s.step_name, s.failed_assertion \
-             ORDER BY failures DESC, e.workflow_name, s.step_name, s.failed_assertion LIMIT $5",
-            scope = scope_condition(self.backend()),
-        );
-        dispatch!(self, pool, Db => {
-            sqlx::query_as::<Db, AssertionFailures>(AssertSqlSafe(sql))
-                .bind(scope.from)
-                .bind(scope.to)
-                .bind(scope.workflow_param())
-                .bind(scope.environment.clone())
-                .bind(i64::from(limit))
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query("counting the failed assertions of the report window"))
-        })
-    }
-
     /// Alerts of the scope's workflow and environment open at some time in the window:
     /// exact counts, and the oldest `limit` of them.
     pub async fn report_alerts(

@@ -241,14 +241,15 @@ impl Figures {
             RollupBucket::Hour
         };
         let runs = store.report_runs(scope, bucket, LISTED).await?;
+        let steps = store.report_steps(scope, TOP as u32).await?;
         Ok(Figures {
             total: runs.total,
-            previous: store.report_runs(&previous_scope, bucket, 0).await?.total,
+            previous: store.report_total(&previous_scope).await?,
             previous_scope,
             workflows: runs.workflows,
             environments: runs.environments,
-            steps: store.report_steps(scope).await?,
-            assertions: store.report_failing_assertions(scope, TOP as u32).await?,
+            steps: steps.steps,
+            assertions: steps.assertions,
             flaky_run_ids: runs.flaky_run_ids,
             alerts: store.report_alerts(scope, LISTED).await?,
             bucket,

@@ -1,22 +1,24 @@
-//! The run figures of a report scope, counted in wfmon from one read of the scope's runs:
-//! totals, per workflow, per environment, per series bucket (each with exact percentiles),
-//! and the flaky runs.
+//! The figures of a report scope counted in wfmon from one read of the rows they come from:
+//! the runs (totals, per workflow, per environment, per series bucket, each with exact
+//! percentiles, and the flaky runs; the previous window's totals from a narrower read) and
+//! the step results of those runs (per step, and the assertions that failed).
 //!
-//! The database could count each group itself (it did: one query per grouping, each ranking
-//! the window's durations again), but five passes over the window's rows cost more than
-//! reading them once. The runs are read a part of the window at a time (whole hours, at most
-//! 48 parts: a day's report reads hour by hour), each part as one JSON array (see
-//! `records::json_rows_aggregate`), so that memory holds the figures being counted (a
-//! duration per run and group) and one part's rows, not the whole window's.
+//! Counting each group in the database would rank the window's durations once per group;
+//! reading the rows once costs less. The rows are read a part of the window at a time (whole
+//! hours, at most 48 parts: a day's report reads hour by hour), each part as one JSON array
+//! (see `records::json_rows_aggregate`), so that memory holds the figures being counted (a
+//! duration per run or step and group) and one part's rows, not the whole window's.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
 use sqlx::AssertSqlSafe;
-use wfmon_model::{ExecutionStatus, RollupBucket, Timestamp};
+use wfmon_model::{ExecutionStatus, RollupBucket, StepStatus, Timestamp};
 
-use super::{GroupFigures, ReportScope, metadata_flag, scope_condition};
+use super::{
+    AssertionFailures, GroupFigures, ReportScope, ReportStepFigures, metadata_flag, scope_condition,
+};
 use crate::overview::{RunStats, SeriesPoint};
 use crate::records::{json_rows_aggregate, parse_json_rows};
 use crate::rollups::{bucket_floor, bucket_millis};
@@ -37,18 +39,28 @@ pub struct ScopeRuns {
     pub flaky_run_ids: Vec<String>,
 }
 
-/// One run as read: the columns in this order (the names borrowed from the text read).
+/// One run as read by `report_runs`: the columns in this order (text borrowed from the
+/// JSON read).
 #[derive(Deserialize)]
 struct Run<'a> {
-    #[serde(borrow)]
-    run_id: Cow<'a, str>,
     #[serde(borrow)]
     workflow_name: Cow<'a, str>,
     #[serde(borrow)]
     environment: Cow<'a, str>,
     status: ExecutionStatus,
     duration_ms: Option<i64>,
+    flaky: i64,
     started_at: Timestamp,
+    /// Its run id if it is flaky (the others' are not needed).
+    #[serde(borrow)]
+    flaky_run_id: Option<Cow<'a, str>>,
+}
+
+/// What a group's figures need of a run; all that `report_total` reads.
+#[derive(Clone, Copy, Deserialize)]
+struct Counted {
+    status: ExecutionStatus,
+    duration_ms: Option<i64>,
     flaky: i64,
 }
 
@@ -64,16 +76,20 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, run: &Run<'_>) {
-        self.runs += 1;
-        if run.status.is_success() {
-            self.passed += 1;
-        }
+    fn add(&mut self, run: &Counted) {
+        self.count(run.status.is_success(), run.duration_ms);
         if run.status == ExecutionStatus::Warning {
             self.warnings += 1;
         }
         self.flaky += run.flaky;
-        if let Some(ms) = run.duration_ms {
+    }
+
+    fn count(&mut self, passed: bool, duration_ms: Option<i64>) {
+        self.runs += 1;
+        if passed {
+            self.passed += 1;
+        }
+        if let Some(ms) = duration_ms {
             self.duration_sum_ms += ms;
             self.durations.push(ms);
         }
@@ -125,55 +141,37 @@ impl Store {
         bucket: RollupBucket,
         flaky_limit: u32,
     ) -> Result<ScopeRuns, StoreError> {
-        let backend = self.backend();
+        let flaky_flag = metadata_flag(self.backend(), "flaky");
         let values = format!(
-            "e.run_id, e.workflow_name, e.environment, e.status, e.duration_ms, e.started_at, {}",
-            metadata_flag(backend, "flaky")
-        );
-        let sql = format!(
-            "SELECT {} FROM workflow_executions e WHERE {}",
-            json_rows_aggregate(backend, &values, ""),
-            scope_condition(backend)
+            "e.workflow_name, e.environment, e.status, e.duration_ms, {flaky_flag}, \
+             e.started_at, CASE WHEN {flaky_flag} = 1 THEN e.run_id END"
         );
         let mut total = Tally::default();
         let mut workflows: BTreeMap<String, Tally> = BTreeMap::new();
         let mut environments: BTreeMap<String, Tally> = BTreeMap::new();
         let mut series: BTreeMap<Timestamp, Tally> = BTreeMap::new();
         let mut flaky: Vec<(Timestamp, String)> = Vec::new();
-        let hour = bucket_millis(RollupBucket::Hour);
-        let hours = (scope.to.unix_millis() - scope.from.unix_millis()).div_euclid(hour) + 1;
-        let step = hour * (hours + MOST_READS - 1).div_euclid(MOST_READS).max(1);
-        let mut from = scope.from;
-        while from < scope.to {
-            let to = bucket_floor(RollupBucket::Hour, from)
-                .plus(chrono::TimeDelta::milliseconds(step))
-                .min(scope.to);
-            let text = dispatch!(self, pool, Db => {
-                sqlx::query_scalar::<Db, Option<String>>(AssertSqlSafe(sql.as_str()))
-                    .bind(from)
-                    .bind(to)
-                    .bind(scope.workflow_param())
-                    .bind(scope.environment.clone())
-                    .fetch_one(pool)
-                    .await
-                    .map_err(StoreError::query("reading the runs of the report window"))
-            })?;
-            // PostgreSQL's aggregate of no rows is NULL.
-            let text = text.unwrap_or_else(|| "[]".to_owned());
-            for run in parse_json_rows::<Run<'_>>(&text, "the runs of the report window")? {
-                total.add(&run);
-                tally_in(&mut workflows, &run.workflow_name, &run);
-                tally_in(&mut environments, &run.environment, &run);
+        self.read_runs_in_parts(scope, &values, |text| {
+            for run in parse_json_rows::<Run<'_>>(text, "the runs of the report window")? {
+                let counted = &Counted {
+                    status: run.status,
+                    duration_ms: run.duration_ms,
+                    flaky: run.flaky,
+                };
+                total.add(counted);
+                tally_in(&mut workflows, &run.workflow_name, counted);
+                tally_in(&mut environments, &run.environment, counted);
                 series
                     .entry(bucket_floor(bucket, run.started_at))
                     .or_default()
-                    .add(&run);
-                if run.flaky != 0 {
-                    flaky.push((run.started_at, run.run_id.into_owned()));
+                    .add(counted);
+                if let Some(id) = run.flaky_run_id {
+                    flaky.push((run.started_at, id.into_owned()));
                 }
             }
-            from = to;
-        }
+            Ok(())
+        })
+        .await?;
         flaky.sort();
         flaky.truncate(flaky_limit as usize);
         let groups = |tallies: BTreeMap<String, Tally>| {
@@ -199,10 +197,181 @@ impl Store {
             flaky_run_ids: flaky.into_iter().map(|(_, id)| id).collect(),
         })
     }
+
+    /// All runs of `scope` as one group (zero figures without runs): `report_runs`'s total,
+    /// from a read of only what it needs.
+    pub async fn report_total(&self, scope: &ReportScope) -> Result<GroupFigures, StoreError> {
+        let values = format!(
+            "e.status, e.duration_ms, {}",
+            metadata_flag(self.backend(), "flaky")
+        );
+        let mut total = Tally::default();
+        self.read_runs_in_parts(scope, &values, |text| {
+            for run in parse_json_rows::<Counted>(text, "the runs of the report window")? {
+                total.add(&run);
+            }
+            Ok(())
+        })
+        .await?;
+        Ok(total.figures(String::new()))
+    }
+
+    /// Reads `values` of the runs of `scope` in at most `MOST_READS` parts of whole hours,
+    /// handing each part's JSON array of rows to `each`.
+    async fn read_runs_in_parts(
+        &self,
+        scope: &ReportScope,
+        values: &str,
+        each: impl FnMut(&str) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let from = format!(
+            "workflow_executions e WHERE {}",
+            scope_condition(self.backend())
+        );
+        self.read_in_parts(scope, values, &from, "the runs of the report window", each)
+            .await
+    }
+
+    /// Reads `SELECT values FROM from` (a query on the four parameters of the scope) in at
+    /// most `MOST_READS` parts of whole hours, handing each part's JSON array of rows to
+    /// `each`.
+    async fn read_in_parts(
+        &self,
+        scope: &ReportScope,
+        values: &str,
+        from_where: &str,
+        what: &'static str,
+        mut each: impl FnMut(&str) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let backend = self.backend();
+        let sql = format!(
+            "SELECT {} FROM {from_where}",
+            json_rows_aggregate(backend, values, ""),
+        );
+        let hour = bucket_millis(RollupBucket::Hour);
+        let hours = (scope.to.unix_millis() - scope.from.unix_millis()).div_euclid(hour) + 1;
+        let step = hour * (hours + MOST_READS - 1).div_euclid(MOST_READS).max(1);
+        let mut from = scope.from;
+        while from < scope.to {
+            let to = bucket_floor(RollupBucket::Hour, from)
+                .plus(chrono::TimeDelta::milliseconds(step))
+                .min(scope.to);
+            let text = dispatch!(self, pool, Db => {
+                sqlx::query_scalar::<Db, Option<String>>(AssertSqlSafe(sql.as_str()))
+                    .bind(from)
+                    .bind(to)
+                    .bind(scope.workflow_param())
+                    .bind(scope.environment.clone())
+                    .fetch_one(pool)
+                    .await
+                    .map_err(StoreError::query(format!("reading {what}")))
+            })?;
+            // PostgreSQL's aggregate of no rows is NULL.
+            each(text.as_deref().unwrap_or("[]"))?;
+            from = to;
+        }
+        Ok(())
+    }
+}
+
+/// One step result of a run of the window, as read by `report_steps`.
+#[derive(Deserialize)]
+struct StepRun<'a> {
+    #[serde(borrow)]
+    workflow_name: Cow<'a, str>,
+    #[serde(borrow)]
+    step_name: Cow<'a, str>,
+    status: StepStatus,
+    duration_ms: Option<i64>,
+    #[serde(borrow)]
+    failed_assertion: Option<Cow<'a, str>>,
+}
+
+/// The steps of a report scope's runs.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ScopeSteps {
+    /// Every step that ran (skipped steps left out), by workflow and step, with exact p95.
+    pub steps: Vec<ReportStepFigures>,
+    /// The assertions that failed first in a step, most failures first, then by workflow,
+    /// step and assertion.
+    pub assertions: Vec<AssertionFailures>,
+}
+
+impl Store {
+    /// The steps of `scope`'s runs and, at most `assertion_limit` of them, the assertions
+    /// that failed most, from one read of the window's step results.
+    pub async fn report_steps(
+        &self,
+        scope: &ReportScope,
+        assertion_limit: u32,
+    ) -> Result<ScopeSteps, StoreError> {
+        let from = format!(
+            "workflow_step_results s JOIN workflow_executions e ON e.run_id = s.execution_id \
+             WHERE {}",
+            scope_condition(self.backend())
+        );
+        let values = "e.workflow_name, s.step_name, s.status, s.duration_ms, s.failed_assertion";
+        let mut steps: BTreeMap<(String, String), Tally> = BTreeMap::new();
+        let mut assertions: BTreeMap<(String, String, String), i64> = BTreeMap::new();
+        let what = "the steps of the report window";
+        self.read_in_parts(scope, values, &from, what, |text| {
+            for step in parse_json_rows::<StepRun<'_>>(text, what)? {
+                let (workflow, name) = (step.workflow_name, step.step_name);
+                if let Some(assertion) = step.failed_assertion {
+                    let key = (
+                        workflow.to_string(),
+                        name.to_string(),
+                        assertion.into_owned(),
+                    );
+                    *assertions.entry(key).or_default() += 1;
+                }
+                if step.status == StepStatus::Skipped {
+                    continue;
+                }
+                let passed = matches!(step.status, StepStatus::Passed | StepStatus::Warning);
+                steps
+                    .entry((workflow.into_owned(), name.into_owned()))
+                    .or_default()
+                    .count(passed, step.duration_ms);
+            }
+            Ok(())
+        })
+        .await?;
+        let steps = steps
+            .into_iter()
+            .map(|((workflow_name, step_name), tally)| {
+                let f = tally.figures(String::new());
+                ReportStepFigures {
+                    workflow_name,
+                    step_name,
+                    runs: f.runs,
+                    failures: f.failed,
+                    avg_duration_ms: f.duration_sum_ms as f64 / f.runs.max(1) as f64,
+                    p95_duration_ms: f.p95_duration_ms,
+                    max_duration_ms: f.max_duration_ms.unwrap_or_default(),
+                }
+            })
+            .collect();
+        let mut assertions: Vec<AssertionFailures> = assertions
+            .into_iter()
+            .map(
+                |((workflow_name, step_name, assertion), failures)| AssertionFailures {
+                    workflow_name,
+                    step_name,
+                    assertion,
+                    failures,
+                },
+            )
+            .collect();
+        // Most failures first; the map's order (workflow, step, assertion) breaks ties.
+        assertions.sort_by_key(|a| std::cmp::Reverse(a.failures));
+        assertions.truncate(assertion_limit as usize);
+        Ok(ScopeSteps { steps, assertions })
+    }
 }
 
 /// Counts `run` in the group `name` (looked up without allocating when it exists).
-fn tally_in(groups: &mut BTreeMap<String, Tally>, name: &str, run: &Run<'_>) {
+fn tally_in(groups: &mut BTreeMap<String, Tally>, name: &str, run: &Counted) {
     match groups.get_mut(name) {
         Some(t) => t.add(run),
         None => groups.entry(name.to_owned()).or_default().add(run),

@@ -1,6 +1,8 @@
-//! The SQL pieces every run statistic is built from, shared by the overview and the
-//! reports: which statuses are runs and which passed, and the counts and exact percentiles
-//! of durations per group, computed in one query that both dialects accept.
+//! The SQL pieces run statistics are built from: which statuses are runs and which passed
+//! (for the overview, the reports and the objectives), and the counts and exact percentiles of
+//! durations per group, computed in one query that both dialects accept (the overview's
+//! 24-hour figures; the reports count their groups in wfmon, `reports/runs.rs`, with the
+//! same interpolation).
 //!
 //! Percentiles interpolate linearly between the two nearest ranks, like PostgreSQL's
 //! `percentile_cont`, with window functions and integer arithmetic only, so SQLite and

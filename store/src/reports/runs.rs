@@ -49,9 +49,8 @@ struct Run<'a> {
     environment: Cow<'a, str>,
     status: ExecutionStatus,
     duration_ms: Option<i64>,
-    flaky: i64,
     started_at: Timestamp,
-    /// Its run id if it is flaky (the others' are not needed).
+    /// Its run id if it is flaky, else null (the others' are not needed).
     #[serde(borrow)]
     flaky_run_id: Option<Cow<'a, str>>,
 }
@@ -141,10 +140,10 @@ impl Store {
         bucket: RollupBucket,
         flaky_limit: u32,
     ) -> Result<ScopeRuns, StoreError> {
-        let flaky_flag = metadata_flag(self.backend(), "flaky");
         let values = format!(
-            "e.workflow_name, e.environment, e.status, e.duration_ms, {flaky_flag}, \
-             e.started_at, CASE WHEN {flaky_flag} = 1 THEN e.run_id END"
+            "e.workflow_name, e.environment, e.status, e.duration_ms, e.started_at, \
+             CASE WHEN {} = 1 THEN e.run_id END",
+            metadata_flag(self.backend(), "flaky")
         );
         let mut total = Tally::default();
         let mut workflows: BTreeMap<String, Tally> = BTreeMap::new();
@@ -156,7 +155,7 @@ impl Store {
                 let counted = &Counted {
                     status: run.status,
                     duration_ms: run.duration_ms,
-                    flaky: run.flaky,
+                    flaky: i64::from(run.flaky_run_id.is_some()),
                 };
                 total.add(counted);
                 tally_in(&mut workflows, &run.workflow_name, counted);
@@ -251,6 +250,7 @@ impl Store {
         let hour = bucket_millis(RollupBucket::Hour);
         let hours = (scope.to.unix_millis() - scope.from.unix_millis()).div_euclid(hour) + 1;
         let step = hour * (hours + MOST_READS - 1).div_euclid(MOST_READS).max(1);
+        let workflows = scope.workflow_param();
         let mut from = scope.from;
         while from < scope.to {
             let to = bucket_floor(RollupBucket::Hour, from)
@@ -260,7 +260,7 @@ impl Store {
                 sqlx::query_scalar::<Db, Option<String>>(AssertSqlSafe(sql.as_str()))
                     .bind(from)
                     .bind(to)
-                    .bind(scope.workflow_param())
+                    .bind(workflows.clone())
                     .bind(scope.environment.clone())
                     .fetch_one(pool)
                     .await

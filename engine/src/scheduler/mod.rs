@@ -176,7 +176,17 @@ pub async fn run_scheduler(
     tokio::pin!(shutdown);
     let reason = loop {
         let now = Utc::now();
-        skipped += state.mark_overlaps(now).await;
+        let passed_over = state.mark_overlaps(now).await;
+        skipped += passed_over.len() as u64;
+        if let Some(next) = &mut offline {
+            // The due times recorded as SKIPPED are not run once the run in flight ends.
+            for (id, following) in passed_over {
+                match following {
+                    Some(at) => next.insert(id, at),
+                    None => next.remove(&id),
+                };
+            }
+        }
         let free = state.permits.available_permits();
         let mut saturated = free == 0;
         let mut db_error = None;
@@ -554,8 +564,8 @@ impl State {
     }
 
     /// Records a SKIPPED run for each schedule due while its previous run is still in flight,
-    /// and moves the schedule on. Returns how many were skipped.
-    async fn mark_overlaps(&self, now: DateTime<Utc>) -> u64 {
+    /// and moves the schedule on. Returns the schedules skipped with their next due times.
+    async fn mark_overlaps(&self, now: DateTime<Utc>) -> Vec<(String, Option<DateTime<Utc>>)> {
         let mut skipped = Vec::new();
         {
             let mut in_flight = self.in_flight.lock().expect("in flight");
@@ -593,7 +603,6 @@ impl State {
                 ));
             }
         }
-        let count = skipped.len() as u64;
         let mut advances = Vec::new();
         for (row, advance) in skipped {
             tracing::info!(
@@ -631,7 +640,10 @@ impl State {
                 "could not move skipped schedules on now (their run's result will): {e}"
             );
         }
-        count
+        advances
+            .into_iter()
+            .map(|a| (a.schedule_id, a.next_run_at.map(|t| t.as_datetime())))
+            .collect()
     }
 
     fn earliest_in_flight_due(&self) -> Option<DateTime<Utc>> {

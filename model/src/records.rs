@@ -245,6 +245,10 @@ record! {
         pub duration_max_ms: Option<i64>,
         /// A mergeable percentile sketch of the durations.
         pub duration_sketch: Option<Json>,
+        /// Minutes of the bucket in which the workflow ran (0 or 1 for a MINUTE row).
+        pub minutes_measured: i64,
+        /// Of those, the minutes in which no run failed (uptime is `up / measured`).
+        pub minutes_up: i64,
         pub updated_at: Timestamp,
     }
 }

@@ -20,7 +20,7 @@ use sqlx::{AssertSqlSafe, QueryBuilder};
 use wfmon_model::{RollupBucket, Timestamp, WorkflowRollup};
 
 use crate::records::select_sql;
-use crate::rollups::{RollupTotals, ceil_to, floor_to, not_run_statuses};
+use crate::rollups::{RollupTotals, not_run_statuses};
 use crate::{Store, StoreError};
 
 mod figures;
@@ -245,41 +245,10 @@ impl Store {
     }
 
     /// Uptime per workflow and environment over the window: the share of the minutes in
-    /// which it ran where no run failed.
+    /// which it ran where no run failed (read from the widest rollup rows that fit, as
+    /// `figures` does).
     pub async fn uptime(&self, window: &AnalyticsWindow) -> Result<Vec<Uptime>, StoreError> {
-        let since = floor_to(window.since, MINUTE_MS);
-        let until = ceil_to(window.until, MINUTE_MS);
-        let rows: Vec<(String, String, i64, i64)> = dispatch!(self, pool, Db => {
-            let mut q = QueryBuilder::<Db>::new(
-                "SELECT workflow_name, environment, COUNT(*), \
-                 SUM(CASE WHEN failed = 0 THEN 1 ELSE 0 END) FROM workflow_rollups \
-                 WHERE runs > 0 AND bucket = ",
-            );
-            q.push_bind(RollupBucket::Minute);
-            q.push(" AND bucket_start >= ").push_bind(since);
-            q.push(" AND bucket_start < ").push_bind(until);
-            if let Some(workflow) = &window.workflow {
-                q.push(" AND workflow_name = ").push_bind(workflow.clone());
-            }
-            if let Some(environment) = &window.environment {
-                q.push(" AND environment = ").push_bind(environment.clone());
-            }
-            q.push(" GROUP BY workflow_name, environment ORDER BY workflow_name, environment");
-            q.build_query_as::<(String, String, i64, i64)>()
-                .fetch_all(pool)
-                .await
-                .map_err(StoreError::query("computing uptime"))?
-        });
-        Ok(rows
-            .into_iter()
-            .map(|(workflow_name, environment, measured, up)| Uptime {
-                workflow_name,
-                environment,
-                measured_minutes: measured,
-                up_minutes: up,
-                uptime_percent: ratio(up, measured).map(|r| r * 100.0),
-            })
-            .collect())
+        Ok(self.figures_and_uptime(window, None).await?.1)
     }
 
     /// Per step of each workflow: runs, success rate and p95 duration over the steps of the

@@ -2,8 +2,11 @@
 //! a lock (PostgreSQL advisory lock, SQLite `BEGIN IMMEDIATE`), so that two instances starting
 //! at once apply each migration exactly once and a failure leaves nothing half-done.
 //!
-//! A migration may carry a Rust step, run in its transaction after its SQL (the DAY rollups
-//! made from the HOUR ones), for work the SQL of both dialects cannot do.
+//! A migration may carry a Rust step (the DAY rollups made from the HOUR ones), for work the
+//! SQL of both dialects cannot do. Steps use today's records, so they run in the same
+//! transaction after the SQL of every migration being applied, when the schema is today's
+//! (`migrate_up_to` an older version with a step pending is for versions that have today's
+//! rollup columns).
 //!
 //! On PostgreSQL, version 1 lays the legacy bot's six tables (a no-op on a database that has
 //! them) and version 2 upgrades them: fresh and adopted databases take the same path.
@@ -23,7 +26,7 @@ struct Migration {
     version: i64,
     name: &'static str,
     sql: &'static str,
-    /// Run in the same transaction after `sql`.
+    /// Run in the same transaction, after the SQL of every migration being applied.
     step: Option<Step>,
 }
 
@@ -65,6 +68,12 @@ const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0005_day_rollups.sql"),
         step: Some(Step::DayRollups),
     },
+    Migration {
+        version: 6,
+        name: "uptime_minutes",
+        sql: include_str!("../migrations/sqlite/0006_uptime_minutes.sql"),
+        step: None,
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -103,6 +112,12 @@ const POSTGRES: &[Migration] = &[
         name: "day_rollups",
         sql: include_str!("../migrations/postgres/0006_day_rollups.sql"),
         step: Some(Step::DayRollups),
+    },
+    Migration {
+        version: 7,
+        name: "uptime_minutes",
+        sql: include_str!("../migrations/postgres/0007_uptime_minutes.sql"),
+        step: None,
     },
 ];
 
@@ -190,15 +205,10 @@ impl Store {
                 return Err(StoreError::SchemaTooNew { found: from, known: latest });
             }
             let mut applied = Vec::new();
+            let mut steps = Vec::new();
             for m in migrations(backend).iter().filter(|m| m.version > from && m.version <= version) {
                 let failed = |source| StoreError::Migration { version: m.version, name: m.name, source };
                 sqlx::raw_sql(m.sql).execute(&mut *tx).await.map_err(failed)?;
-                match m.step {
-                    Some(Step::DayRollups) => {
-                        crate::rollups::backfill::day_rows::<Db>(&mut tx).await.map_err(failed)?;
-                    }
-                    None => {}
-                }
                 sqlx::query("INSERT INTO wfmon_migrations (version, name) VALUES ($1, $2)")
                     .bind(m.version)
                     .bind(m.name)
@@ -206,6 +216,19 @@ impl Store {
                     .await
                     .map_err(failed)?;
                 applied.push((m.version, m.name));
+                if let Some(step) = m.step {
+                    steps.push((m, step));
+                }
+            }
+            // Rust steps read and write rows through today's records, so they run once the
+            // schema is today's: after the SQL of every migration applied here.
+            for (m, step) in steps {
+                let failed = |source| StoreError::Migration { version: m.version, name: m.name, source };
+                match step {
+                    Step::DayRollups => {
+                        crate::rollups::backfill::day_rows::<Db>(&mut tx).await.map_err(failed)?;
+                    }
+                }
             }
             tx.commit().await.map_err(read_only)?;
             let to = applied.last().map_or(from, |(v, _)| *v);

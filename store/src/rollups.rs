@@ -9,6 +9,12 @@
 //! sketch) are those of the runs that have one. A run belongs to the bucket of its
 //! `started_at`.
 //!
+//! Uptime is counted in minutes: a minute is *measured* when a run started in it, and *up*
+//! when none of those runs failed. A MINUTE row holds 0 or 1 of each (derived from its runs
+//! and failures); an HOUR or DAY row holds how many of its minutes are measured and up, moved
+//! by every change of state of one of its MINUTE rows, so that uptime over a month is read
+//! from its DAY rows.
+//!
 //! A batch makes one upsert per rollup row it touches, whatever the number of executions in
 //! it. The previous state of every execution of the batch is read first, so that a RUNNING
 //! row that completes is counted once and a batch written twice is not counted twice; if an
@@ -101,6 +107,52 @@ pub struct RunFacts {
     pub duration_ms: Option<i32>,
 }
 
+impl RollupKey {
+    /// The HOUR and DAY rows that hold this row's bucket (meant for a MINUTE row).
+    fn wider(&self) -> [RollupKey; 2] {
+        [RollupBucket::Hour, RollupBucket::Day].map(|bucket| RollupKey {
+            bucket,
+            workflow_name: self.workflow_name.clone(),
+            environment: self.environment.clone(),
+            bucket_start: bucket_floor(bucket, self.bucket_start),
+        })
+    }
+}
+
+/// Whether a minute with these runs and failures is measured and up, as (0 or 1, 0 or 1).
+pub(crate) fn minute_state(runs: i64, failed: i64) -> (i64, i64) {
+    (i64::from(runs > 0), i64::from(runs > 0 && failed == 0))
+}
+
+/// The rollup rows of `runs` (executions that are not runs are left out): every row they
+/// touch, with the minute counts of its HOUR and DAY rows, as if counted from nothing.
+pub(crate) fn count_runs<'a>(
+    runs: impl IntoIterator<Item = &'a RunFacts>,
+) -> BTreeMap<RollupKey, RollupTotals> {
+    let mut totals: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
+    for run in runs.into_iter().filter(|r| r.is_run()) {
+        for key in run.keys() {
+            totals
+                .entry(key)
+                .or_default()
+                .add(run.status, run.duration_ms.map(i64::from));
+        }
+    }
+    let minutes: Vec<(RollupKey, (i64, i64))> = totals
+        .iter()
+        .filter(|(key, _)| key.bucket == RollupBucket::Minute)
+        .map(|(key, t)| (key.clone(), minute_state(t.runs, t.failed)))
+        .collect();
+    for (minute, (measured, up)) in minutes {
+        for key in minute.wider() {
+            let t = totals.entry(key).or_default();
+            t.minutes_measured += measured;
+            t.minutes_up += up;
+        }
+    }
+    totals
+}
+
 impl RunFacts {
     /// Whether the execution is a run (ended, not skipped).
     pub fn is_run(&self) -> bool {
@@ -154,6 +206,10 @@ pub(crate) struct RollupTotals {
     pub duration_min_ms: Option<i64>,
     pub duration_max_ms: Option<i64>,
     pub sketch: DurationSketch,
+    /// Minutes with runs; for a MINUTE row derived from its counts when it is written.
+    pub minutes_measured: i64,
+    /// Of those, minutes without a failed run.
+    pub minutes_up: i64,
 }
 
 impl RollupTotals {
@@ -195,6 +251,8 @@ impl RollupTotals {
             (a, b) => a.or(b),
         };
         self.sketch.merge(&other.sketch);
+        self.minutes_measured += other.minutes_measured;
+        self.minutes_up += other.minutes_up;
     }
 
     /// The figures of a stored row; None if its sketch cannot be read.
@@ -212,10 +270,18 @@ impl RollupTotals {
             duration_min_ms: row.duration_min_ms,
             duration_max_ms: row.duration_max_ms,
             sketch,
+            minutes_measured: row.minutes_measured,
+            minutes_up: row.minutes_up,
         })
     }
 
+    /// The row of `key` holding these figures; a MINUTE row's minute counts are derived from
+    /// its runs and failures.
     pub(crate) fn into_row(self, key: &RollupKey, now: Timestamp) -> WorkflowRollup {
+        let (minutes_measured, minutes_up) = match key.bucket {
+            RollupBucket::Minute => minute_state(self.runs, self.failed),
+            _ => (self.minutes_measured, self.minutes_up),
+        };
         WorkflowRollup {
             id: new_id("rol"),
             bucket: key.bucket,
@@ -230,6 +296,8 @@ impl RollupTotals {
             duration_min_ms: self.duration_min_ms,
             duration_max_ms: self.duration_max_ms,
             duration_sketch: Some(json(self.sketch.to_json())),
+            minutes_measured,
+            minutes_up,
             updated_at: now,
         }
     }
@@ -250,6 +318,8 @@ pub(crate) struct SketchRow {
     pub duration_sum_ms: i64,
     pub duration_min_ms: Option<i64>,
     pub duration_max_ms: Option<i64>,
+    pub minutes_measured: i64,
+    pub minutes_up: i64,
     pub sketch: Option<String>,
 }
 
@@ -257,7 +327,7 @@ pub(crate) struct SketchRow {
 /// last one `sketch` where columns are read by name) or a JSON array of them.
 pub(crate) const SKETCH_ROW_VALUES: &str = "workflow_name, environment, bucket_start, runs, \
      passed, failed, warnings, duration_sum_ms, duration_min_ms, duration_max_ms, \
-     CAST(duration_sketch AS TEXT)";
+     minutes_measured, minutes_up, CAST(duration_sketch AS TEXT)";
 
 /// The `SketchRow`s a query selects, as one JSON array built by the database (each row an
 /// array of its values; `filter`: an aggregate `FILTER (WHERE ...)` clause, or empty):
@@ -300,6 +370,8 @@ impl SketchRow {
             duration_min_ms: self.duration_min_ms,
             duration_max_ms: self.duration_max_ms,
             sketch: DurationSketch::new(),
+            minutes_measured: self.minutes_measured,
+            minutes_up: self.minutes_up,
         }
     }
 }
@@ -384,7 +456,7 @@ where
     DB::Arguments: IntoArguments<DB>,
     WorkflowRollup: for<'r> sqlx::FromRow<'r, DB::Row> + PushValues<DB>,
     additive::UnreadRow: for<'r> sqlx::FromRow<'r, DB::Row>,
-    (ExecutionStatus, Option<i32>): for<'r> sqlx::FromRow<'r, DB::Row>,
+    RunFacts: for<'r> sqlx::FromRow<'r, DB::Row>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Timestamp: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> RollupBucket: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
@@ -427,23 +499,60 @@ where
     let existing = lock_rows::<DB>(conn, &keys).await?;
     let now = Timestamp::now();
     let mut rows = Vec::with_capacity(keys.len());
-    for (key, delta) in added {
-        match existing.get(&key).and_then(RollupTotals::from_row) {
+    // MINUTE rows first (they sort first): how each one's state moves is added to the minute
+    // counts of its HOUR and DAY rows.
+    let mut shifts = MinuteShifts::default();
+    for (key, mut delta) in added {
+        let stored = existing.get(&key);
+        if key.bucket != RollupBucket::Minute {
+            shifts.apply_to(&key, &mut delta);
+        }
+        let totals = match stored.and_then(RollupTotals::from_row) {
             Some(mut totals) => {
                 totals.merge(&delta);
-                rows.push(totals.into_row(&key, now));
+                totals
             }
-            None if existing.get(&key).is_some_and(|r| r.runs > 0) => {
-                // A stored sketch that cannot be read: count the bucket again from raw rows.
-                rows.push(recount::<DB>(conn, &key).await?.into_row(&key, now));
-            }
-            None => rows.push(delta.into_row(&key, now)),
+            // A stored sketch that cannot be read: count the bucket again from raw rows.
+            None if stored.is_some_and(|r| r.runs > 0) => recount::<DB>(conn, &key).await?,
+            None => delta,
+        };
+        if key.bucket == RollupBucket::Minute {
+            let before = stored.map_or((0, 0), |r| minute_state(r.runs, r.failed));
+            shifts.record(&key, before, minute_state(totals.runs, totals.failed));
         }
+        rows.push(totals.into_row(&key, now));
     }
     for key in &recompute {
         rows.push(recount::<DB>(conn, key).await?.into_row(key, now));
     }
     write_rows::<DB>(conn, &rows).await
+}
+
+/// How many minutes of each HOUR and DAY row became measured and up (negative: no longer up)
+/// in a write, from the MINUTE rows written before them.
+#[derive(Debug, Default)]
+pub(crate) struct MinuteShifts(HashMap<RollupKey, (i64, i64)>);
+
+impl MinuteShifts {
+    /// A MINUTE row went from state `before` to `after` (see `minute_state`).
+    pub(crate) fn record(&mut self, minute: &RollupKey, before: (i64, i64), after: (i64, i64)) {
+        if before == after {
+            return;
+        }
+        for key in minute.wider() {
+            let shift = self.0.entry(key).or_default();
+            shift.0 += after.0 - before.0;
+            shift.1 += after.1 - before.1;
+        }
+    }
+
+    /// Adds the shift of the HOUR or DAY row `key` to the figures being added to it.
+    pub(crate) fn apply_to(&self, key: &RollupKey, delta: &mut RollupTotals) {
+        if let Some((measured, up)) = self.0.get(key) {
+            delta.minutes_measured += measured;
+            delta.minutes_up += up;
+        }
+    }
 }
 
 /// The rows of `keys`: on PostgreSQL `WHERE (bucket = $ AND ... ) OR ...`, which its planner
@@ -559,7 +668,7 @@ where
     DB: Database,
     for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
     DB::Arguments: IntoArguments<DB>,
-    (ExecutionStatus, Option<i32>): for<'r> sqlx::FromRow<'r, DB::Row>,
+    RunFacts: for<'r> sqlx::FromRow<'r, DB::Row>,
     for<'q> String: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Timestamp: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
@@ -567,23 +676,20 @@ where
         .bucket_start
         .plus(chrono::TimeDelta::milliseconds(bucket_millis(key.bucket)));
     let sql = format!(
-        "SELECT status, duration_ms FROM workflow_executions \
+        "SELECT run_id, workflow_name, environment, started_at, status, duration_ms \
+         FROM workflow_executions \
          WHERE workflow_name = $1 AND environment = $2 AND started_at >= $3 AND started_at < $4 \
          AND status NOT IN ({})",
         not_run_statuses()
     );
-    let rows = sqlx::query_as::<DB, (ExecutionStatus, Option<i32>)>(AssertSqlSafe(sql))
+    let runs = sqlx::query_as::<DB, RunFacts>(AssertSqlSafe(sql))
         .bind(key.workflow_name.clone())
         .bind(key.environment.clone())
         .bind(key.bucket_start)
         .bind(end)
         .fetch_all(&mut *conn)
         .await?;
-    let mut totals = RollupTotals::default();
-    for (status, duration) in rows {
-        totals.add(status, duration.map(i64::from));
-    }
-    Ok(totals)
+    Ok(count_runs(&runs).remove(key).unwrap_or_default())
 }
 
 /// Writes whole rollup rows (absolute figures), one statement per chunk; a row that exists

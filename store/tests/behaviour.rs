@@ -80,6 +80,8 @@ async fn crud_on_every_table(db: TestDb) {
         duration_min_ms: Some(100),
         duration_max_ms: Some(140),
         duration_sketch: None,
+        minutes_measured: 0,
+        minutes_up: 0,
         updated_at: now,
     };
     s.insert(std::slice::from_ref(&sch)).await.unwrap();
@@ -993,6 +995,8 @@ async fn prune_removes_old_results_and_keeps_reports_and_rollups(db: TestDb) {
         duration_min_ms: Some(10),
         duration_max_ms: Some(10),
         duration_sketch: None,
+        minutes_measured: 0,
+        minutes_up: 0,
         updated_at: Timestamp::now(),
     };
     s.insert(std::slice::from_ref(&rollup)).await.unwrap();

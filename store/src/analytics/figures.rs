@@ -4,14 +4,16 @@
 //! for the minutes left; a row is only used when it falls inside one point of the series
 //! (days when the points are whole days from a midnight, hours when they are whole hours
 //! from an hour, or when no series is asked for). A 30-day window thus reads about 30 DAY
-//! rows and up to 48 HOUR and 120 MINUTE rows per workflow and environment.
+//! rows and up to 48 HOUR and 120 MINUTE rows per workflow and environment. Uptime comes from
+//! the same rows: each counts its minutes with runs and, of those, the minutes without a
+//! failure.
 
 use std::collections::BTreeMap;
 
 use sqlx::QueryBuilder;
 use wfmon_model::{RollupBucket, Timestamp};
 
-use super::{AnalyticsWindow, FiguresPoint, MINUTE_MS, RunFigures, WorkflowFigures};
+use super::{AnalyticsWindow, FiguresPoint, MINUTE_MS, RunFigures, Uptime, WorkflowFigures, ratio};
 use crate::records::read_json_rows;
 use crate::rollups::{RollupTotals, SketchRow, bucket_millis, ceil_to, floor_to, sketch_rows_json};
 use crate::{Store, StoreError};
@@ -65,10 +67,20 @@ impl Store {
         window: &AnalyticsWindow,
         step_ms: Option<i64>,
     ) -> Result<Vec<WorkflowFigures>, StoreError> {
+        Ok(self.figures_and_uptime(window, step_ms).await?.0)
+    }
+
+    /// `figures`, and the uptime of the same workflows and environments over the window,
+    /// from one read of the rollups.
+    pub async fn figures_and_uptime(
+        &self,
+        window: &AnalyticsWindow,
+        step_ms: Option<i64>,
+    ) -> Result<(Vec<WorkflowFigures>, Vec<Uptime>), StoreError> {
         let since = floor_to(window.since, MINUTE_MS);
         let until = ceil_to(window.until, MINUTE_MS);
         if until <= since {
-            return Ok(Vec::new());
+            return Ok((Vec::new(), Vec::new()));
         }
         let span = until.unix_millis() - since.unix_millis();
         let step = step_ms.filter(|s| *s > 0).map_or(span, |s| {
@@ -95,13 +107,22 @@ impl Store {
                 slot.merge(&totals);
             }
         }
-        Ok(out
+        let mut uptime = Vec::with_capacity(out.len());
+        let figures = out
             .into_iter()
             .map(|((workflow_name, environment), series)| {
                 let mut total = RollupTotals::default();
                 for t in &series {
                     total.merge(t);
                 }
+                uptime.push(Uptime {
+                    workflow_name: workflow_name.clone(),
+                    environment: environment.clone(),
+                    measured_minutes: total.minutes_measured,
+                    up_minutes: total.minutes_up,
+                    uptime_percent: ratio(total.minutes_up, total.minutes_measured)
+                        .map(|r| r * 100.0),
+                });
                 let points = if step_ms.is_some() {
                     series
                         .iter()
@@ -122,7 +143,8 @@ impl Store {
                     points,
                 }
             })
-            .collect())
+            .collect();
+        Ok((figures, uptime))
     }
 
     /// The rows with runs of one bucket size starting in any of `ranges`.

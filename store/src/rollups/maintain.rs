@@ -5,14 +5,11 @@
 //! rebuilt from part of it; the range asked for is widened to the days holding its ends and
 //! each day is rebuilt in its own transaction (MINUTE, HOUR and DAY rows together).
 
-use std::collections::BTreeMap;
-
 use sqlx::{AssertSqlSafe, Database};
 use wfmon_model::{RollupBucket, Timestamp, WorkflowRollup};
 
 use super::{
-    RollupKey, RollupTotals, RunFacts, bucket_floor, bucket_millis, ceil_to, not_run_statuses,
-    write_rows,
+    RunFacts, bucket_floor, bucket_millis, ceil_to, count_runs, not_run_statuses, write_rows,
 };
 use crate::records::begin_write;
 use crate::{Store, StoreError};
@@ -113,18 +110,11 @@ impl Store {
                     .bind(to)
                     .fetch_all(&mut *tx)
                     .await?;
-                let mut totals: BTreeMap<RollupKey, RollupTotals> = BTreeMap::new();
-                for run in &runs {
-                    for key in run.keys() {
-                        totals
-                            .entry(key)
-                            .or_default()
-                            .add(run.status, run.duration_ms.map(i64::from));
-                    }
-                }
                 let now = Timestamp::now();
-                let rows: Vec<WorkflowRollup> =
-                    totals.into_iter().map(|(k, t)| t.into_row(&k, now)).collect();
+                let rows: Vec<WorkflowRollup> = count_runs(&runs)
+                    .into_iter()
+                    .map(|(k, t)| t.into_row(&k, now))
+                    .collect();
                 write_rows::<Db>(&mut tx, &rows).await?;
                 tx.commit().await?;
                 Ok((runs.len() as i64, rows.len() as i64))

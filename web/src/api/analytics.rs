@@ -132,8 +132,10 @@ pub async fn series(
             ),
         ));
     }
-    let series = state.store().figures(&window, Some(step)).await?;
-    let uptime = state.store().uptime(&window).await?;
+    let (series, uptime) = state
+        .store()
+        .figures_and_uptime(&window, Some(step))
+        .await?;
     let since = Timestamp::from_unix_millis(window.since.unix_millis().div_euclid(60_000) * 60_000)
         .unwrap_or(window.since);
     Ok(Json(AnalyticsSeries {

@@ -1,6 +1,6 @@
 //! `wfmon bench analytics`: over a seeded store (`wfmon bench seed`), how long (a) a daily
-//! report and (b) a 30-day per-workflow p95 series take, each against the same figures
-//! computed from the raw rows in the same run, and whether the figures agree.
+//! report, (b) a 30-day per-workflow p95 series and (c) 30-day uptime take, each against the
+//! same figures computed from the raw rows in the same run, and whether the figures agree.
 //!
 //! (a) The report is `reports::compute`, the path `wfmon report` and the daemon's reporter
 //! take, over the last whole UTC day of the history; its baseline is one plain query of that
@@ -9,6 +9,8 @@
 //! `GET /api/analytics/series`, read from the rollups; its baseline is one plain SQL query
 //! over `workflow_executions` ranking each workflow, environment and day's durations
 //! (`ROW_NUMBER`, that is percentile by sorting) and interpolating like `percentile_cont`.
+//! (c) Uptime is `Store::uptime`, the share of measured minutes without a failed run, read
+//! from the rollups' minute counts; its baseline groups the window's raw runs by minute.
 //!
 //! Only reads: the database is opened read-only, so it can be run on a store another
 //! process owns.
@@ -190,6 +192,47 @@ struct RankRow {
     n: i64,
     rn: i64,
     ms: i64,
+}
+
+#[derive(FromRow)]
+struct UptimeRow {
+    workflow_name: String,
+    environment: String,
+    measured: i64,
+    up: i64,
+}
+
+/// Measured and up minutes per workflow and environment.
+type UptimeFigures = BTreeMap<(String, String), (i64, i64)>;
+
+/// Uptime from the raw rows: the window's runs grouped by minute, a minute up when none of
+/// its runs failed (passed is PASSED or WARNING, the rollups' rule).
+async fn raw_uptime(
+    raw: &RawReader,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<UptimeFigures, Failure> {
+    let minute = match raw.backend() {
+        Backend::Sqlite => "substr(started_at, 1, 16)",
+        Backend::Postgres => "date_trunc('minute', started_at)",
+    };
+    let sql = format!(
+        "SELECT workflow_name, environment, COUNT(*) AS measured, \
+           CAST(SUM(CASE WHEN failures = 0 THEN 1 ELSE 0 END) AS BIGINT) AS up \
+         FROM (SELECT workflow_name, environment, {minute} AS m, \
+             SUM(CASE WHEN status IN ('PASSED', 'WARNING') THEN 0 ELSE 1 END) AS failures \
+           FROM workflow_executions WHERE started_at >= $1 AND started_at < $2 \
+             AND status NOT IN ({NOT_RUNS}) GROUP BY workflow_name, environment, {minute}) AS x \
+         GROUP BY workflow_name, environment"
+    );
+    let rows: Vec<UptimeRow> = raw
+        .fetch(sql, from, to)
+        .await
+        .map_err(|e| Failure::new(format!("counting the window's minutes: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|r| ((r.workflow_name, r.environment), (r.measured, r.up)))
+        .collect())
 }
 
 /// A percentile of sorted values, interpolated between ranks like `percentile_cont`.
@@ -491,6 +534,55 @@ pub async fn run(args: &AnalyticsBenchArgs) -> Result<(), Failure> {
             SKETCH_TOLERANCE * 100.0
         ),
         agrees,
+    ));
+
+    // (c) 30-day uptime, over the same window.
+    let mut rollup_ms = Vec::new();
+    let mut raw_ms = Vec::new();
+    let mut uptime = Vec::new();
+    let mut exact = UptimeFigures::new();
+    for i in 0..=reps {
+        let started = Instant::now();
+        uptime = store
+            .uptime(&window)
+            .await
+            .map_err(|e| Failure::new(format!("the 30-day uptime: {e}")))?;
+        let took = started.elapsed();
+        let started = Instant::now();
+        exact = raw_uptime(&raw, from, to).await?;
+        let raw_took = started.elapsed();
+        if i > 0 {
+            rollup_ms.push(ms(took));
+            raw_ms.push(ms(raw_took));
+        }
+    }
+    let found: UptimeFigures = uptime
+        .iter()
+        .map(|u| {
+            (
+                (u.workflow_name.clone(), u.environment.clone()),
+                (u.measured_minutes, u.up_minutes),
+            )
+        })
+        .collect();
+    let differ = exact
+        .iter()
+        .filter(|(key, figures)| found.get(*key) != Some(*figures))
+        .count()
+        + found.keys().filter(|key| !exact.contains_key(*key)).count();
+    let (measured, up) = exact.values().fold((0, 0), |(m, u), (a, b)| (m + a, u + b));
+    measurements.push(measurement(
+        "30-day uptime per workflow and environment (Store::uptime, rollups)",
+        (from, to),
+        raw_rows,
+        timing(rollup_ms),
+        timing(raw_ms),
+        format!(
+            "{} workflow and environment pairs, {measured} measured minutes, {up} up; \
+             {differ} pairs with other counts",
+            exact.len()
+        ),
+        differ == 0,
     ));
 
     let out = Report {

@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 use wfmon_model::Timestamp;
-use wfmon_store::{AnalyticsWindow, OpenMode, Store};
+use wfmon_store::{AnalyticsWindow, OpenMode, Store, Uptime, WorkflowFigures};
 
 use crate::cli::{Cli, parse_time};
 use crate::db::database_url;
@@ -12,8 +12,8 @@ use crate::exit::{EXIT_USAGE, Failure};
 /// `wfmon analytics ...`
 #[derive(Debug, Subcommand)]
 pub enum AnalyticsCommand {
-    /// Runs, success rate and p50/p95/p99 duration per workflow and environment, from the
-    /// rollups; with --step, one line per bucket.
+    /// Runs, success rate, p50/p95/p99 duration and uptime per workflow and environment,
+    /// from the rollups; with --step, one line per bucket.
     Series(SeriesArgs),
     /// Failures grouped by step, assertion, error class and message across workflows.
     Failures(WindowArgs),
@@ -90,6 +90,14 @@ fn millis(value: Option<f64>) -> String {
     value.map_or("-".to_owned(), |v| format!("{v:.0} ms"))
 }
 
+/// One workflow and environment of `series --json`: its figures and its uptime.
+#[derive(serde::Serialize)]
+struct SeriesEntry<'a> {
+    #[serde(flatten)]
+    figures: &'a WorkflowFigures,
+    uptime: Option<&'a Uptime>,
+}
+
 fn print_json(value: &impl serde::Serialize) {
     println!(
         "{}",
@@ -107,29 +115,51 @@ pub async fn run(cli: &Cli, command: &AnalyticsCommand) -> Result<(), Failure> {
     let store = Store::open(&database_url(cli, None)?, OpenMode::Existing).await?;
     let outcome = match command {
         AnalyticsCommand::Series(a) => {
-            let found = store.figures(&window, a.step).await;
-            found.map(|series| {
+            let found = store.figures_and_uptime(&window, a.step).await;
+            found.map(|(series, uptime)| {
+                let uptime_of = |s: &WorkflowFigures| {
+                    uptime.iter().find(|u| {
+                        u.workflow_name == s.workflow_name && u.environment == s.environment
+                    })
+                };
                 if args.json {
-                    return print_json(&series);
+                    let entries: Vec<SeriesEntry> = series
+                        .iter()
+                        .map(|figures| SeriesEntry {
+                            figures,
+                            uptime: uptime_of(figures),
+                        })
+                        .collect();
+                    return print_json(&entries);
                 }
                 println!(
-                    "{:<24} {:<12} {:>7} {:>8} {:>9} {:>9} {:>9}",
-                    "workflow", "environment", "runs", "success", "p50", "p95", "p99"
+                    "{:<24} {:<12} {:>7} {:>8} {:>9} {:>9} {:>9} {:>8}",
+                    "workflow", "environment", "runs", "success", "p50", "p95", "p99", "uptime"
                 );
                 for s in &series {
+                    let up = uptime_of(s)
+                        .and_then(|u| u.uptime_percent)
+                        .map(|p| p / 100.0);
                     let rows = std::iter::once((None, &s.total))
                         .chain(s.points.iter().map(|p| (Some(p.bucket_start), &p.figures)));
                     for (at, f) in rows {
                         let label = at.map_or(s.workflow_name.clone(), |t| format!("  {t}"));
+                        // Uptime is over the whole window: on the workflow's line only.
+                        let up = if at.is_none() {
+                            rate(up)
+                        } else {
+                            String::new()
+                        };
                         println!(
-                            "{:<24} {:<12} {:>7} {:>8} {:>9} {:>9} {:>9}",
+                            "{:<24} {:<12} {:>7} {:>8} {:>9} {:>9} {:>9} {:>8}",
                             label,
                             s.environment,
                             f.runs,
                             rate(f.success_rate),
                             millis(f.p50_duration_ms),
                             millis(f.p95_duration_ms),
-                            millis(f.p99_duration_ms)
+                            millis(f.p99_duration_ms),
+                            up
                         );
                     }
                 }

@@ -58,6 +58,41 @@ fn checks_recorded_show_in_series_steps_and_failures() {
     };
     assert_eq!(runs("good"), Some((2.into(), 1.0.into())), "{series}");
     assert_eq!(runs("bad"), Some((1.into(), 0.0.into())), "{series}");
+    // Uptime: every measured minute of `good` is up, none of `bad`'s.
+    let uptime = |name: &str| {
+        let s = series
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["workflowName"] == name)
+            .unwrap();
+        let u = &s["uptime"];
+        (
+            u["measuredMinutes"].as_i64().unwrap(),
+            u["upMinutes"].as_i64().unwrap(),
+            u["uptimePercent"].as_f64().unwrap(),
+        )
+    };
+    let (measured, up, percent) = uptime("good");
+    assert!(
+        measured >= 1 && up == measured && percent == 100.0,
+        "{series}"
+    );
+    assert_eq!(uptime("bad"), (1, 0, 0.0), "{series}");
+
+    let out = wfmon(d, &["analytics", "series", "--since", "1h"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let table = text(&out);
+    let line = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{table}"))
+            .to_owned()
+    };
+    assert!(table.lines().next().unwrap().ends_with("uptime"), "{table}");
+    assert!(line("good").ends_with("100.00%"), "{table}");
+    assert!(line("bad").ends_with("0.00%"), "{table}");
 
     let out = wfmon(d, &["analytics", "steps", "--workflow", "bad"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));

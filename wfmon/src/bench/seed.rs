@@ -5,8 +5,10 @@
 //! `generate_series` on PostgreSQL), evenly spread over the last `--days` days, ending now:
 //! `--workflows` workflows in two environments (production and staging), about 3% FAILED,
 //! durations between 100 and 1,099 ms, every value derived from the row number so that two
-//! seeds of the same size hold the same figures. Then the rollups are rebuilt from them, as
-//! `wfmon db rebuild-rollups` does.
+//! seeds of the same size hold the same figures. Each execution has `--steps` step results
+//! (`step-1` ...) sharing its duration; a failed run's last step failed its assertion
+//! `status == 200`. Then the rollups are rebuilt from them, as `wfmon db rebuild-rollups`
+//! does.
 
 use std::time::Instant;
 
@@ -43,6 +45,11 @@ pub struct SeedArgs {
     #[arg(long, value_name = "N", default_value_t = 365,
           value_parser = clap::value_parser!(u64).range(1..=3650))]
     pub days: u64,
+
+    /// Step results per execution (0: none).
+    #[arg(long, value_name = "N", default_value_t = 3,
+          value_parser = clap::value_parser!(u64).range(0..=20))]
+    pub steps: u64,
 }
 
 /// Runs the seeding.
@@ -64,18 +71,22 @@ pub async fn run(args: &SeedArgs) -> Result<(), Failure> {
     let mut done = 0u64;
     while done < args.executions {
         let count = CHUNK.min(args.executions - done);
-        let sql = insert_sql(
-            store.backend(),
-            &prefix,
-            done,
+        let rows = Rows {
+            backend: store.backend(),
+            prefix: &prefix,
+            first: done,
             count,
-            args.workflows,
             start_ms,
             spacing,
-        );
-        raw.execute(sql)
+        };
+        raw.execute(rows.executions_sql(args.workflows))
             .await
             .map_err(|e| Failure::new(format!("generating executions: {e}")))?;
+        if args.steps > 0 {
+            raw.execute(rows.steps_sql(args.steps))
+                .await
+                .map_err(|e| Failure::new(format!("generating step results: {e}")))?;
+        }
         done += count;
         eprintln!(
             "  {done} of {} executions ({:.0}/s)",
@@ -86,9 +97,10 @@ pub async fn run(args: &SeedArgs) -> Result<(), Failure> {
     let rows_done = started.elapsed();
     let rebuild = store.rebuild_rollups(None, None).await?;
     println!(
-        "seeded {} executions of {} workflows over {} days in {:.1} s; rollups rebuilt from \
-         {} runs into {} rows in {:.1} s",
+        "seeded {} executions ({} step results each) of {} workflows over {} days in {:.1} s; \
+         rollups rebuilt from {} runs into {} rows in {:.1} s",
         args.executions,
+        args.steps,
         args.workflows,
         args.days,
         rows_done.as_secs_f64(),
@@ -99,51 +111,118 @@ pub async fn run(args: &SeedArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// One statement generating rows `first .. first + count`, written for `backend`. Numbers
-/// only, so the text is built with `format!` safely.
-fn insert_sql(
+/// Rows `first .. first + count` of a seed: every value derived from the row number `i`
+/// (start `t`, duration `d`, failed `f`), the same in each statement. Numbers only, so the
+/// text is built with `format!` safely.
+struct Rows<'a> {
     backend: Backend,
-    prefix: &str,
+    prefix: &'a str,
     first: u64,
     count: u64,
-    workflows: u64,
     start_ms: i64,
     spacing: i64,
-) -> AssertSqlSafe<String> {
-    let last = first + count - 1;
-    let columns = "id, run_id, workflow_name, status, started_at, completed_at, duration_ms, \
-                   tests_passed, tests_failed, tests_total, triggered_by, environment, attempt, \
-                   created_at, updated_at";
-    // Values derived from the row number i: workflow, environment, a duration and a 3% failure.
-    let sql = match backend {
-        Backend::Sqlite => format!(
-            "WITH RECURSIVE n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n WHERE i < {last}), \
-             v AS (SELECT i, {start_ms} + i * {spacing} AS t, 100 + (i * 7919) % 1000 AS d, \
-                          (i * 2654435761) % 100 < 3 AS f FROM n) \
-             INSERT INTO workflow_executions ({columns}) \
-             SELECT 'exe_{prefix}_' || i, 'run_{prefix}_' || i, 'workflow-' || (i % {workflows}), \
-                    CASE WHEN f THEN 'FAILED' ELSE 'PASSED' END, \
-                    strftime('%Y-%m-%dT%H:%M:%fZ', t / 1000.0, 'unixepoch'), \
-                    strftime('%Y-%m-%dT%H:%M:%fZ', (t + d) / 1000.0, 'unixepoch'), d, \
-                    CASE WHEN f THEN 0 ELSE 1 END, CASE WHEN f THEN 1 ELSE 0 END, 1, 'SCHEDULED', \
-                    CASE WHEN (i / {workflows}) % 2 = 0 THEN 'production' ELSE 'staging' END, 1, \
-                    strftime('%Y-%m-%dT%H:%M:%fZ', (t + d) / 1000.0, 'unixepoch'), \
-                    strftime('%Y-%m-%dT%H:%M:%fZ', (t + d) / 1000.0, 'unixepoch') \
-             FROM v"
-        ),
-        Backend::Postgres => format!(
-            "INSERT INTO workflow_executions ({columns}) \
-             SELECT 'exe_{prefix}_' || i, 'run_{prefix}_' || i, 'workflow-' || (i % {workflows}), \
-                    CASE WHEN f THEN 'FAILED' ELSE 'PASSED' END, \
-                    to_timestamp(t / 1000.0), to_timestamp((t + d) / 1000.0), d, \
-                    CASE WHEN f THEN 0 ELSE 1 END, CASE WHEN f THEN 1 ELSE 0 END, 1, 'SCHEDULED', \
-                    CASE WHEN (i / {workflows}) % 2 = 0 THEN 'production' ELSE 'staging' END, 1, \
-                    to_timestamp((t + d) / 1000.0), to_timestamp((t + d) / 1000.0) \
-             FROM (SELECT i, {start_ms}::bigint + i * {spacing} AS t, \
-                          (100 + (i * 7919) % 1000)::int AS d, \
-                          (i * 2654435761) % 100 < 3 AS f \
-                   FROM generate_series({first}::bigint, {last}::bigint) AS i) AS v"
-        ),
-    };
-    AssertSqlSafe(sql)
+}
+
+impl Rows<'_> {
+    /// The SQLite CTEs `n(i)` and `v(i, t, d, f)`, or PostgreSQL's subquery `v`.
+    fn values(&self) -> String {
+        let (first, start_ms, spacing) = (self.first, self.start_ms, self.spacing);
+        let last = first + self.count - 1;
+        match self.backend {
+            Backend::Sqlite => format!(
+                "n(i) AS (SELECT {first} UNION ALL SELECT i + 1 FROM n WHERE i < {last}), \
+                 v AS (SELECT i, {start_ms} + i * {spacing} AS t, 100 + (i * 7919) % 1000 AS d, \
+                              (i * 2654435761) % 100 < 3 AS f FROM n)"
+            ),
+            Backend::Postgres => format!(
+                "(SELECT i, {start_ms}::bigint + i * {spacing} AS t, \
+                         (100 + (i * 7919) % 1000)::int AS d, \
+                         (i * 2654435761) % 100 < 3 AS f \
+                  FROM generate_series({first}::bigint, {last}::bigint) AS i) AS v"
+            ),
+        }
+    }
+
+    /// A time `ms` (an SQL expression in milliseconds since the epoch) as the column takes it.
+    fn time(&self, ms: &str) -> String {
+        match self.backend {
+            Backend::Sqlite => {
+                format!("strftime('%Y-%m-%dT%H:%M:%fZ', ({ms}) / 1000.0, 'unixepoch')")
+            }
+            Backend::Postgres => format!("to_timestamp(({ms}) / 1000.0)"),
+        }
+    }
+
+    /// `INSERT ... SELECT` of the statement's rows into `table` (`select`: the values, from
+    /// `v` and the extra `from` sources).
+    fn insert(
+        &self,
+        table: &str,
+        columns: &str,
+        select: &str,
+        from: &str,
+    ) -> AssertSqlSafe<String> {
+        let values = self.values();
+        AssertSqlSafe(match self.backend {
+            Backend::Sqlite => format!(
+                "WITH RECURSIVE {values}{from} INSERT INTO {table} ({columns}) SELECT {select} FROM v{}",
+                if from.is_empty() { "" } else { ", k" }
+            ),
+            Backend::Postgres => format!(
+                "INSERT INTO {table} ({columns}) SELECT {select} FROM {values}{}",
+                if from.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {from}")
+                }
+            ),
+        })
+    }
+
+    /// The executions.
+    fn executions_sql(&self, workflows: u64) -> AssertSqlSafe<String> {
+        let prefix = self.prefix;
+        let columns = "id, run_id, workflow_name, status, started_at, completed_at, duration_ms, \
+                       tests_passed, tests_failed, tests_total, triggered_by, environment, attempt, \
+                       created_at, updated_at";
+        let (start, end) = (self.time("t"), self.time("t + d"));
+        let select = format!(
+            "'exe_{prefix}_' || i, 'run_{prefix}_' || i, 'workflow-' || (i % {workflows}), \
+             CASE WHEN f THEN 'FAILED' ELSE 'PASSED' END, {start}, {end}, d, \
+             CASE WHEN f THEN 0 ELSE 1 END, CASE WHEN f THEN 1 ELSE 0 END, 1, 'SCHEDULED', \
+             CASE WHEN (i / {workflows}) % 2 = 0 THEN 'production' ELSE 'staging' END, 1, \
+             {end}, {end}"
+        );
+        self.insert("workflow_executions", columns, &select, "")
+    }
+
+    /// `steps` step results of each execution: step `j` takes its share of the run's
+    /// duration (the last one the rest); a failed run's last step failed.
+    fn steps_sql(&self, steps: u64) -> AssertSqlSafe<String> {
+        let prefix = self.prefix;
+        let columns = "id, step_result_id, execution_id, step_name, step_order, step_kind, status, \
+                       started_at, duration_ms, assertions_passed, assertions_failed, \
+                       failed_assertion, error_message, created_at";
+        let from = match self.backend {
+            Backend::Sqlite => {
+                format!(", k(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM k WHERE j < {steps})")
+            }
+            Backend::Postgres => format!("generate_series(1, {steps}) AS j"),
+        };
+        let failed = format!("f AND j = {steps}");
+        let (start, end) = (
+            self.time(&format!("t + (j - 1) * (d / {steps})")),
+            self.time("t + d"),
+        );
+        let select = format!(
+            "'stp_{prefix}_' || i || '_' || j, 'stp_{prefix}_' || i || '_' || j, \
+             'run_{prefix}_' || i, 'step-' || j, j, 'http', \
+             CASE WHEN {failed} THEN 'FAILED' ELSE 'PASSED' END, {start}, \
+             CASE WHEN j = {steps} THEN d - ({steps} - 1) * (d / {steps}) ELSE d / {steps} END, \
+             CASE WHEN {failed} THEN 0 ELSE 1 END, CASE WHEN {failed} THEN 1 ELSE 0 END, \
+             CASE WHEN {failed} THEN 'status == 200' END, \
+             CASE WHEN {failed} THEN 'expected status 200, got 503' END, {end}"
+        );
+        self.insert("workflow_step_results", columns, &select, &from)
+    }
 }

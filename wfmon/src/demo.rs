@@ -65,7 +65,11 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         .map_err(|e| Failure::new(format!("the bundled example configuration is invalid: {e}")))?;
     let url = match &cli.database {
         Some(url) => DatabaseUrl::parse(url)?,
-        None => DatabaseUrl::parse(DEMO_DATABASE)?,
+        None => {
+            let url = DatabaseUrl::parse(DEMO_DATABASE)?;
+            upgrade_demo_database(&url).await?;
+            url
+        }
     };
     let store = Store::open(&url, OpenMode::Create).await?;
     store
@@ -144,4 +148,25 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         crate::run::serve(store, config, SchedulerOptions::default(), Some(api), stop).await;
     let _ = shop.shutdown().await;
     outcome
+}
+
+/// The demo's own database (`wfmon-demo.db`, not one given with --database) left by an older
+/// wfmon is brought to this version's schema, as `wfmon db migrate` would: the demo needs no
+/// set-up. A database that does not exist yet is created and migrated by `Store::open`.
+async fn upgrade_demo_database(url: &DatabaseUrl) -> Result<(), Failure> {
+    let path = url.as_str().trim_start_matches("sqlite://");
+    if !Path::new(path).exists() {
+        return Ok(());
+    }
+    let store = Store::connect(url, OpenMode::Existing).await?;
+    let outcome = store.migrate().await;
+    store.close().await;
+    let outcome = outcome?;
+    if !outcome.applied.is_empty() {
+        eprintln!(
+            "upgraded {path} from schema version {} to {}",
+            outcome.from, outcome.to
+        );
+    }
+    Ok(())
 }

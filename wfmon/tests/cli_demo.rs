@@ -123,3 +123,54 @@ async fn the_demo_runs_every_journey_serves_the_api_and_stops_cleanly() {
     assert!(printed.contains("faults      none"), "{printed}");
     assert!(printed.contains(", 0 lost"), "{printed}");
 }
+
+#[tokio::test]
+async fn a_demo_database_left_by_an_older_version_is_upgraded_at_start() {
+    use wfmon_store::{DatabaseUrl, OpenMode, Store, latest_version};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("wfmon-demo.db");
+    let url = DatabaseUrl::parse(&format!("sqlite://{}", db.display())).unwrap();
+    let latest = latest_version(url.backend());
+    let old = Store::connect(&url, OpenMode::Create).await.unwrap();
+    old.migrate_up_to(latest - 1).await.unwrap();
+    old.close().await;
+
+    let shop_port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_wfmon"))
+        .args(["demo", "--no-faults", "--port", &shop_port.to_string()])
+        .current_dir(dir.path())
+        .env_remove("WFMON_DATABASE_URL")
+        .env_remove("WFMON_CONFIG")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut printed = Vec::new();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // The banner's API line comes once the store is open, or the output ends on an error.
+    for line in lines.by_ref().map_while(Result::ok) {
+        let api = line.trim_start().starts_with("api ");
+        printed.push(line);
+        if api {
+            break;
+        }
+    }
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    printed.extend(lines.map_while(Result::ok));
+    let exit = child.wait().unwrap();
+    let printed = printed.join("\n");
+    assert!(exit.success(), "{exit:?}\n{printed}");
+    assert!(
+        printed.contains(&format!(
+            "upgraded wfmon-demo.db from schema version {} to {latest}",
+            latest - 1
+        )),
+        "{printed}"
+    );
+    let store = Store::open(&url, OpenMode::Existing)
+        .await
+        .expect("the schema is current");
+    assert_eq!(store.schema_version().await.unwrap(), Some(latest));
+    store.close().await;
+}

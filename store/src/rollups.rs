@@ -20,8 +20,8 @@
 //! row that completes is counted once and a batch written twice is not counted twice; if an
 //! execution that was already counted changes, the rows it touched are recomputed from the
 //! raw rows instead. On PostgreSQL a batch that only adds runs (the usual case) adds its
-//! figures to the rows in the database in one upsert per chunk, the sketches merged by a SQL
-//! function (`additive`); a batch that recounts rows creates the missing ones, then reads and
+//! figures to the rows in the database by upserts (MINUTE rows, then HOUR and DAY rows), the
+//! sketches merged by a SQL function (`additive`); a batch that recounts rows creates the missing ones, then reads and
 //! locks them all (`FOR UPDATE`), merges in Rust and writes them back. On SQLite, whose write
 //! transaction is exclusive, the existing rows are read, merged in Rust, and the upsert
 //! creates the others. Either way two instances writing at once wait for each other instead
@@ -486,7 +486,7 @@ where
         added.remove(key);
     }
     if DB::NAME == "PostgreSQL" && recompute.is_empty() {
-        // Only new runs: added to the rows in the database in one statement (see `additive`).
+        // Only new runs: added to the rows in the database by upserts (see `additive`).
         if added.is_empty() {
             return Ok(());
         }
@@ -639,8 +639,13 @@ where
         let mut select = QueryBuilder::<DB>::new("");
         select_rows_of(&mut select, chunk);
         if DB::NAME == "PostgreSQL" {
-            // In key order, so that two writers lock the rows they share in the same order.
-            select.push(" ORDER BY bucket, workflow_name, environment, bucket_start FOR UPDATE");
+            // In `RollupKey` order (MINUTE, HOUR, DAY, then names byte by byte), the order in
+            // which the additive path's upserts lock rows too, so that two writers lock the
+            // rows they share in the same order.
+            select.push(
+                " ORDER BY CASE bucket WHEN 'MINUTE' THEN 0 WHEN 'HOUR' THEN 1 ELSE 2 END, \
+                 workflow_name COLLATE \"C\", environment COLLATE \"C\", bucket_start FOR UPDATE",
+            );
         }
         for row in select
             .build_query_as::<WorkflowRollup>()

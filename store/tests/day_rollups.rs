@@ -482,13 +482,19 @@ async fn minute_counts_are_made_from_minute_rows_when_migrating(like: TestDb) {
         ),
     ];
     let w = window("login", "2026-05-01T00:00:00Z", "2026-05-05T00:00:00Z");
-    let before = s.uptime(&w).await.unwrap()[0].clone();
-    let batch: Vec<ExecutionRecord> = more.iter().map(alone).collect();
-    s.record_executions(&batch).await.unwrap();
-    let after = s.uptime(&w).await.unwrap()[0].clone();
+    let counts = |u: Vec<wfmon_store::Uptime>| (u[0].measured_minutes, u[0].up_minutes);
+    let (measured, up) = counts(s.uptime(&w).await.unwrap());
+    s.record_executions(&[alone(&more[0])]).await.unwrap();
     assert_eq!(
-        (after.measured_minutes, after.up_minutes),
-        (before.measured_minutes + 1, before.up_minutes)
+        counts(s.uptime(&w).await.unwrap()),
+        (measured, up - 1),
+        "a failure in a minute that was up"
+    );
+    s.record_executions(&[alone(&more[1])]).await.unwrap();
+    assert_eq!(
+        counts(s.uptime(&w).await.unwrap()),
+        (measured + 1, up),
+        "a passing run in a new minute"
     );
 }
 

@@ -1,5 +1,5 @@
-//! PostgreSQL's rollup write for a batch that only adds runs: one `INSERT ... ON CONFLICT DO
-//! UPDATE` per chunk that adds the batch's figures to each row in the database itself (counts
+//! PostgreSQL's rollup write for a batch that only adds runs: `INSERT ... ON CONFLICT DO
+//! UPDATE` statements that add the batch's figures to each row in the database itself (counts
 //! and sums added, minimum and maximum with `LEAST`/`GREATEST`, sketches merged by the
 //! `wfmon_sketch_merge` function of the migrations), instead of creating, locking and reading
 //! the rows and writing them back. The upsert locks each row it changes until the transaction
@@ -122,7 +122,9 @@ where
     let (minutes, wider): (Vec<_>, Vec<_>) = added
         .into_iter()
         .partition(|(key, _)| key.bucket == RollupBucket::Minute);
-    let mut unread = Vec::new();
+    // Rows whose stored sketch could not be merged, counted again from the raw rows: each is
+    // locked by its upsert, so its raw rows (this batch's included) are final here.
+    let mut repaired = Vec::new();
     let mut shifts = MinuteShifts::default();
     let rows: Vec<WorkflowRollup> = minutes
         .iter()
@@ -135,14 +137,17 @@ where
     for row in upsert::<DB>(conn, RollupBucket::Minute, &rows).await? {
         let key = row.key();
         let (runs, failed) = own.get(&key).copied().unwrap_or_default();
-        shifts.record(
-            &key,
-            minute_state(row.runs - runs, row.failed - failed),
-            minute_state(row.runs, row.failed),
-        );
-        if row.unread {
-            unread.push(key);
-        }
+        let before = minute_state(row.runs - runs, row.failed - failed);
+        // A recounted minute's hour and day follow the recount, as in `rollups::apply`.
+        let after = if row.unread {
+            let totals = recount::<DB>(conn, &key).await?;
+            let after = minute_state(totals.runs, totals.failed);
+            repaired.push(totals.into_row(&key, now));
+            after
+        } else {
+            minute_state(row.runs, row.failed)
+        };
+        shifts.record(&key, before, after);
     }
     let rows: Vec<WorkflowRollup> = wider
         .into_iter()
@@ -154,16 +159,12 @@ where
     // HOUR and DAY rows share one statement: their merge rules are the same.
     for row in upsert::<DB>(conn, RollupBucket::Hour, &rows).await? {
         if row.unread {
-            unread.push(row.key());
+            let key = row.key();
+            repaired.push(recount::<DB>(conn, &key).await?.into_row(&key, now));
         }
     }
-    if unread.is_empty() {
+    if repaired.is_empty() {
         return Ok(());
-    }
-    // The row is locked by the upsert: its raw rows (this batch's included) are final here.
-    let mut repaired = Vec::with_capacity(unread.len());
-    for key in unread {
-        repaired.push(recount::<DB>(conn, &key).await?.into_row(&key, now));
     }
     write_rows::<DB>(conn, &repaired).await
 }

@@ -95,7 +95,7 @@ fn millis(value: Option<f64>) -> String {
 struct SeriesEntry<'a> {
     #[serde(flatten)]
     figures: &'a WorkflowFigures,
-    uptime: Option<&'a Uptime>,
+    uptime: &'a Uptime,
 }
 
 fn print_json(value: &impl serde::Serialize) {
@@ -117,18 +117,12 @@ pub async fn run(cli: &Cli, command: &AnalyticsCommand) -> Result<(), Failure> {
         AnalyticsCommand::Series(a) => {
             let found = store.figures_and_uptime(&window, a.step).await;
             found.map(|(series, uptime)| {
-                let uptime_of = |s: &WorkflowFigures| {
-                    uptime.iter().find(|u| {
-                        u.workflow_name == s.workflow_name && u.environment == s.environment
-                    })
-                };
+                // One uptime per workflow and environment, in the series' order.
                 if args.json {
                     let entries: Vec<SeriesEntry> = series
                         .iter()
-                        .map(|figures| SeriesEntry {
-                            figures,
-                            uptime: uptime_of(figures),
-                        })
+                        .zip(&uptime)
+                        .map(|(figures, uptime)| SeriesEntry { figures, uptime })
                         .collect();
                     return print_json(&entries);
                 }
@@ -136,10 +130,8 @@ pub async fn run(cli: &Cli, command: &AnalyticsCommand) -> Result<(), Failure> {
                     "{:<24} {:<12} {:>7} {:>8} {:>9} {:>9} {:>9} {:>8}",
                     "workflow", "environment", "runs", "success", "p50", "p95", "p99", "uptime"
                 );
-                for s in &series {
-                    let up = uptime_of(s)
-                        .and_then(|u| u.uptime_percent)
-                        .map(|p| p / 100.0);
+                for (s, uptime) in series.iter().zip(&uptime) {
+                    let up = uptime.uptime_percent.map(|p| p / 100.0);
                     let rows = std::iter::once((None, &s.total))
                         .chain(s.points.iter().map(|p| (Some(p.bucket_start), &p.figures)));
                     for (at, f) in rows {

@@ -38,20 +38,25 @@ fn get(url: &str) -> (u16, String) {
     (status, body)
 }
 
-#[tokio::test]
-async fn the_demo_runs_every_journey_serves_the_api_and_stops_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
-    let shop_port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wfmon"))
-        .args(["demo", "--no-faults", "--port", &shop_port.to_string()])
-        .current_dir(dir.path())
+/// `wfmon demo` without faults in `dir`, as a newcomer starts it (no database or config from
+/// the environment), its stderr piped.
+fn spawn_demo(dir: &std::path::Path) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_wfmon"))
+        .args(["demo", "--no-faults", "--port", &free_port().to_string()])
+        .current_dir(dir)
         .env_remove("WFMON_DATABASE_URL")
         .env_remove("WFMON_CONFIG")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap();
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_demo_runs_every_journey_serves_the_api_and_stops_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = spawn_demo(dir.path());
     // Every line the demo prints, as it comes.
     let (lines_tx, lines) = mpsc::channel::<String>();
     let stderr = child.stderr.take().unwrap();
@@ -135,17 +140,7 @@ async fn a_demo_database_left_by_an_older_version_is_upgraded_at_start() {
     old.migrate_up_to(latest - 1).await.unwrap();
     old.close().await;
 
-    let shop_port = free_port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_wfmon"))
-        .args(["demo", "--no-faults", "--port", &shop_port.to_string()])
-        .current_dir(dir.path())
-        .env_remove("WFMON_DATABASE_URL")
-        .env_remove("WFMON_CONFIG")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_demo(dir.path());
     let mut printed = Vec::new();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     // The banner's API line comes once the store is open, or the output ends on an error.

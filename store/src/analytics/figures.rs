@@ -71,7 +71,7 @@ impl Store {
     }
 
     /// `figures`, and the uptime of the same workflows and environments over the window,
-    /// from one read of the rollups.
+    /// from one read of the rollups: one `Uptime` per `WorkflowFigures`, in the same order.
     pub async fn figures_and_uptime(
         &self,
         window: &AnalyticsWindow,

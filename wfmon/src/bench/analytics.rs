@@ -341,6 +341,32 @@ async fn raw_series(raw: &RawReader, from: Timestamp, to: Timestamp) -> Result<S
         .collect())
 }
 
+/// Runs `wfmon`'s way and the raw way one after the other, once untimed (warm-up) and then
+/// `reps` times timed; returns the last answer of each and the timings of each.
+async fn time_both<A, B>(
+    reps: usize,
+    mut wfmon: impl AsyncFnMut() -> Result<A, Failure>,
+    mut raw: impl AsyncFnMut() -> Result<B, Failure>,
+) -> Result<(A, B, Timing, Timing), Failure> {
+    let (mut wfmon_ms, mut raw_ms) = (Vec::new(), Vec::new());
+    let mut last = None;
+    for i in 0..=reps {
+        let started = Instant::now();
+        let answer = wfmon().await?;
+        let took = started.elapsed();
+        let started = Instant::now();
+        let exact = raw().await?;
+        let raw_took = started.elapsed();
+        if i > 0 {
+            wfmon_ms.push(ms(took));
+            raw_ms.push(ms(raw_took));
+        }
+        last = Some((answer, exact));
+    }
+    let (answer, exact) = last.expect("the warm-up ran");
+    Ok((answer, exact, timing(wfmon_ms), timing(raw_ms)))
+}
+
 fn timing(mut millis: Vec<f64>) -> Timing {
     millis.sort_by(f64::total_cmp);
     let rank = |p: f64| {
@@ -414,26 +440,16 @@ pub async fn run(args: &AnalyticsBenchArgs) -> Result<(), Failure> {
         report_id: None,
         tags: Vec::new(),
     };
-    let mut report_ms = Vec::new();
-    let mut raw_ms = Vec::new();
-    let mut report = None;
-    let mut exact = DayFigures::default();
-    for i in 0..=reps {
-        let started = Instant::now();
-        let r = reports::compute(&store, &request)
-            .await
-            .map_err(|e| Failure::new(format!("the daily report: {e}")))?;
-        let took = started.elapsed();
-        let started = Instant::now();
-        exact = raw_day(&raw, from, to).await?;
-        let raw_took = started.elapsed();
-        if i > 0 {
-            report_ms.push(ms(took));
-            raw_ms.push(ms(raw_took));
-        }
-        report = Some(r);
-    }
-    let report = report.expect("at least one repetition");
+    let (report, exact, report_timing, raw_timing) = time_both(
+        reps,
+        async || {
+            reports::compute(&store, &request)
+                .await
+                .map_err(|e| Failure::new(format!("the daily report: {e}")))
+        },
+        async || raw_day(&raw, from, to).await,
+    )
+    .await?;
     let m = &report.metadata;
     let workflows_agree = m.workflows.iter().all(|g| {
         exact
@@ -449,8 +465,8 @@ pub async fn run(args: &AnalyticsBenchArgs) -> Result<(), Failure> {
         "daily report (reports::compute, raw rows, exact)",
         (from, to),
         exact.runs,
-        timing(report_ms),
-        timing(raw_ms),
+        report_timing,
+        raw_timing,
         format!(
             "runs {} vs {}, passed {} vs {}, p95 {:?} vs {:?} ms, p95 of {} workflows {}",
             report.row.total_runs,
@@ -473,25 +489,17 @@ pub async fn run(args: &AnalyticsBenchArgs) -> Result<(), Failure> {
         since: from,
         until: to,
     };
-    let mut rollup_ms = Vec::new();
-    let mut raw_ms = Vec::new();
-    let mut figures = Vec::new();
-    let mut exact = Series::new();
-    for i in 0..=reps {
-        let started = Instant::now();
-        figures = store
-            .figures(&window, Some(DAY_MS))
-            .await
-            .map_err(|e| Failure::new(format!("the 30-day series: {e}")))?;
-        let took = started.elapsed();
-        let started = Instant::now();
-        exact = raw_series(&raw, from, to).await?;
-        let raw_took = started.elapsed();
-        if i > 0 {
-            rollup_ms.push(ms(took));
-            raw_ms.push(ms(raw_took));
-        }
-    }
+    let (figures, exact, series_timing, raw_timing) = time_both(
+        reps,
+        async || {
+            store
+                .figures(&window, Some(DAY_MS))
+                .await
+                .map_err(|e| Failure::new(format!("the 30-day series: {e}")))
+        },
+        async || raw_series(&raw, from, to).await,
+    )
+    .await?;
     let mut compared = 0usize;
     let mut worst = 0.0f64;
     let mut missing = 0usize;
@@ -523,8 +531,8 @@ pub async fn run(args: &AnalyticsBenchArgs) -> Result<(), Failure> {
         "30-day p95 series per workflow and environment (Store::figures, rollups)",
         (from, to),
         raw_rows,
-        timing(rollup_ms),
-        timing(raw_ms),
+        series_timing,
+        raw_timing,
         format!(
             "{compared} of {} daily points compared ({missing} not in the raw figures, \
              {count_differs} with another run count); largest p95 difference {:.3}% \
@@ -537,25 +545,17 @@ pub async fn run(args: &AnalyticsBenchArgs) -> Result<(), Failure> {
     ));
 
     // (c) 30-day uptime, over the same window.
-    let mut rollup_ms = Vec::new();
-    let mut raw_ms = Vec::new();
-    let mut uptime = Vec::new();
-    let mut exact = UptimeFigures::new();
-    for i in 0..=reps {
-        let started = Instant::now();
-        uptime = store
-            .uptime(&window)
-            .await
-            .map_err(|e| Failure::new(format!("the 30-day uptime: {e}")))?;
-        let took = started.elapsed();
-        let started = Instant::now();
-        exact = raw_uptime(&raw, from, to).await?;
-        let raw_took = started.elapsed();
-        if i > 0 {
-            rollup_ms.push(ms(took));
-            raw_ms.push(ms(raw_took));
-        }
-    }
+    let (uptime, exact, uptime_timing, raw_timing) = time_both(
+        reps,
+        async || {
+            store
+                .uptime(&window)
+                .await
+                .map_err(|e| Failure::new(format!("the 30-day uptime: {e}")))
+        },
+        async || raw_uptime(&raw, from, to).await,
+    )
+    .await?;
     let found: UptimeFigures = uptime
         .iter()
         .map(|u| {
@@ -575,8 +575,8 @@ pub async fn run(args: &AnalyticsBenchArgs) -> Result<(), Failure> {
         "30-day uptime per workflow and environment (Store::uptime, rollups)",
         (from, to),
         raw_rows,
-        timing(rollup_ms),
-        timing(raw_ms),
+        uptime_timing,
+        raw_timing,
         format!(
             "{} workflow and environment pairs, {measured} measured minutes, {up} up; \
              {differ} pairs with other counts",

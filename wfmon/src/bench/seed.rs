@@ -153,28 +153,30 @@ impl Rows<'_> {
         }
     }
 
-    /// `INSERT ... SELECT` of the statement's rows into `table` (`select`: the values, from
-    /// `v` and the extra `from` sources).
+    /// `INSERT ... SELECT` of the statement's rows into `table`, `select` reading `v`'s
+    /// columns; with `per_row`, each row `per_row` times, numbered `j` from 1.
     fn insert(
         &self,
         table: &str,
         columns: &str,
         select: &str,
-        from: &str,
+        per_row: Option<u64>,
     ) -> AssertSqlSafe<String> {
         let values = self.values();
-        AssertSqlSafe(match self.backend {
-            Backend::Sqlite => format!(
-                "WITH RECURSIVE {values}{from} INSERT INTO {table} ({columns}) SELECT {select} FROM v{}",
-                if from.is_empty() { "" } else { ", k" }
+        AssertSqlSafe(match (self.backend, per_row) {
+            (Backend::Sqlite, None) => format!(
+                "WITH RECURSIVE {values} INSERT INTO {table} ({columns}) SELECT {select} FROM v"
             ),
-            Backend::Postgres => format!(
-                "INSERT INTO {table} ({columns}) SELECT {select} FROM {values}{}",
-                if from.is_empty() {
-                    String::new()
-                } else {
-                    format!(", {from}")
-                }
+            (Backend::Sqlite, Some(n)) => format!(
+                "WITH RECURSIVE {values}, k(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM k \
+                 WHERE j < {n}) INSERT INTO {table} ({columns}) SELECT {select} FROM v, k"
+            ),
+            (Backend::Postgres, None) => {
+                format!("INSERT INTO {table} ({columns}) SELECT {select} FROM {values}")
+            }
+            (Backend::Postgres, Some(n)) => format!(
+                "INSERT INTO {table} ({columns}) SELECT {select} \
+                 FROM {values}, generate_series(1, {n}) AS j"
             ),
         })
     }
@@ -193,7 +195,7 @@ impl Rows<'_> {
              CASE WHEN (i / {workflows}) % 2 = 0 THEN 'production' ELSE 'staging' END, 1, \
              {end}, {end}"
         );
-        self.insert("workflow_executions", columns, &select, "")
+        self.insert("workflow_executions", columns, &select, None)
     }
 
     /// `steps` step results of each execution: step `j` takes its share of the run's
@@ -203,12 +205,6 @@ impl Rows<'_> {
         let columns = "id, step_result_id, execution_id, step_name, step_order, step_kind, status, \
                        started_at, duration_ms, assertions_passed, assertions_failed, \
                        failed_assertion, error_message, created_at";
-        let from = match self.backend {
-            Backend::Sqlite => {
-                format!(", k(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM k WHERE j < {steps})")
-            }
-            Backend::Postgres => format!("generate_series(1, {steps}) AS j"),
-        };
         let failed = format!("f AND j = {steps}");
         let (start, end) = (
             self.time(&format!("t + (j - 1) * (d / {steps})")),
@@ -223,6 +219,6 @@ impl Rows<'_> {
              CASE WHEN {failed} THEN 'status == 200' END, \
              CASE WHEN {failed} THEN 'expected status 200, got 503' END, {end}"
         );
-        self.insert("workflow_step_results", columns, &select, &from)
+        self.insert("workflow_step_results", columns, &select, Some(steps))
     }
 }

@@ -15,7 +15,9 @@ mod sketch;
 mod timestamp;
 
 pub use column::{Column, ColumnKind, ColumnType, PushValues, Record};
-pub use duration::{DurationError, parse_duration};
+pub use duration::{
+    DurationError, InstantError, MAX_DURATION_DAYS, in_year_range, parse_duration, parse_instant,
+};
 pub use enums::{
     AlertSeverity, AlertStatus, DeliveryStatus, ExecutionStatus, HealthStatus, NotificationChannel,
     NotificationStatus, NotificationType, ReportStatus, ReportType, Role, RollupBucket, StepStatus,

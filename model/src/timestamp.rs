@@ -55,14 +55,32 @@ impl Timestamp {
         DateTime::from_timestamp_millis(millis).map(Self)
     }
 
-    /// This instant moved by `delta` (saturating at the representable range).
+    /// This instant moved by `delta`, saturating at the ends of the representable range.
     pub fn plus(self, delta: TimeDelta) -> Self {
-        Self(self.0.checked_add_signed(delta).unwrap_or(self.0))
+        match self.0.checked_add_signed(delta) {
+            Some(t) => Self(t),
+            None => Self::limit(delta >= TimeDelta::zero()),
+        }
     }
 
-    /// This instant moved back by `delta`.
+    /// This instant moved back by `delta`, saturating at the ends of the representable range
+    /// (never falling back to this instant: an age too long to subtract reaches back to the
+    /// earliest instant, not to now).
     pub fn minus(self, delta: TimeDelta) -> Self {
-        Self(self.0.checked_sub_signed(delta).unwrap_or(self.0))
+        match self.0.checked_sub_signed(delta) {
+            Some(t) => Self(t),
+            None => Self::limit(delta < TimeDelta::zero()),
+        }
+    }
+
+    /// The latest (`true`) or earliest representable instant, in whole milliseconds.
+    fn limit(latest: bool) -> Self {
+        let bound = if latest {
+            DateTime::<Utc>::MAX_UTC
+        } else {
+            DateTime::<Utc>::MIN_UTC
+        };
+        Self::from_unix_millis(bound.timestamp_millis()).expect("the bound itself is in range")
     }
 
     /// The SQLite text form, `YYYY-MM-DDTHH:MM:SS.mmmZ`.
@@ -221,6 +239,19 @@ impl<'r> Decode<'r, Postgres> for Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moving_past_the_range_saturates_instead_of_staying_put() {
+        let now = Timestamp::from_unix_millis(1_700_000_000_000).unwrap();
+        let far_back = now.minus(TimeDelta::MAX);
+        assert!(far_back < now.minus(TimeDelta::days(36_500 * 1000)));
+        assert_eq!(far_back, now.plus(TimeDelta::MIN));
+        let far_ahead = now.plus(TimeDelta::MAX);
+        assert!(far_ahead > now.plus(TimeDelta::days(36_500 * 1000)));
+        assert_eq!(far_ahead, now.minus(TimeDelta::MIN));
+        assert_eq!(far_ahead.unix_millis() % 1000, 999, "whole milliseconds");
+        assert_eq!(now.minus(TimeDelta::days(1)).plus(TimeDelta::days(1)), now);
+    }
 
     #[test]
     fn sqlite_text_is_fixed_width_and_sorts_as_time() {

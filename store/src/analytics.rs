@@ -55,6 +55,61 @@ pub struct AnalyticsWindow {
     pub until: Timestamp,
 }
 
+/// The longest analytics window (five years and a bit), in days.
+pub const MAX_WINDOW_DAYS: i64 = 1900;
+
+/// Most buckets one series holds.
+pub const MAX_POINTS: i64 = 1440;
+
+impl AnalyticsWindow {
+    /// Why the window cannot be read, if it cannot: `until` not after `since`, or longer
+    /// than `MAX_WINDOW_DAYS`; with `step` (milliseconds), more than `MAX_POINTS` buckets.
+    /// The API and the command line refuse the same windows with these words.
+    pub fn problem(&self, step: Option<i64>) -> Option<WindowProblem> {
+        let span = self.until.unix_millis() - self.since.unix_millis();
+        if span <= 0 {
+            return Some(WindowProblem::Inverted(format!(
+                "`until` ({}) must be after `since` ({})",
+                self.until, self.since
+            )));
+        }
+        if span > MAX_WINDOW_DAYS * 86_400_000 {
+            return Some(WindowProblem::TooLong(format!(
+                "the window is longer than {MAX_WINDOW_DAYS} days; narrow `since`..`until`"
+            )));
+        }
+        let points = step.filter(|s| *s > 0).map(|s| (span + s - 1) / s)?;
+        (points > MAX_POINTS).then(|| {
+            WindowProblem::TooManyPoints(format!(
+                "the window holds {points} buckets of this size; at most {MAX_POINTS} (a \
+                 larger `step` or a narrower window)"
+            ))
+        })
+    }
+}
+
+/// A window that cannot be read, with the words that say why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WindowProblem {
+    /// `until` is not after `since`.
+    Inverted(String),
+    /// Longer than `MAX_WINDOW_DAYS`.
+    TooLong(String),
+    /// More buckets than `MAX_POINTS`.
+    TooManyPoints(String),
+}
+
+impl WindowProblem {
+    /// What is wrong, in words.
+    pub fn message(&self) -> &str {
+        match self {
+            WindowProblem::Inverted(m)
+            | WindowProblem::TooLong(m)
+            | WindowProblem::TooManyPoints(m) => m,
+        }
+    }
+}
+
 /// The figures of a set of runs.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -10,7 +10,7 @@ pub enum StoreError {
     BadUrl { url: String, reason: String },
 
     /// The database could not be reached or opened.
-    #[error("cannot open database {url}: {source}")]
+    #[error("cannot open database {url}: {}", describe(source))]
     Connect {
         url: String,
         #[source]
@@ -37,7 +37,10 @@ pub enum StoreError {
     Drift(SchemaReport),
 
     /// A migration failed; nothing of it was applied.
-    #[error("migration {version} ({name}) failed, nothing was changed: {source}")]
+    #[error(
+        "migration {version} ({name}) failed, nothing was changed: {}",
+        describe(source)
+    )]
     Migration {
         version: i64,
         name: &'static str,
@@ -46,7 +49,7 @@ pub enum StoreError {
     },
 
     /// A query failed.
-    #[error("{context}: {source}")]
+    #[error("{context}: {}", describe(source))]
     Query {
         context: String,
         #[source]
@@ -90,6 +93,25 @@ impl StoreError {
         let context = context.into();
         move |source| StoreError::Query { context, source }
     }
+}
+
+/// A database error as a user reads it. PostgreSQL's errors come with the server's detail
+/// and hint when it gives them, but without the line of the server's own source code that
+/// the driver appends (`at line 948`), which reads as if it were a line of the user's.
+fn describe(error: &sqlx::Error) -> String {
+    let sqlx::Error::Database(db) = error else {
+        return error.to_string();
+    };
+    let mut text = format!("error returned from database: {}", db.message());
+    if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+        if let Some(detail) = pg.detail() {
+            text.push_str(&format!(" ({detail})"));
+        }
+        if let Some(hint) = pg.hint() {
+            text.push_str(&format!(" (hint: {hint})"));
+        }
+    }
+    text
 }
 
 /// Whether sqlx reports SQLite's SQLITE_READONLY (code 8 and its extended codes).

@@ -29,8 +29,8 @@ mod url;
 
 pub use alerts::AlertChange;
 pub use analytics::{
-    AnalyticsWindow, FailureGroup, FiguresPoint, RollupQuery, RunFigures, StepFigures, Uptime,
-    WorkflowFigures,
+    AnalyticsWindow, FailureGroup, FiguresPoint, MAX_POINTS, MAX_WINDOW_DAYS, RollupQuery,
+    RunFigures, StepFigures, Uptime, WindowProblem, WorkflowFigures,
 };
 pub use auth::{
     MIN_PASSWORD_LEN, NewToken, Revocation, SessionGrant, TOKEN_PREFIX, check_name, check_password,
@@ -152,7 +152,7 @@ async fn connect_sqlite(url: &DatabaseUrl, mode: OpenMode) -> Result<SqlitePool,
     let mut options = SqliteConnectOptions::from_str(url.as_str()).map_err(connect_error)?;
     if mode != OpenMode::Create {
         let path = options.get_filename();
-        if !url.is_sqlite_memory() && !path.exists() {
+        if !path.exists() {
             return Err(StoreError::Missing {
                 path: path.display().to_string(),
             });

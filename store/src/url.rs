@@ -22,7 +22,7 @@ impl fmt::Display for Backend {
     }
 }
 
-/// A validated database URL: `sqlite://path`, `sqlite::memory:`, `postgres://...`.
+/// A validated database URL: `sqlite://PATH` (a file) or `postgres://...`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct DatabaseUrl {
     raw: String,
@@ -43,6 +43,12 @@ impl DatabaseUrl {
                 reason: "expected sqlite://PATH or postgres://USER@HOST:PORT/DATABASE".into(),
             });
         };
+        if backend == Backend::Sqlite {
+            sqlite_file(raw).map_err(|reason| StoreError::BadUrl {
+                url: redact(raw),
+                reason: reason.into(),
+            })?;
+        }
         Ok(DatabaseUrl {
             raw: raw.to_owned(),
             backend,
@@ -64,10 +70,6 @@ impl DatabaseUrl {
         redact(&self.raw)
     }
 
-    pub(crate) fn is_sqlite_memory(&self) -> bool {
-        self.backend == Backend::Sqlite && self.raw.contains(":memory:")
-    }
-
     pub(crate) fn is_sqlite_read_only(&self) -> bool {
         self.backend == Backend::Sqlite && self.raw.contains("mode=ro")
     }
@@ -83,6 +85,23 @@ impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.redacted())
     }
+}
+
+/// Whether a `sqlite:` URL names a file, or why it does not: an empty path, or an in-memory
+/// database (each connection of the pool would get its own, and nothing would be kept).
+fn sqlite_file(raw: &str) -> Result<(), &'static str> {
+    let rest = raw.strip_prefix("sqlite:").unwrap_or(raw);
+    let rest = rest.strip_prefix("//").unwrap_or(rest);
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    if path == ":memory:" || query.split('&').any(|p| p == "mode=memory") {
+        return Err(
+            "an in-memory SQLite database keeps nothing: name a file, as in sqlite://wfmon.db",
+        );
+    }
+    if path.trim().is_empty() {
+        return Err("no file named: write sqlite://PATH, as in sqlite://wfmon.db");
+    }
+    Ok(())
 }
 
 /// Replaces the password of `scheme://user:password@host` (and any `password=` parameter).
@@ -125,6 +144,28 @@ mod tests {
             .to_string();
         assert!(err.contains("sqlite://"), "{err}");
         assert!(!err.contains("pw"), "{err}");
+    }
+
+    #[test]
+    fn sqlite_urls_must_name_a_file() {
+        for ok in [
+            "sqlite://wfmon.db",
+            "sqlite:wfmon.db",
+            "sqlite:///var/lib/wfmon/wfmon.db?mode=ro",
+        ] {
+            assert!(DatabaseUrl::parse(ok).is_ok(), "{ok}");
+        }
+        for (bad, reason) in [
+            ("sqlite://", "no file named"),
+            ("sqlite:", "no file named"),
+            ("sqlite://?mode=rwc", "no file named"),
+            ("sqlite::memory:", "in-memory"),
+            ("sqlite://x.db?mode=memory&cache=shared", "in-memory"),
+        ] {
+            let err = DatabaseUrl::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(reason), "{bad}: {err}");
+            assert!(err.contains("sqlite://wfmon.db"), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -98,6 +98,28 @@ async fn an_unreachable_postgres_is_one_clear_error_without_the_password() {
 }
 
 #[tokio::test]
+async fn a_missing_postgres_database_is_named_without_the_servers_source_line() {
+    // Only the server's answer matters here: skip when no PostgreSQL is configured.
+    if postgres_url().await.is_none() {
+        return;
+    }
+    let base = postgres_base_url();
+    let Some((server, _)) = base.rsplit_once('/') else {
+        panic!("no database in {base}");
+    };
+    let missing = format!("wfmon_missing_{}", std::process::id());
+    let url = DatabaseUrl::parse(&format!("{server}/{missing}")).unwrap();
+    let err = Store::open(&url, OpenMode::Existing).await.unwrap_err();
+    let text = err.to_string();
+    assert!(matches!(err, StoreError::Connect { .. }), "{err:?}");
+    assert!(
+        text.contains(&format!("database \"{missing}\" does not exist")),
+        "{text}"
+    );
+    assert!(!text.contains(" at line "), "{text}");
+}
+
+#[tokio::test]
 async fn an_unmigrated_database_is_refused_by_open_existing() {
     let (url, _dir) = sqlite_url();
     Store::connect(&url, OpenMode::Create)

@@ -146,36 +146,15 @@ impl Params {
     }
 }
 
-/// Reads an RFC 3339 time or an age before `now` (`90s`, `30m`, `24h`, `7d`).
+/// Reads an RFC 3339 time, a date (midnight UTC) or an age before `now` (`90s`, `30m`,
+/// `24h`, `7d`), as every command does (`wfmon_model::parse_instant`).
 pub fn parse_instant(text: &str, now: Timestamp) -> Result<Timestamp, String> {
-    if text.starts_with(|c: char| c.is_ascii_digit())
-        && text.ends_with(|c: char| c.is_ascii_alphabetic())
-        && !text.contains(['-', ':'])
-    {
-        let age = wfmon_model::parse_duration(text).map_err(|e| e.to_string())?;
-        let ago = now.minus(age);
-        if (ago == now && !age.is_zero()) || !in_range(ago) {
-            return Err(format!("`{}` reaches too far back", echo(text)));
-        }
-        return Ok(ago);
-    }
-    let parsed = chrono::DateTime::parse_from_rfc3339(text).map_err(|_| {
-        format!(
-            "`{}` is not a time: write RFC 3339 (2026-01-02T03:04:05Z) or an age (30m, 24h, 7d)",
-            echo(text)
-        )
-    })?;
-    let at = Timestamp::from(parsed.with_timezone(&chrono::Utc));
-    if !in_range(at) {
-        return Err(format!("`{}` is outside the years 1 to 9999", echo(text)));
-    }
-    Ok(at)
+    wfmon_model::parse_instant(text, now).map_err(|e| format!("`{}` {e}", echo(text)))
 }
 
 /// Whether both backends can store and compare `at` (years 1 to 9999).
 pub fn in_range(at: Timestamp) -> bool {
-    use chrono::Datelike;
-    (1..=9999).contains(&at.as_datetime().year())
+    wfmon_model::in_year_range(at)
 }
 
 /// One path segment, percent-decoded; an undecodable one is a 400 naming it.

@@ -194,6 +194,11 @@ async fn an_execution_reads_back_with_everything_linked(api: TestApi) {
     assert_eq!(status, 404);
     assert_eq!(body["error"], "not_found");
     assert!(body["message"].as_str().unwrap().contains("run_nope"));
+
+    // A workflow name with a typo is not an empty series.
+    let (status, body) = api.get("/api/series?workflow=quik").await;
+    assert_eq!(status, 404, "{body}");
+    assert!(body["message"].as_str().unwrap().contains("quik"), "{body}");
 }
 async fn bad_input_is_a_json_error_naming_the_field(api: TestApi) {
     for (path, field) in [

@@ -2,6 +2,8 @@
 //! command line, as a table or JSON.
 
 use clap::{Args, Subcommand};
+use wfmon_engine::config::Config;
+use wfmon_engine::reports::ReportError;
 use wfmon_model::Timestamp;
 use wfmon_store::{AnalyticsWindow, OpenMode, Store, Uptime, WorkflowFigures};
 
@@ -63,23 +65,53 @@ fn parse_step(text: &str) -> Result<i64, String> {
     Ok(ms)
 }
 
-fn window(args: &WindowArgs) -> Result<AnalyticsWindow, Failure> {
+/// The window of `args`, refused as the API refuses it (inverted, longer than
+/// `MAX_WINDOW_DAYS`, more than `MAX_POINTS` buckets of `step`) before anything is read.
+fn window(args: &WindowArgs, step: Option<i64>) -> Result<AnalyticsWindow, Failure> {
     let until = args.until.unwrap_or_else(Timestamp::now);
     let since = args
         .since
         .unwrap_or_else(|| until.minus(chrono::TimeDelta::hours(24)));
-    if until <= since {
-        return Err(Failure::with_code(
-            format!("--until ({until}) must be after --since ({since})"),
-            EXIT_USAGE,
-        ));
-    }
-    Ok(AnalyticsWindow {
+    let window = AnalyticsWindow {
         workflow: args.workflow.clone(),
         environment: args.env.clone(),
         since,
         until,
-    })
+    };
+    match window.problem(step) {
+        None => Ok(window),
+        Some(problem) => {
+            // The command line's names for the API's parameters.
+            let message = problem
+                .message()
+                .replace("`since`", "--since")
+                .replace("`until`", "--until")
+                .replace("`step`", "--step");
+            Err(Failure::with_code(message, EXIT_USAGE))
+        }
+    }
+}
+
+/// Refuses a workflow or environment that is neither configured nor in the database, as
+/// `wfmon report` does: a typo is an error, not an empty table.
+async fn check_names(
+    store: &Store,
+    config: &Config,
+    window: &AnalyticsWindow,
+) -> Result<(), Failure> {
+    if let Some(workflow) = &window.workflow
+        && config.workflow(workflow).is_none()
+        && !store.knows_workflow(workflow).await?
+    {
+        return Err(ReportError::UnknownWorkflow(workflow.clone()).into());
+    }
+    if let Some(environment) = &window.environment
+        && !config.environments.contains_key(environment)
+        && !store.knows_environment(environment).await?
+    {
+        return Err(ReportError::UnknownEnvironment(environment.clone()).into());
+    }
+    Ok(())
 }
 
 fn rate(value: Option<f64>) -> String {
@@ -111,8 +143,14 @@ pub async fn run(cli: &Cli, command: &AnalyticsCommand) -> Result<(), Failure> {
         AnalyticsCommand::Series(a) => &a.window,
         AnalyticsCommand::Failures(a) | AnalyticsCommand::Steps(a) => a,
     };
-    let window = window(args)?;
-    let store = Store::open(&database_url(cli, None)?, OpenMode::Existing).await?;
+    let step = match command {
+        AnalyticsCommand::Series(a) => a.step,
+        _ => None,
+    };
+    let window = window(args, step)?;
+    let config = Config::load_or_default(cli.config.as_deref())?;
+    let store = Store::open(&database_url(cli, Some(&config))?, OpenMode::Existing).await?;
+    check_names(&store, &config, &window).await?;
     let outcome = match command {
         AnalyticsCommand::Series(a) => {
             let found = store.figures_and_uptime(&window, a.step).await;

@@ -49,7 +49,7 @@ pub struct Cli {
 /// The top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Manage the database: migrate, check, stats, prune.
+    /// Manage the database: migrate, check, stats, prune, rebuild-rollups.
     #[command(subcommand)]
     Db(DbCommand),
     /// Start the bundled demo web shop and monitor it with the example journeys (SQLite in
@@ -211,14 +211,9 @@ fn parse_age(text: &str) -> Result<chrono::TimeDelta, String> {
     wfmon_model::parse_duration(text).map_err(|e| e.to_string())
 }
 
-/// An RFC 3339 time (`2026-01-31T00:00:00Z`), or an age (`7d`: seven days ago).
+/// An RFC 3339 time (`2026-01-31T00:00:00Z`), a date (midnight UTC), or an age (`7d`: seven
+/// days ago).
 pub fn parse_time(text: &str) -> Result<wfmon_model::Timestamp, String> {
-    if let Ok(age) = wfmon_model::parse_duration(text) {
-        return Ok(wfmon_model::Timestamp::now().minus(age));
-    }
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|t| wfmon_model::Timestamp::from(t.with_timezone(&chrono::Utc)))
-        .map_err(|_| {
-            format!("`{text}` is neither an RFC 3339 time (2026-01-31T00:00:00Z) nor an age (7d)")
-        })
+    wfmon_model::parse_instant(text, wfmon_model::Timestamp::now())
+        .map_err(|e| format!("`{}` {e}", text.trim()))
 }

@@ -7,7 +7,7 @@ use wfmon_engine::reports::{self, ReportError, ReportFormat, ReportRequest};
 use wfmon_model::{ReportType, Timestamp};
 use wfmon_store::{OpenMode, ReportScope, SavedReport, Store};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, parse_time};
 use crate::exit::Failure;
 
 /// `wfmon report` arguments.
@@ -42,10 +42,6 @@ pub struct ReportArgs {
     /// Store the report (type ON_DEMAND) and link the window's executions to it.
     #[arg(long)]
     pub save: bool,
-}
-
-fn parse_time(text: &str) -> Result<Timestamp, String> {
-    reports::parse_time(text, Timestamp::now())
 }
 
 fn parse_format(text: &str) -> Result<ReportFormat, String> {

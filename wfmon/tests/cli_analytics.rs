@@ -116,4 +116,29 @@ fn checks_recorded_show_in_series_steps_and_failures() {
         "{}",
         text(&out)
     );
+
+    // The API's limits: a window of at most 1900 days, at most 1440 buckets.
+    let out = wfmon(d, &["analytics", "series", "--since", "1901d"]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+    assert!(
+        text(&out).contains("longer than 1900 days"),
+        "{}",
+        text(&out)
+    );
+    let out = wfmon(d, &["analytics", "series", "--since", "2d", "--step", "1m"]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+    assert!(text(&out).contains("at most 1440"), "{}", text(&out));
+    assert!(text(&out).contains("--step"), "{}", text(&out));
+    let out = wfmon(d, &["analytics", "series", "--since", "1d", "--step", "1m"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    // A name that is neither configured nor in the database is an error, not an empty table.
+    for (flag, name, what) in [
+        ("--workflow", "nope", "unknown workflow `nope`"),
+        ("--env", "nowhere", "unknown environment `nowhere`"),
+    ] {
+        let out = wfmon(d, &["analytics", "series", flag, name]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains(what), "{}", text(&out));
+    }
 }

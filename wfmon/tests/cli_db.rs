@@ -156,6 +156,18 @@ fn bad_input_gets_one_clear_error_and_changes_nothing() {
     );
     assert!(!text(&out).contains("hunter2"), "{}", text(&out));
 
+    // A SQLite URL without a file, or in memory, would keep nothing: refused, nothing made.
+    for url in ["sqlite://", "sqlite::memory:"] {
+        let out = wfmon(d, &["--database", url, "db", "migrate"]);
+        assert_eq!(out.status.code(), Some(1), "{url}: {}", text(&out));
+        assert!(
+            text(&out).contains("invalid database URL"),
+            "{url}: {}",
+            text(&out)
+        );
+        assert!(!text(&out).contains("migrated"), "{url}: {}", text(&out));
+    }
+
     let out = wfmon(
         d,
         &[
@@ -172,6 +184,16 @@ fn bad_input_gets_one_clear_error_and_changes_nothing() {
     let out = wfmon(d, &["db", "prune", "--older-than", "thirty days"]);
     assert_eq!(out.status.code(), Some(64), "{}", text(&out));
     assert!(text(&out).contains("not a duration"), "{}", text(&out));
+
+    // An age too long to subtract from now is refused, not read as "now" (which would
+    // delete every finished result).
+    let out = wfmon(d, &["db", "prune", "--older-than", "99999999999d"]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+    assert!(
+        text(&out).contains("longer than 100 years"),
+        "{}",
+        text(&out)
+    );
 
     std::fs::write(d.join("bad.yaml"), "storage:\n  uri: sqlite://x.db\n").unwrap();
     let out = wfmon(d, &["-c", "bad.yaml", "db", "migrate"]);

@@ -163,7 +163,7 @@ impl Daemon {
             .env_remove("WFMON_DATABASE_URL")
             .env_remove("WFMON_CONFIG")
             .env_remove("WFMON_LOG")
-            .env("NO_COLOR", "1")
+            .env_remove("NO_COLOR")
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
@@ -188,9 +188,15 @@ impl Daemon {
         format!("{}:{}", host_name(), self.pid())
     }
 
-    /// Everything the daemon printed so far.
+    /// Everything the daemon printed so far: plain text, since its stderr is a file, not a
+    /// terminal (no colour codes for a log file to carry).
     fn log(&self) -> String {
-        strip_ansi(&std::fs::read_to_string(&self.log).unwrap_or_default())
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        assert!(
+            !text.contains('\u{1b}'),
+            "colour codes in a log file: {text}"
+        );
+        text
     }
 
     async fn wait_for_log(&mut self, needle: &str) {
@@ -257,23 +263,6 @@ impl Drop for Daemon {
             let _ = self.child.wait();
         }
     }
-}
-
-fn strip_ansi(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            for c in chars.by_ref() {
-                if c.is_ascii_alphabetic() {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
 }
 
 /// Polls `probe` every 25 ms until it gives a value, for at most `limit`.

@@ -92,27 +92,6 @@ pub struct Report {
     pub metadata: ReportMetadata,
 }
 
-/// Reads a time given on the command line or in the API: RFC 3339, a date (midnight UTC),
-/// or an age such as `24h` or `7d` (that long before `now`).
-pub fn parse_time(text: &str, now: Timestamp) -> Result<Timestamp, String> {
-    let text = text.trim();
-    if let Ok(time) = Timestamp::parse(text) {
-        return Ok(time);
-    }
-    if let Ok(date) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
-        return Ok(Timestamp::from(
-            date.and_time(chrono::NaiveTime::MIN).and_utc(),
-        ));
-    }
-    match wfmon_model::parse_duration(text) {
-        Ok(age) => Ok(now.minus(age)),
-        Err(_) => Err(format!(
-            "`{text}` is not a time: expected RFC 3339 (2026-03-01T10:00:00Z), a date \
-             (2026-03-01) or an age (24h, 7d)"
-        )),
-    }
-}
-
 /// Checks a window: `from` before `to`, at most `MAX_WINDOW_DAYS` long, not starting after
 /// `now`.
 pub fn check_window(from: Timestamp, to: Timestamp, now: Timestamp) -> Result<(), ReportError> {
@@ -227,22 +206,6 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(future.contains("future"), "{future}");
-    }
-
-    #[test]
-    fn times_are_instants_dates_or_ages() {
-        let now = at("2026-06-01T12:00:00Z");
-        assert_eq!(
-            parse_time("2026-05-01T10:00:00Z", now),
-            Ok(at("2026-05-01T10:00:00Z"))
-        );
-        assert_eq!(
-            parse_time("2026-05-01", now),
-            Ok(at("2026-05-01T00:00:00Z"))
-        );
-        assert_eq!(parse_time("24h", now), Ok(at("2026-05-31T12:00:00Z")));
-        let err = parse_time("yesterday", now).unwrap_err();
-        assert!(err.contains("`yesterday` is not a time"), "{err}");
     }
 
     #[test]

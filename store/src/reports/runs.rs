@@ -5,9 +5,12 @@
 //!
 //! Counting each group in the database would rank the window's durations once per group;
 //! reading the rows once costs less. The rows are read a part of the window at a time (whole
-//! hours, at most 48 parts: a day's report reads hour by hour), each part as one JSON array
-//! (see `records::json_rows_aggregate`), so that memory holds the figures being counted (a
-//! duration per run or step and group) and one part's rows, not the whole window's.
+//! hours), each part as one JSON array (see `records::json_rows_aggregate`), so that memory
+//! holds the figures being counted (a duration per run or step and group) and one part's
+//! rows, not the whole window's. The parts are as few as that allows: the DAY rollups say
+//! about how many runs the window holds, and each part is given about `RUNS_PER_READ` of
+//! them (a day of 27,000 runs is read in two parts), since each query has a cost of its own
+//! (on PostgreSQL about a millisecond of planning and a round trip).
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -130,6 +133,20 @@ fn percentile(sorted: &[i64], p: usize) -> Option<f64> {
 /// Most queries a window is read in: each reads a whole number of hours, at least one.
 const MOST_READS: i64 = 48;
 
+/// About how many runs one query of a window reads, when the rollups say how many there are.
+const RUNS_PER_READ: i64 = 20_000;
+
+/// Most hours one query of a window reads, whatever the rollups say (they may be missing,
+/// as in a database whose rollups were pruned before its raw rows).
+const MOST_HOURS_PER_READ: i64 = 24 * 7;
+
+/// How many parts a window of `hours` whole hours holding about `runs` runs is read in.
+fn read_parts(hours: i64, runs: i64) -> i64 {
+    let by_runs = (runs + RUNS_PER_READ - 1).div_euclid(RUNS_PER_READ);
+    let by_hours = (hours + MOST_HOURS_PER_READ - 1).div_euclid(MOST_HOURS_PER_READ);
+    by_runs.max(by_hours).clamp(1, MOST_READS)
+}
+
 impl Store {
     /// The run figures of `scope`, with the series in `bucket`s (minute or hour) and at most
     /// `flaky_limit` flaky run ids. A run is an execution that ended, was not skipped, and
@@ -249,7 +266,8 @@ impl Store {
         );
         let hour = bucket_millis(RollupBucket::Hour);
         let hours = (scope.to.unix_millis() - scope.from.unix_millis()).div_euclid(hour) + 1;
-        let step = hour * (hours + MOST_READS - 1).div_euclid(MOST_READS).max(1);
+        let parts = read_parts(hours, self.estimated_runs(scope).await?);
+        let step = hour * (hours + parts - 1).div_euclid(parts).max(1);
         let workflows = scope.workflow_param();
         let mut from = scope.from;
         while from < scope.to {
@@ -271,6 +289,39 @@ impl Store {
             from = to;
         }
         Ok(())
+    }
+}
+
+impl Store {
+    /// About how many runs `scope` holds, from the DAY rollups of the days it overlaps, each
+    /// day's runs taken in proportion to the part of the day inside the window.
+    async fn estimated_runs(&self, scope: &ReportScope) -> Result<i64, StoreError> {
+        let day = bucket_millis(RollupBucket::Day);
+        let sql = format!(
+            "SELECT bucket_start, CAST(SUM(runs) AS BIGINT) AS runs FROM workflow_rollups \
+             WHERE bucket = 'DAY' AND bucket_start >= $1 AND bucket_start < $2 AND {} \
+             AND ($4 IS NULL OR environment = $4) GROUP BY bucket_start",
+            super::workflow_in(self.backend(), "workflow_name")
+        );
+        let days: Vec<(Timestamp, i64)> = dispatch!(self, pool, Db => {
+            sqlx::query_as::<Db, (Timestamp, i64)>(AssertSqlSafe(sql))
+                .bind(bucket_floor(RollupBucket::Day, scope.from))
+                .bind(scope.to)
+                .bind(scope.workflow_param())
+                .bind(scope.environment.clone())
+                .fetch_all(pool)
+                .await
+                .map_err(StoreError::query("estimating the runs of the report window"))
+        })?;
+        let (from, to) = (scope.from.unix_millis(), scope.to.unix_millis());
+        Ok(days
+            .into_iter()
+            .map(|(start, runs)| {
+                let start = start.unix_millis();
+                let inside = (to.min(start + day) - from.max(start)).clamp(0, day);
+                (i128::from(runs) * i128::from(inside) / i128::from(day)) as i64
+            })
+            .sum())
     }
 }
 
@@ -381,6 +432,21 @@ fn tally_in(groups: &mut BTreeMap<String, Tally>, name: &str, run: &Counted) {
 #[cfg(test)]
 mod tests {
     use super::percentile;
+
+    #[test]
+    fn windows_are_read_in_parts_of_about_twenty_thousand_runs() {
+        use super::read_parts;
+        // A day: one part when the rollups know of few runs, two for 27,000.
+        assert_eq!(read_parts(25, 0), 1);
+        assert_eq!(read_parts(25, 19_999), 1);
+        assert_eq!(read_parts(25, 27_000), 2);
+        // A month of 822,000 runs: 42 parts; of no known runs, a part per week at most.
+        assert_eq!(read_parts(721, 822_000), 42);
+        assert_eq!(read_parts(721, 0), 5);
+        // Never more than 48, whatever the runs.
+        assert_eq!(read_parts(8_761, 10_000_000), 48);
+        assert_eq!(read_parts(1, -5), 1);
+    }
 
     #[test]
     fn percentiles_step_between_ranks_like_percentile_cont() {

@@ -7,17 +7,13 @@ use axum::extract::State;
 use chrono::TimeDelta;
 use serde::Serialize;
 use wfmon_model::Timestamp;
-use wfmon_store::{AnalyticsWindow, FailureGroup, StepFigures, Uptime, WorkflowFigures};
+use wfmon_store::{
+    AnalyticsWindow, FailureGroup, StepFigures, Uptime, WindowProblem, WorkflowFigures,
+};
 
 use crate::error::{ApiError, echo};
 use crate::extract::Params;
 use crate::state::AppState;
-
-/// Most points one series holds.
-pub const MAX_POINTS: i64 = 1440;
-
-/// The longest window asked for (five years and a bit).
-pub const MAX_WINDOW_DAYS: i64 = 1900;
 
 /// Bucket sizes chosen when none is asked for: the smallest giving at most 500 points.
 const DEFAULT_STEPS_MINUTES: [i64; 7] = [1, 5, 15, 60, 360, 1440, 10080];
@@ -76,24 +72,30 @@ pub(crate) fn read_window(state: &AppState, params: &Params) -> Result<Analytics
     let since = params
         .instant("since", now)?
         .unwrap_or_else(|| until.minus(TimeDelta::hours(24)));
-    if until <= since {
-        return Err(ApiError::invalid_parameter(
-            "until",
-            format!("`until` ({until}) must be after `since` ({since})"),
-        ));
-    }
-    if until.unix_millis() - since.unix_millis() > MAX_WINDOW_DAYS * 86_400_000 {
-        return Err(ApiError::invalid_parameter(
-            "since",
-            format!("the window is longer than {MAX_WINDOW_DAYS} days; narrow `since`..`until`"),
-        ));
-    }
-    Ok(AnalyticsWindow {
+    let window = AnalyticsWindow {
         workflow,
         environment: params.text("environment").map(str::to_owned),
         since,
         until,
-    })
+    };
+    check_window(&window, None)?;
+    Ok(window)
+}
+
+/// Refuses a window the store would not read (see `AnalyticsWindow::problem`), naming the
+/// parameter to change.
+fn check_window(window: &AnalyticsWindow, step: Option<i64>) -> Result<(), ApiError> {
+    match window.problem(step) {
+        None => Ok(()),
+        Some(problem) => {
+            let field = match problem {
+                WindowProblem::Inverted(_) => "until",
+                WindowProblem::TooLong(_) => "since",
+                WindowProblem::TooManyPoints(_) => "step",
+            };
+            Err(ApiError::invalid_parameter(field, problem.message()))
+        }
+    }
 }
 
 /// `GET /api/analytics/series`
@@ -123,15 +125,7 @@ pub async fn series(
             .find(|ms| span / ms <= 500)
             .unwrap_or(DEFAULT_STEPS_MINUTES[6] * 60_000),
     };
-    let points = (span + step - 1) / step;
-    if points > MAX_POINTS {
-        return Err(ApiError::invalid_parameter(
-            "step",
-            format!(
-                "the window holds {points} buckets of this size; at most {MAX_POINTS} (a larger `step` or a narrower window)"
-            ),
-        ));
-    }
+    check_window(&window, Some(step))?;
     let (series, uptime) = state
         .store()
         .figures_and_uptime(&window, Some(step))

@@ -56,6 +56,11 @@ pub async fn series(
         RollupBucket::Minute => (TimeDelta::minutes(1), TimeDelta::hours(1), "minute"),
         RollupBucket::Day => (TimeDelta::days(1), TimeDelta::days(30), "day"),
     };
+    if let Some(name) = params.text("workflow")
+        && state.config().workflow(name).is_none()
+    {
+        return Err(ApiError::not_found("workflow", name));
+    }
     let until = params.instant("until", now)?.unwrap_or(now);
     let since = params
         .instant("since", now)?

@@ -66,7 +66,7 @@ pub struct AnalyticsBenchArgs {
 }
 
 fn parse_until(text: &str) -> Result<Timestamp, String> {
-    reports::parse_time(text, Timestamp::now())
+    crate::cli::parse_time(text)
 }
 
 /// Timings of one way of computing a figure set.

@@ -129,3 +129,100 @@ fn unknown_workflows_and_environments_are_clear_errors() {
         text(&out)
     );
 }
+
+/// Answers every request with 400 and a body naming what was asked, as a careless server
+/// would, until the test ends.
+fn echo_target() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]);
+            let target = request.split(' ').nth(1).unwrap_or_default();
+            let body = format!("bad request to {target}");
+            let reply = format!(
+                "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = stream.write_all(reply.as_bytes());
+        }
+    });
+    base
+}
+
+#[test]
+fn a_secret_sent_url_encoded_is_neither_printed_nor_recorded() {
+    // Percent-encoded in a URL, form-encoded in `query:`; every form holds `Sekret`.
+    const SECRET: &str = "Sekret pass/ü&z=1+k==";
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let echo = echo_target();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("wfmon.yaml"),
+        format!(
+            r#"
+environments:
+  down: {{variables: {{base_url: "http://127.0.0.1:{closed}"}}}}
+  echo: {{variables: {{base_url: "{echo}"}}}}
+workflows:
+  - name: in-query
+    steps:
+      - name: s
+        http: {{url: "{{{{ base_url }}}}/x", query: {{k: "${{WFMON_CLI_TEST_SECRET}}"}}}}
+        assert: ['text == "x"']
+  - name: in-url
+    steps:
+      - name: s
+        http: {{url: "{{{{ base_url }}}}/x?k=${{WFMON_CLI_TEST_SECRET}}"}}
+        assert: ['text == "x"']
+"#
+        ),
+    )
+    .unwrap();
+    for workflow in ["in-query", "in-url"] {
+        for (env, shown) in [
+            (
+                "down",
+                format!("GET http://127.0.0.1:{closed}/x?k=***: cannot connect"),
+            ),
+            ("echo", r#"got "bad request to /x?k=***""#.to_owned()),
+        ] {
+            let out = std::process::Command::new(env!("CARGO_BIN_EXE_wfmon"))
+                .args(["check", workflow, "--env", env])
+                .current_dir(dir.path())
+                .env_remove("WFMON_DATABASE_URL")
+                .env_remove("WFMON_CONFIG")
+                .env("NO_COLOR", "1")
+                .env("WFMON_CLI_TEST_SECRET", SECRET)
+                .output()
+                .unwrap();
+            let t = text(&out);
+            assert_eq!(out.status.code(), Some(1), "{workflow} {env}: {t}");
+            assert!(t.contains(&shown), "{workflow} {env}: {t}");
+            assert!(!t.contains("Sekret"), "{workflow} {env}: {t}");
+        }
+    }
+    // The database's files as they are on disk: the messages are there, the secret is not.
+    let mut stored = Vec::new();
+    for entry in std::fs::read_dir(dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("wfmon.db")
+        {
+            stored.extend(std::fs::read(path).unwrap());
+        }
+    }
+    let stored = String::from_utf8_lossy(&stored);
+    assert!(stored.contains("/x?k=***: cannot connect"));
+    assert!(!stored.contains("Sekret"));
+}

@@ -21,6 +21,7 @@ use wfmon_store::{DeliveryOutcome, Store};
 
 use super::breaker::CircuitBreaker;
 use super::{Channel, DeliveryKeys, DeliverySettings, Notice, SendError};
+use crate::runner::redact::Redactor;
 use crate::telemetry::{NotificationOutcome, StoreOperation, Telemetry};
 
 /// Notifications claimed at once.
@@ -37,7 +38,7 @@ pub struct OutboxSender {
     owner: String,
     breakers: Mutex<HashMap<String, CircuitBreaker>>,
     nudge: Arc<Notify>,
-    secrets: Vec<String>,
+    redactor: Redactor,
     telemetry: Arc<Telemetry>,
 }
 
@@ -59,7 +60,7 @@ impl OutboxSender {
             owner,
             breakers: Mutex::new(HashMap::new()),
             nudge,
-            secrets,
+            redactor: Redactor::new(&secrets),
             telemetry: Arc::default(),
         }
     }
@@ -286,11 +287,7 @@ impl OutboxSender {
     }
 
     fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for secret in self.secrets.iter().filter(|s| s.len() >= 4) {
-            out = out.replace(secret.as_str(), "***");
-        }
-        out
+        self.redactor.redact(text)
     }
 }
 

@@ -13,7 +13,7 @@ mod health;
 mod http;
 mod junit;
 mod outcome;
-mod redact;
+pub(crate) mod redact;
 mod step;
 mod thresholds;
 mod tls;

@@ -6,3 +6,4 @@ mod command_steps;
 mod health_steps;
 mod http_faults;
 mod http_steps;
+mod secret_encodings;

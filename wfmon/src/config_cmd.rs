@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use wfmon_engine::config::{Config, DEFAULT_CONFIG_FILE};
+use wfmon_engine::config::{Config, ConfigError, DEFAULT_CONFIG_FILE};
 
 use crate::exit::Failure;
 
@@ -17,20 +17,88 @@ pub fn config_path(explicit: Option<&Path>) -> PathBuf {
 /// Loads the configuration a command needs; a missing default file is an error that says
 /// how to make one.
 pub fn load(explicit: Option<&Path>) -> Result<Config, Failure> {
+    Ok(load_config(explicit)?)
+}
+
+/// Why a configuration could not be loaded.
+enum LoadError {
+    /// No `-c` and no `wfmon.yaml`: the message says how to make one.
+    Missing(String),
+    /// The configuration's own problems.
+    Config(ConfigError),
+}
+
+impl From<LoadError> for Failure {
+    fn from(error: LoadError) -> Failure {
+        match error {
+            LoadError::Missing(message) => Failure::new(message),
+            LoadError::Config(error) => error.into(),
+        }
+    }
+}
+
+fn load_config(explicit: Option<&Path>) -> Result<Config, LoadError> {
     let path = config_path(explicit);
     if explicit.is_none() && !path.exists() {
-        return Err(Failure::new(format!(
+        return Err(LoadError::Missing(format!(
             "no configuration: {} does not exist (write one with `wfmon init`, or pass -c FILE)",
             path.display()
         )));
     }
-    Ok(Config::load(&path)?)
+    Config::load(&path).map_err(LoadError::Config)
 }
 
-/// `wfmon validate`: every problem of the configuration, or a summary of what it holds.
+/// The problems of a configuration that could not be loaded, as `validate --json` prints
+/// them: file, line, column and key path where known (null where not), and the message.
+fn problems_json(path: &Path, error: &LoadError) -> Vec<serde_json::Value> {
+    let whole = |message: String| {
+        vec![serde_json::json!({
+            "file": path.display().to_string(),
+            "line": null,
+            "column": null,
+            "path": null,
+            "message": message,
+        })]
+    };
+    match error {
+        LoadError::Missing(message) => whole(message.clone()),
+        LoadError::Config(ConfigError::Issues(issues)) => issues
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "file": i.file.display().to_string(),
+                    "line": (i.line > 0).then_some(i.line),
+                    "column": (i.line > 0).then_some(i.column),
+                    "path": (!i.path.is_empty()).then_some(&i.path),
+                    "message": i.message,
+                })
+            })
+            .collect(),
+        LoadError::Config(other) => whole(other.to_string()),
+    }
+}
+
+/// `wfmon validate`: every problem of the configuration, or a summary of what it holds. With
+/// `--json`, the problems too are printed as JSON on stdout (and the exit code is the same).
 pub fn validate(explicit: Option<&Path>, json: bool) -> Result<(), Failure> {
     let path = config_path(explicit);
-    let config = load(explicit)?;
+    let config = match load_config(explicit) {
+        Ok(config) => config,
+        Err(error) if json => {
+            let value = serde_json::json!({
+                "config": path.display().to_string(),
+                "valid": false,
+                "problems": problems_json(&path, &error),
+            });
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&value).expect("JSON values serialise")
+            );
+            // The problems are on stdout; nothing more to say on stderr.
+            return Err(Failure::new(""));
+        }
+        Err(error) => return Err(error.into()),
+    };
     let now = chrono::Utc::now();
     if json {
         let workflows: Vec<_> = config

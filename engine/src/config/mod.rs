@@ -1,18 +1,27 @@
 //! The configuration: one YAML file or a folder of them. Reading is strict: unknown keys,
-//! bad cron expressions, bad durations, undefined variables, duplicate names and unknown
-//! environments are errors that name the file, line, column and key path.
+//! repeated keys, bad cron expressions, bad durations, undefined variables, duplicate names
+//! and unknown environments are errors that name the file, line, column and key path.
+//!
+//! Two stages, each collecting every problem it finds: `read` turns each file into its
+//! `raw` structs (unknown and repeated keys, values of the wrong type), then `validate` checks
+//! what the files say together. Problems of both stages are returned at once; only a file that
+//! could not be read to the end (YAML that does not parse, a value of the wrong type) keeps
+//! the second stage from running.
 
 mod raw;
+mod read;
 mod validate;
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use crate::alerting::AlertsConfig;
 use crate::notify::NotificationsConfig;
+use crate::runner::redact::Redactor;
 use crate::workflow::Workflow;
 
 pub(crate) use validate::{Checker, parse_cron, valid_name};
@@ -30,10 +39,11 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    /// The YAML is invalid or does not fit the schema (the message holds line and column).
+    /// The configuration as a whole cannot be read (a folder without YAML files).
     #[error("invalid configuration in {path}: {message}")]
     Invalid { path: PathBuf, message: String },
-    /// The YAML fits the schema but its values do not hold together.
+    /// Problems in the files, each with its place: YAML that does not parse, unknown or
+    /// repeated keys, values of the wrong type, values that do not hold together.
     #[error("{}", issues_text(.0))]
     Issues(Vec<ConfigIssue>),
 }
@@ -59,7 +69,8 @@ pub struct ConfigIssue {
     pub line: u64,
     /// 1-based column (0: unknown).
     pub column: u64,
-    /// Key path, e.g. `workflows[2].steps[0].http.url`.
+    /// Key path, e.g. `workflows[2].steps[0].http.url` (empty: the file as a whole, as for
+    /// YAML that does not parse). A list index counts in the file the problem is in.
     pub path: String,
     /// What is wrong and, where it helps, what to write instead.
     pub message: String,
@@ -71,7 +82,10 @@ impl fmt::Display for ConfigIssue {
         if self.line > 0 {
             write!(f, ":{}:{}", self.line, self.column)?;
         }
-        write!(f, ": {}: {}", self.path, self.message)
+        if !self.path.is_empty() {
+            write!(f, ": {}", self.path)?;
+        }
+        write!(f, ": {}", self.message)
     }
 }
 
@@ -98,6 +112,9 @@ pub struct Config {
     pub slos: Vec<crate::slo::Slo>,
     /// Values that came from `${ENV}` references: never print or store them.
     pub secrets: Vec<String>,
+    /// `secrets` made ready for `redact` on its first call, with the list it was made from
+    /// (a list changed since is noticed).
+    redactor: OnceLock<(Vec<String>, Redactor)>,
 }
 
 /// The `storage:` section.
@@ -249,19 +266,25 @@ impl Config {
 
     /// Parses and validates several files as one configuration.
     pub fn from_sources(sources: &[(PathBuf, String)]) -> Result<Config, ConfigError> {
-        let mut parsed = Vec::new();
+        let mut files = Vec::new();
+        let mut places = Vec::new();
+        let mut issues = Vec::new();
+        let mut complete = true;
         for (path, text) in sources {
-            let raw: raw::RawConfig = if text.trim().is_empty() {
-                raw::RawConfig::default()
-            } else {
-                serde_saphyr::from_str(text).map_err(|e| ConfigError::Invalid {
-                    path: path.clone(),
-                    message: e.to_string(),
-                })?
-            };
-            parsed.push((path.clone(), raw));
+            let read = read::read(path, text);
+            issues.extend(read.issues);
+            match read.raw {
+                Some(raw) => {
+                    files.push((path.clone(), raw));
+                    places.push(read.places);
+                }
+                None => complete = false,
+            }
         }
-        validate::validate(parsed)
+        if !complete {
+            return Err(ConfigError::Issues(issues));
+        }
+        validate::validate(files, &places, issues)
     }
 
     /// Reads the file at `path` if given, or `wfmon.yaml` if it exists; otherwise the defaults.
@@ -289,13 +312,17 @@ impl Config {
         self.workflows.iter().find(|w| w.name == name)
     }
 
-    /// Replaces every secret value in `text` with `***`.
+    /// Replaces every secret value in `text` with `***`, in every form the engine sends it
+    /// (percent- and form-encoded in URLs and bodies, escaped in JSON).
     pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for secret in self.secrets.iter().filter(|s| s.len() >= 4) {
-            out = out.replace(secret.as_str(), "***");
+        let (made_from, redactor) = self
+            .redactor
+            .get_or_init(|| (self.secrets.clone(), Redactor::new(&self.secrets)));
+        if *made_from == self.secrets {
+            redactor.redact(text)
+        } else {
+            Redactor::new(&self.secrets).redact(text)
         }
-        out
     }
 }
 

@@ -1,5 +1,7 @@
 //! The configuration file as written: serde structs that mirror the YAML, with positions
-//! (`Spanned`) on every value a later check may need to point at. Unknown keys are errors.
+//! (`Spanned`) on every value a later check may need to point at. Their fields are the keys a
+//! file may hold: `read` reports any other key (`deny_unknown_fields` guards the structs when
+//! they are read directly).
 
 use std::collections::BTreeMap;
 
@@ -79,7 +81,7 @@ pub struct RawDefaults {
 pub struct RawEnvironment {
     pub description: Option<String>,
     #[serde(default)]
-    pub variables: BTreeMap<String, String>,
+    pub variables: BTreeMap<String, Spanned<String>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -93,7 +95,7 @@ pub struct RawWorkflow {
     pub timeout: Option<Spanned<String>>,
     pub retries: Option<RawRetries>,
     #[serde(default)]
-    pub variables: BTreeMap<String, String>,
+    pub variables: BTreeMap<String, Spanned<String>>,
     #[serde(default)]
     pub thresholds: Vec<RawThreshold>,
     #[serde(default)]

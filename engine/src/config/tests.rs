@@ -431,3 +431,299 @@ fn server_auth_reads_its_settings_and_names_bad_ones() {
         "unknown key"
     );
 }
+
+#[test]
+fn every_unknown_key_is_reported_with_its_place_and_key_path_and_the_rest_is_still_checked() {
+    let text = "storage:
+  url: sqlite://x.db
+  foo: bar
+environments:
+  production:
+    variables:
+      base_url: http://x
+    colour: red
+workflows:
+  - name: a
+    schedule: \"61 * * * *\"
+    steps:
+      - name: s1
+        http:
+          url: \"{{ base_url }}/x\"
+          timeout: 3s
+";
+    let found = issues(text);
+    let unknown: Vec<(u64, u64, &str)> = found
+        .iter()
+        .filter(|i| i.message.starts_with("unknown key"))
+        .map(|i| (i.line, i.column, i.path.as_str()))
+        .collect();
+    assert_eq!(
+        unknown,
+        vec![
+            (3, 3, "storage.foo"),
+            (8, 5, "environments.production.colour"),
+            (16, 11, "workflows[0].steps[0].http.timeout"),
+        ],
+        "{found:#?}"
+    );
+    let foo = &found[0];
+    assert!(
+        foo.message.contains("`foo`") && foo.message.contains("url"),
+        "{foo}"
+    );
+    assert!(
+        found
+            .iter()
+            .any(|i| i.path == "workflows[0].schedule" && (i.line, i.column) == (11, 15)),
+        "the cron expression is checked too: {found:#?}"
+    );
+    let shown = ConfigError::Issues(found).to_string();
+    assert!(
+        shown.contains("wfmon.yaml:3:3: storage.foo: unknown key `foo`"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("<input>") && !shown.contains("error: line"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn unknown_keys_inside_every_section_are_reported() {
+    let text = "workflows:
+  - name: w
+    retries: {attempts: 2, jitter: yes}
+    steps: [{name: s, http: {url: \"http://x\", json: {any: {key: 1}}}, retry: 1}]
+notifications:
+  channels:
+    ops: {slack: {webhook_url: \"https://x\", foo: 1}, slak: {}}
+alerts:
+  rules:
+    - name: r
+      when: {failures: 2, within_runs: 3, oops: 1}
+slos:
+  - {name: o, workflow: w, objective: {success: 99%, extra: 1}, window: 1d}
+reports:
+  - {name: daily, schedule: daily, format: html}
+";
+    let found = issues(text);
+    let unknown: Vec<&str> = found
+        .iter()
+        .filter(|i| i.message.starts_with("unknown key"))
+        .map(|i| i.path.as_str())
+        .collect();
+    assert_eq!(
+        unknown,
+        vec![
+            "workflows[0].retries.jitter",
+            "workflows[0].steps[0].retry",
+            "notifications.channels.ops.slack.foo",
+            "notifications.channels.ops.slak",
+            "alerts.rules[0].when.oops",
+            "slos[0].objective.extra",
+            "reports[0].format",
+        ],
+        "a JSON body takes any key: {found:#?}"
+    );
+    assert!(found.iter().all(|i| i.line > 0), "{found:#?}");
+}
+
+#[test]
+fn a_key_written_twice_is_named_with_both_places() {
+    let text = "environments:
+  prod:
+    variables: {base: \"http://a\", base: \"http://b\"}
+  prod:
+    variables: {x: \"1\"}
+workflows:
+  - name: w
+    name: w2
+    steps:
+      - name: s
+        http: {url: \"{{ base }}/json\"}
+";
+    let found = issues(text);
+    let twice: Vec<(u64, u64, &str)> = found
+        .iter()
+        .map(|i| (i.line, i.column, i.path.as_str()))
+        .collect();
+    assert_eq!(
+        twice,
+        vec![
+            (3, 35, "environments.prod.variables.base"),
+            (4, 3, "environments.prod"),
+            (8, 5, "workflows[0].name"),
+        ],
+        "{found:#?}"
+    );
+    assert_eq!(
+        found[0].message,
+        "key `base` appears twice in this mapping (first at line 3, column 17); remove one"
+    );
+    assert!(
+        found
+            .iter()
+            .all(|i| !i.message.contains("DuplicateKeyPolicy")),
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn what_stops_reading_is_one_problem_with_its_place_and_key_path() {
+    let one = |text: &str| {
+        let found = issues(text);
+        assert_eq!(found.len(), 1, "{found:#?}");
+        found.into_iter().next().unwrap()
+    };
+    let broken = one("storage:\n  url: \"sqlite://x.db\n");
+    assert_eq!(broken.file, Path::new("wfmon.yaml"));
+    assert!(broken.line >= 2, "{broken}");
+    let typed = one("scheduler:\n  concurrency: many\n");
+    assert_eq!(
+        (typed.line, typed.column, typed.path.as_str()),
+        (2, 16, "scheduler.concurrency")
+    );
+    assert_eq!(
+        typed.message,
+        "expected a whole number from 0 to 4294967295"
+    );
+    let shape = one("workflows:\n  - name: a\n    steps:\n      - name: s\n        http: x\n");
+    assert_eq!(shape.path, "workflows[0].steps[0].http", "{shape}");
+    assert!(shape.message.contains("expected a mapping"), "{shape}");
+    // The unknown keys found before the stop are kept.
+    let found = issues("workflows:\n  - name: a\n    stepz: []\n");
+    let paths: Vec<&str> = found.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        vec!["workflows[0].stepz", "workflows[0]"],
+        "{found:#?}"
+    );
+    assert_eq!(found[1].message, "missing key `steps`");
+}
+
+#[test]
+fn a_duplicate_workflow_name_does_not_hide_the_workflows_other_problems() {
+    let text = "workflows:
+  - name: a
+    steps: [{name: s1, http: {url: \"http://x\"}}]
+  - name: a
+    schedule: \"* * * *\"
+    timezone: Mars/Olympus
+    steps:
+      - name: s1
+        http: {url: \"ftp://x\"}
+      - name: s1
+        http: {url: \"http://x\"}
+";
+    let found = issues(text);
+    let paths: Vec<&str> = found.iter().map(|i| i.path.as_str()).collect();
+    for path in [
+        "workflows[1].name",
+        "workflows[1].schedule",
+        "workflows[1].timezone",
+        "workflows[1].steps[0].http.url",
+        "workflows[1].steps[1].name",
+    ] {
+        assert!(paths.contains(&path), "no {path}: {found:#?}");
+    }
+}
+
+#[test]
+fn problems_named_by_a_key_get_that_keys_place() {
+    let found = issues(
+        "environments:\n  local:\n    variables:\n      password: \"${WFMON_TEST_UNSET_PLACE}\"\n",
+    );
+    assert_eq!(
+        (found[0].line, found[0].column, found[0].path.as_str()),
+        (4, 17, "environments.local.variables.password"),
+        "{found:#?}"
+    );
+    let found = issues(
+        "environments: {prod: {}}\nnotifications:\n  channels: {ops: {console: {}}}\n  routes:\n    URGENT: [ops]\n",
+    );
+    assert_eq!(
+        (found[0].line, found[0].column, found[0].path.as_str()),
+        (5, 5, "notifications.routes.URGENT"),
+        "{found:#?}"
+    );
+    let sources = [
+        (
+            std::path::PathBuf::from("a.yaml"),
+            "environments:\n  prod: {}\n".to_owned(),
+        ),
+        (
+            std::path::PathBuf::from("b.yaml"),
+            "# the same environment again\nenvironments:\n  prod: {}\n".to_owned(),
+        ),
+    ];
+    let Err(ConfigError::Issues(found)) = Config::from_sources(&sources) else {
+        panic!("expected issues");
+    };
+    assert_eq!(
+        found[0].to_string(),
+        "b.yaml:3:3: environments.prod: environment `prod` is already defined in a.yaml"
+    );
+}
+
+#[test]
+fn a_workflows_key_path_counts_in_its_own_file() {
+    let sources = [
+        (
+            std::path::PathBuf::from("a.yaml"),
+            "workflows:\n  - name: a\n    steps: [{name: s, http: {url: \"http://x\"}}]\n"
+                .to_owned(),
+        ),
+        (
+            std::path::PathBuf::from("b.yaml"),
+            "workflows:\n  - name: b\n    environments: []\n    steps: [{name: s, http: {url: \"http://x\"}}]\n"
+                .to_owned(),
+        ),
+    ];
+    let Err(ConfigError::Issues(found)) = Config::from_sources(&sources) else {
+        panic!("expected issues");
+    };
+    assert_eq!(
+        found[0].to_string(),
+        "b.yaml:3:5: workflows[0].environments: lists no environment"
+    );
+}
+
+#[test]
+fn an_email_channel_needs_a_host_and_a_real_port() {
+    // SAFETY: the variable name is unique to this test.
+    unsafe { std::env::set_var("WFMON_TEST_EMPTY_HOST", "") };
+    let channel = |email: &str| {
+        format!(
+            "environments: {{prod: {{}}}}\nnotifications:\n  channels:\n    mail: {{email: {{{email}, from: a@b.c, to: [x@y.z]}}}}\n"
+        )
+    };
+    let found = issues(&channel("host: \"\", port: 0"));
+    let places: Vec<(u64, u64, &str)> = found
+        .iter()
+        .map(|i| (i.line, i.column, i.path.as_str()))
+        .collect();
+    assert_eq!(
+        places,
+        vec![
+            (4, 20, "notifications.channels.mail.email.host"),
+            (4, 30, "notifications.channels.mail.email.port"),
+        ],
+        "{found:#?}"
+    );
+    assert!(found[0].message.contains("is empty"), "{}", found[0]);
+    assert!(found[1].message.contains("0 is not a port"), "{}", found[1]);
+    let found = issues(&channel("host: \"${WFMON_TEST_EMPTY_HOST}\""));
+    assert_eq!(
+        found[0].path, "notifications.channels.mail.email.host",
+        "{found:#?}"
+    );
+    // Beside the channel's other problems.
+    let found = issues(&channel("host: \" \", tls: maybe"));
+    let paths: Vec<&str> = found.iter().map(|i| i.path.as_str()).collect();
+    assert!(
+        paths.contains(&"notifications.channels.mail.email.tls")
+            && paths.contains(&"notifications.channels.mail.email.host"),
+        "{found:#?}"
+    );
+    assert!(parse(&channel("host: smtp.example.com, port: 2525")).is_ok());
+}

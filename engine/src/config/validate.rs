@@ -1,5 +1,8 @@
 //! From the YAML as written to the validated `Config`: every check, each problem collected
 //! with its file, line, column and key path, so that one run of `wfmon validate` lists all.
+//! A check that knows only the key path of its problem (an entry named by a map key, such as
+//! `environments.prod` or `notifications.routes.URGENT`) gets the key's position from what
+//! `read` recorded, at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -9,6 +12,7 @@ use std::time::Duration;
 use serde_saphyr::Spanned;
 
 use super::raw::{RawConfig, RawRetries, RawStep, RawWorkflow};
+use super::read::Places;
 use super::{
     AuthConfig, Config, ConfigError, ConfigIssue, Environment, SchedulerConfig, StorageConfig,
     expand_env, parse_listen,
@@ -94,12 +98,16 @@ impl Checker {
     }
 
     /// A `variables:` map with `${ENV}` expanded in each value.
-    fn variables(&mut self, map: &BTreeMap<String, String>, key: &str) -> BTreeMap<String, String> {
+    fn variables(
+        &mut self,
+        map: &BTreeMap<String, Spanned<String>>,
+        key: &str,
+    ) -> BTreeMap<String, String> {
         map.iter()
             .map(|(k, v)| {
                 (
                     k.clone(),
-                    self.expand(v, None, &format!("{key}.variables.{k}")),
+                    self.expand(&v.value, Some(v), &format!("{key}.variables.{k}")),
                 )
             })
             .collect()
@@ -193,10 +201,14 @@ impl Checker {
     }
 }
 
-/// Merges and validates parsed files into one `Config`.
-pub(super) fn validate(files: Vec<(PathBuf, RawConfig)>) -> Result<Config, ConfigError> {
+/// Merges and validates parsed files into one `Config`; `places` holds where the keys of each
+/// file are (in the order of `files`), `all_issues` the problems found while reading them.
+pub(super) fn validate(
+    files: Vec<(PathBuf, RawConfig)>,
+    places: &[Places],
+    mut all_issues: Vec<ConfigIssue>,
+) -> Result<Config, ConfigError> {
     let mut config = Config::default();
-    let mut all_issues = Vec::new();
     let mut secrets = Vec::new();
     // Sections that are not lists are taken from the first file that sets them.
     let mut defaults_file: Option<(PathBuf, usize)> = None;
@@ -440,40 +452,48 @@ pub(super) fn validate(files: Vec<(PathBuf, RawConfig)>) -> Result<Config, Confi
         environments: default_envs,
     };
     let mut names: BTreeMap<String, String> = BTreeMap::new();
-    let mut index = 0;
     for (path, raw) in &files {
         let mut c = Checker {
             file: path.clone(),
             issues: Vec::new(),
             secrets: Vec::new(),
         };
-        for rw in &raw.workflows {
+        for (index, rw) in raw.workflows.iter().enumerate() {
             let key = format!("workflows[{index}]");
-            index += 1;
             let here = format!(
                 "{}:{}:{}",
                 path.display(),
                 rw.name.referenced.line(),
                 rw.name.referenced.column()
             );
-            if let Some(first) = names.get(&rw.name.value) {
-                c.issue_at(
-                    &rw.name,
-                    &format!("{key}.name"),
-                    format!("workflow `{}` is already defined at {first}", rw.name.value),
-                );
-                continue;
-            }
-            names.insert(rw.name.value.clone(), here);
-            if let Some(w) = workflow(&mut c, rw, &key, &context, &config.environments) {
+            // A second workflow of the same name is still checked, so that its other
+            // problems show now rather than after the rename.
+            let duplicate = match names.get(&rw.name.value) {
+                Some(first) => {
+                    c.issue_at(
+                        &rw.name,
+                        &format!("{key}.name"),
+                        format!("workflow `{}` is already defined at {first}", rw.name.value),
+                    );
+                    true
+                }
+                None => {
+                    names.insert(rw.name.value.clone(), here);
+                    false
+                }
+            };
+            if let Some(w) = workflow(&mut c, rw, &key, &context, &config.environments)
+                && !duplicate
+            {
                 config.workflows.push(w);
             }
         }
         all_issues.append(&mut c.issues);
         secrets.append(&mut c.secrets);
     }
-    alerts_and_notifications(&files, &mut config, &mut all_issues, &mut secrets);
+    alerts_and_notifications(&files, places, &mut config, &mut all_issues, &mut secrets);
     if !all_issues.is_empty() {
+        locate(&mut all_issues, &files, places);
         return Err(ConfigError::Issues(all_issues));
     }
     secrets.sort();
@@ -482,11 +502,67 @@ pub(super) fn validate(files: Vec<(PathBuf, RawConfig)>) -> Result<Config, Confi
     Ok(config)
 }
 
+/// Gives the problems that have only a key path the position of that key, when the file has it.
+fn locate(issues: &mut [ConfigIssue], files: &[(PathBuf, RawConfig)], places: &[Places]) {
+    for issue in issues.iter_mut().filter(|i| i.line == 0) {
+        let place = files
+            .iter()
+            .zip(places)
+            .find(|((path, _), _)| *path == issue.file)
+            .and_then(|(_, places)| places.get(&issue.path));
+        if let Some(place) = place {
+            issue.line = place.line;
+            issue.column = place.column;
+        }
+    }
+}
+
+/// The SMTP server of each email channel: a `host` that is empty (as written, or once its
+/// `${ENV}` references are filled in) names no server, and port 0 is none. Checked from the
+/// values as written, so that these show beside the channel's other problems.
+fn email_servers(raw: &crate::notify::RawNotifications, places: &Places, c: &mut Checker) {
+    let scalar = |path: &str| {
+        places
+            .get(path)
+            .and_then(|p| p.scalar.clone().map(|s| (p.clone(), s)))
+    };
+    for name in crate::notify::raw_channel_names(raw).keys() {
+        let path = format!("notifications.channels.{name}.email");
+        let host = format!("{path}.host");
+        if let Some((place, text)) = scalar(&host)
+            && expand_env(&text).is_ok_and(|(value, _)| value.trim().is_empty())
+        {
+            c.issues.push(ConfigIssue {
+                file: c.file.clone(),
+                line: place.line,
+                column: place.column,
+                path: host,
+                message: "is empty: write the SMTP server's host name".into(),
+            });
+        }
+        let port = format!("{path}.port");
+        if let Some((place, text)) = scalar(&port)
+            && text == "0"
+        {
+            c.issues.push(ConfigIssue {
+                file: c.file.clone(),
+                line: place.line,
+                column: place.column,
+                path: port,
+                message: "0 is not a port: write 1 to 65535, or leave it out for the default \
+                          of the TLS mode (587, 465 or 25)"
+                    .into(),
+            });
+        }
+    }
+}
+
 /// The `notifications:` and `alerts:` sections, each taken from the one file that sets it
 /// (rules refer to workflows, environments, channels and objectives, so they come last),
 /// and the `slos:` and `reports:` entries of every file.
 fn alerts_and_notifications(
     files: &[(PathBuf, RawConfig)],
+    places: &[Places],
     config: &mut Config,
     all_issues: &mut Vec<ConfigIssue>,
     secrets: &mut Vec<String>,
@@ -522,6 +598,7 @@ fn alerts_and_notifications(
         };
         config.notifications =
             crate::notify::validate_notifications(&files[i].1.notifications, &mut c);
+        email_servers(&files[i].1.notifications, &places[i], &mut c);
         all_issues.append(&mut c.issues);
         secrets.append(&mut c.secrets);
     }

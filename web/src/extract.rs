@@ -240,9 +240,35 @@ where
     }
 }
 
-/// Reads JSON into `T`: syntax errors are 400 `invalid_json`, type and field errors 422
-/// `invalid_body` with the path of the field.
+/// What kind of JSON value `value` is, with its article.
+fn json_kind(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// Reads a JSON object into `T`: syntax errors are 400 `invalid_json`; a body that is not an
+/// object, and type and field errors, 422 `invalid_body` with the path of the field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // Every body is an object. serde would also read an array into a struct (field by
+    // position), and its errors then name the Rust type it wanted ("expected struct
+    // RunRequest"): what the body is is checked first. Bodies are small; reading one twice
+    // costs nothing worth keeping a second rule for.
+    match serde_json::from_slice::<serde_json::Value>(bytes) {
+        Ok(value) if !value.is_object() => {
+            return Err(ApiError::invalid_body(
+                "",
+                format!("the body must be a JSON object, not {}", json_kind(&value)),
+            ));
+        }
+        Ok(_) => {}
+        Err(e) => return Err(not_json(&e)),
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();

@@ -249,6 +249,19 @@ async fn bad_input_is_a_json_error_naming_the_field(api: TestApi) {
     assert!(body["message"].as_str().unwrap().contains("env"));
     let (status, body) = api.post(run, Some("[1, 2]")).await;
     assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        body["message"], "the body must be a JSON object, not an array",
+        "no Rust type names: {body}"
+    );
+    // Not read field by position either: nothing runs.
+    let (status, body) = api.post(run, Some("[\"production\"]")).await;
+    assert_eq!(status, 422, "{body}");
+    let (status, body) = api.post(run, Some("\"production\"")).await;
+    assert_eq!(status, 422, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("not a string"),
+        "{body}"
+    );
     let (status, body) = api.post(run, Some("{\"environment\": \"moon\"}")).await;
     assert_eq!(status, 422, "{body}");
     assert_eq!(body["details"]["field"], "environment");

@@ -194,7 +194,8 @@ async fn list_tokens(store: &Store) -> Result<(), Failure> {
             "{:<34} {:<20} {:<6} {:<8} {:<24} {:<24} {}",
             t.token_id,
             t.name,
-            t.role,
+            // As text: the role's Display writes its name without the column's padding.
+            t.role.to_string(),
             token_state(t, now),
             t.created_at.to_string(),
             t.last_used_at

@@ -178,10 +178,15 @@ pub fn validate(explicit: Option<&Path>, json: bool) -> Result<(), Failure> {
             }
             None => "on demand only".to_owned(),
         };
+        // Counted as `--json` counts them: steps, and cleanup steps apart.
+        let cleanup = match w.cleanup.len() {
+            0 => String::new(),
+            n => format!(" and {n} cleanup step(s)"),
+        };
         println!(
-            "  {:<24} {} step(s), in {}; {when}",
+            "  {:<24} {} step(s){cleanup}, in {}; {when}",
             w.name,
-            w.steps.len() + w.cleanup.len(),
+            w.steps.len(),
             w.environments.join(", ")
         );
     }

@@ -144,6 +144,16 @@ async fn a_token_is_shown_once_and_stored_only_as_its_hash() {
         "{listing}"
     );
     assert!(!listing.contains(&token[4..]), "the list shows the token");
+    // Columns line up: each value starts where its heading does.
+    let lines: Vec<&str> = listing.lines().collect();
+    let (head, row) = (lines[0], lines[1]);
+    for heading in ["ROLE", "STATE", "CREATED"] {
+        let at = head.find(heading).unwrap();
+        assert!(
+            row[..at].ends_with(' ') && !row[at..].starts_with(' '),
+            "{heading} column:\n{listing}"
+        );
+    }
 
     let out = run(dir.path(), &["token", "revoke", "ci"]);
     assert!(out.status.success(), "{}", text(&out));

@@ -320,8 +320,19 @@ fn csv_field(text: &str) -> String {
     }
 }
 
+/// A figure for a CSV cell: at most six decimals (a ratio keeps its precision; a percentile
+/// interpolated in floating point loses its last-digit noise, `713.0999999999999` → `713.1`),
+/// without trailing zeros.
 fn number(value: Option<f64>) -> String {
-    value.map_or_else(String::new, |v| format!("{v}"))
+    value.map_or_else(String::new, |v| {
+        let text = format!("{v:.6}");
+        let text = text.trim_end_matches('0').trim_end_matches('.');
+        if text == "-0" {
+            "0".to_owned()
+        } else {
+            text.to_owned()
+        }
+    })
 }
 
 fn csv(report: &Report) -> String {
@@ -376,6 +387,17 @@ mod tests {
         let err = "pdf".parse::<ReportFormat>().unwrap_err();
         assert!(err.contains("`pdf`"), "{err}");
         assert!(err.contains("table, markdown, json, csv, html"), "{err}");
+    }
+
+    #[test]
+    fn csv_numbers_have_at_most_six_decimals() {
+        assert_eq!(number(Some(713.0999999999999)), "713.1");
+        assert_eq!(number(Some(944.2199999999999)), "944.22");
+        assert_eq!(number(Some(0.9995)), "0.9995");
+        assert_eq!(number(Some(1.0)), "1");
+        assert_eq!(number(Some(1200.0)), "1200");
+        assert_eq!(number(Some(-0.0000001)), "0");
+        assert_eq!(number(None), "");
     }
 
     #[test]

@@ -39,6 +39,9 @@ impl fmt::Debug for Redactor {
 /// bytes; its encoded forms are hidden whenever the value itself would be.
 const MIN_SECRET_LEN: usize = 4;
 
+/// What marks the place where a message was cut short.
+const CUT_MARK: char = '…';
+
 impl Redactor {
     /// A redactor for the configuration's secrets.
     pub(crate) fn new(secrets: &[String]) -> Redactor {
@@ -73,7 +76,9 @@ impl Redactor {
         }
     }
 
-    /// `text` with every form of every hidden value replaced by `***`.
+    /// `text` with every form of every hidden value replaced by `***`; where a message was
+    /// cut (`…`, see `assertions::cut`) right after the beginning of a form, that beginning
+    /// too, so that a value cut short before it is redacted does not show its first part.
     pub(crate) fn redact(&self, text: &str) -> String {
         let mut out = Cow::Borrowed(text);
         for form in &self.forms {
@@ -81,7 +86,41 @@ impl Redactor {
                 out = Cow::Owned(out.replace(form.as_str(), "***"));
             }
         }
+        if out.contains(CUT_MARK) {
+            out = Cow::Owned(self.hide_cut_beginnings(&out));
+        }
         out.into_owned()
+    }
+
+    /// `text` with the longest beginning of a form (at least `MIN_SECRET_LEN` bytes) that
+    /// ends right before each `…` replaced by `***`.
+    fn hide_cut_beginnings(&self, text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(at) = rest.find(CUT_MARK) {
+            let before = &rest[..at];
+            let longest = self
+                .forms
+                .iter()
+                .filter_map(|form| {
+                    (MIN_SECRET_LEN..form.len())
+                        .rev()
+                        .filter(|n| form.is_char_boundary(*n))
+                        .find(|n| before.ends_with(&form[..*n]))
+                })
+                .max();
+            match longest {
+                Some(n) => {
+                    out.push_str(&before[..before.len() - n]);
+                    out.push_str("***");
+                }
+                None => out.push_str(before),
+            }
+            out.push(CUT_MARK);
+            rest = &rest[at + CUT_MARK.len_utf8()..];
+        }
+        out.push_str(rest);
+        out
     }
 
     /// A URL fit for messages: the password of its userinfo and every hidden value replaced.

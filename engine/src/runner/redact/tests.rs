@@ -24,6 +24,27 @@ fn hides_secrets_credentials_and_url_passwords() {
     assert!(!is_credential_header("accept"));
 }
 
+/// A message cut short in the middle of a secret (assertion values are cut at 300
+/// characters before they are redacted) does not show the secret's beginning; text before
+/// the secret, and a cut elsewhere, are kept.
+#[test]
+fn hides_the_beginning_of_a_secret_cut_short() {
+    let r = Redactor::new(&["tok-0123456789abcdef".into(), "Sekret pass/ü".into()]);
+    let value = format!("{}tok-0123456789abcdef", "x".repeat(290));
+    let cut = crate::runner::assertions::cut(&value, 300);
+    assert!(cut.ends_with("xtok-012345…"), "{cut}");
+    assert_eq!(r.redact(&cut), format!("{}***…", "x".repeat(290)));
+    // Encoded forms too: the query form of the second secret, cut inside its `%C3`.
+    assert_eq!(r.redact("?k=Sekret+pass%2F%C…"), "?k=***…");
+    // Fewer than four bytes of a secret are not worth hiding; unrelated cuts are kept.
+    assert_eq!(r.redact("id tok…"), "id tok…");
+    assert_eq!(r.redact("plain text…"), "plain text…");
+    assert_eq!(
+        r.redact("tok-0123456789abcdef, then tok-0123…"),
+        "***, then ***…"
+    );
+}
+
 /// Each secret written where a step can put it, sent through the HTTP client as a step sends
 /// it, and read back from the request: nothing of it is left once redacted.
 #[test]

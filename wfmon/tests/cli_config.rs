@@ -31,6 +31,30 @@ fn init_writes_a_valid_starter_and_never_overwrites() {
     assert_eq!(report["valid"], true);
     assert_eq!(report["workflows"][0]["name"], "health-check");
     assert!(report["workflows"][0]["nextRunAt"].is_string());
+
+    // The text counts steps as --json does: cleanup steps apart.
+    let out = wfmon(d, &["validate"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let listing = text(&out);
+    let workflows = report["workflows"].as_array().unwrap();
+    let with_cleanup = workflows
+        .iter()
+        .find(|w| w["cleanupSteps"].as_u64() > Some(0))
+        .expect("the starter has a workflow with cleanup steps");
+    let line = listing
+        .lines()
+        .find(|l| {
+            l.trim_start()
+                .starts_with(with_cleanup["name"].as_str().unwrap())
+        })
+        .unwrap_or_else(|| panic!("{listing}"));
+    assert!(
+        line.contains(&format!(
+            " {} step(s) and {} cleanup step(s),",
+            with_cleanup["steps"], with_cleanup["cleanupSteps"]
+        )),
+        "{line}"
+    );
 }
 
 #[test]
@@ -50,7 +74,13 @@ fn validate_lists_every_problem_with_its_place() {
         t.contains("bad.yaml:7:18: workflows[0].steps[0].timeout"),
         "{t}"
     );
-    assert!(t.contains("2 problems"), "{t}");
+    assert!(
+        t.contains(
+            "bad.yaml:5:15: workflows[0].steps[0]: variable `base_url` is not defined for environment `production`"
+        ),
+        "the variable check runs beside the other problems: {t}"
+    );
+    assert!(t.contains("3 problems"), "{t}");
 }
 
 const UNKNOWN_KEYS: &str = "storage:

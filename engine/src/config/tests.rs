@@ -265,6 +265,127 @@ workflows:
     );
 }
 
+/// The messages of the undefined-variable problems, as `path: variable`.
+fn undefined_variables(found: &[ConfigIssue]) -> Vec<String> {
+    found
+        .iter()
+        .filter(|i| i.message.contains("is not defined for environment"))
+        .map(|i| {
+            let var = i.message.split('`').nth(1).unwrap_or_default();
+            format!("{}:{}: {}: {var}", i.line, i.column, i.path)
+        })
+        .collect()
+}
+
+#[test]
+fn undefined_variables_are_reported_beside_the_workflows_other_problems() {
+    let text = r#"
+environments:
+  production: {variables: {base_url: "http://p"}}
+workflows:
+  - name: shop
+    schedule: "* * * *"
+    steps:
+      - name: login
+        http: {url: "{{ base_url }}/login"}
+        capture: {token: $.token}
+      - name: login
+        http: {url: "{{ base_url }}/me", headers: {A: "Bearer {{ token }}", X-Id: "{{ missing }}"}}
+"#;
+    let found = issues(text);
+    let paths: Vec<&str> = found.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "workflows[0].schedule",
+            "workflows[0].steps[1].name",
+            "workflows[0].steps[1]",
+        ],
+        "{found:#?}"
+    );
+    assert_eq!(
+        undefined_variables(&found),
+        ["11:15: workflows[0].steps[1]: missing"]
+    );
+}
+
+#[test]
+fn other_problems_cause_no_undefined_variable_problems() {
+    // Each step below has a problem of its own; the only undefined variables are `missing`,
+    // `nojson` and `gone`. A step that cannot be read refers to nothing but its captures
+    // count, as do the captures of a step with a duplicate name or a faulty source; a value
+    // that is not a valid template refers to nothing; the unknown environment is not checked.
+    let text = r#"
+environments:
+  production: {variables: {base_url: "http://p"}}
+workflows:
+  - name: shop
+    environments: [production, moon]
+    timezone: Mars/Olympus
+    steps:
+      - name: no-kind
+        capture: {order: $.id}
+      - name: two-kinds
+        http: {url: "{{ nowhere }}/a"}
+        health: {url: "{{ nowhere }}/b"}
+        capture: {cart: $.cart}
+      - name: bad-source
+        http: {url: "{{ base_url }}/login"}
+        capture: {token: "$[", session: "nope"}
+      - name: bad-source
+        http:
+          url: "{{ base_url }}/x {{ unclosed"
+          headers: {A: "{{ bad name }}"}
+          json: {a: "{{ x", b: "{{ nojson }}"}
+        capture: {user: $.user}
+      - name: uses
+        http: {url: "{{ base_url }}/{{ order }}/{{ cart }}/{{ user }}", headers: {T: "{{ token }} {{ session }}"}}
+        timeout: soon
+      - name: last
+        command: {run: [echo, "{{ missing }}"]}
+    cleanup:
+      - name: out
+        http: {url: "{{ base_url }}/out?{{ token }}&{{ user }}&{{ order }}&{{ cart }}&{{ gone }}"}
+"#;
+    let found = issues(text);
+    assert_eq!(
+        undefined_variables(&found),
+        [
+            "18:15: workflows[0].steps[3]: nojson",
+            "27:15: workflows[0].steps[5]: missing",
+            "30:15: workflows[0].cleanup[0]: gone",
+        ],
+        "{found:#?}"
+    );
+    assert_eq!(found.len(), 14, "{found:#?}");
+}
+
+#[test]
+fn a_step_cannot_use_its_own_capture_even_when_its_workflow_has_other_problems() {
+    let found = issues(
+        "workflows:\n  - name: w\n    timeout: soon\n    steps:\n      - name: s\n        http: {url: \"http://x/{{ id }}\"}\n        capture: {id: $.id}\n",
+    );
+    assert_eq!(
+        undefined_variables(&found),
+        ["5:15: workflows[0].steps[0]: id"],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_cleanup_step_can_use_the_capture_of_an_earlier_cleanup_step() {
+    // As the runner runs them: cleanup steps in order, after the main steps, sharing their
+    // variables. `token` comes from the first cleanup step; `late` only from a later one.
+    let found = issues(
+        "workflows:\n  - name: w\n    timeout: soon\n    steps:\n      - name: s\n        http: {url: \"http://x/\"}\n    cleanup:\n      - name: login\n        http: {url: \"http://x/login\"}\n        capture: {token: $.token}\n      - name: delete\n        http: {url: \"http://x/{{ token }}/{{ late }}\"}\n      - name: last\n        http: {url: \"http://x/\"}\n        capture: {late: $.late}\n",
+    );
+    assert_eq!(
+        undefined_variables(&found),
+        ["11:15: workflows[0].cleanup[1]: late"],
+        "{found:#?}"
+    );
+}
+
 #[test]
 fn environment_references_expand_and_are_remembered_as_secrets() {
     // SAFETY: the variable names are unique to this test.

@@ -833,31 +833,28 @@ fn workflow(
         );
     }
     let mut step_names = BTreeSet::new();
-    let mut steps = Vec::new();
-    for (i, rs) in rw.steps.iter().enumerate() {
-        if let Some(step) = step(
-            c,
-            rs,
-            &format!("{key}.steps[{i}]"),
-            d.step_timeout,
-            &mut step_names,
-        ) {
-            steps.push(step);
+    let mut read = Vec::new();
+    for (raw_steps, section, cleanup) in
+        [(&rw.steps, "steps", false), (&rw.cleanup, "cleanup", true)]
+    {
+        for (i, rs) in raw_steps.iter().enumerate() {
+            let path = format!("{key}.{section}[{i}]");
+            let step = step(c, rs, &path, d.step_timeout, &mut step_names);
+            read.push(ReadStep {
+                raw: rs,
+                path,
+                step,
+                cleanup,
+            });
         }
     }
-    let mut cleanup = Vec::new();
-    for (i, rs) in rw.cleanup.iter().enumerate() {
-        if let Some(step) = step(
-            c,
-            rs,
-            &format!("{key}.cleanup[{i}]"),
-            d.step_timeout,
-            &mut step_names,
-        ) {
-            cleanup.push(step);
-        }
+    check_variables(c, &read, &environments, &variables, envs);
+    if c.issues.len() != before {
+        return None;
     }
-    let workflow = Workflow {
+    let (cleanup, steps): (Vec<ReadStep>, Vec<ReadStep>) =
+        read.into_iter().partition(|s| s.cleanup);
+    Some(Workflow {
         name,
         description: rw.description.clone(),
         schedule,
@@ -867,15 +864,31 @@ fn workflow(
         variables,
         thresholds,
         tags: rw.tags.clone(),
-        steps,
-        cleanup,
-    };
-    if c.issues.len() == before {
-        check_variables(c, &workflow, rw, key, envs);
-    }
-    (c.issues.len() == before).then_some(workflow)
+        steps: steps.into_iter().filter_map(|s| s.step).collect(),
+        cleanup: cleanup.into_iter().filter_map(|s| s.step).collect(),
+    })
 }
 
+/// A step of a workflow as read, kept whether or not it has problems, so that the variable
+/// check sees every step.
+struct ReadStep<'a> {
+    raw: &'a RawStep,
+    /// Its key path, e.g. `workflows[0].cleanup[1]`.
+    path: String,
+    /// The step as converted; `None` when its action could not be read (no kind or several).
+    /// A step with other problems is here too (its faulty values left out or emptied), which
+    /// the caller knows from the problems collected.
+    step: Option<Step>,
+    cleanup: bool,
+}
+
+/// The names a step captures into, as written, even when the step or a source is faulty.
+fn captures<'a>(step: &ReadStep<'a>) -> impl Iterator<Item = &'a str> {
+    step.raw.capture.keys().map(String::as_str)
+}
+
+/// Converts a step, collecting its problems; `None` only when it has no action to convert
+/// (not exactly one of http, command or health).
 fn step(
     c: &mut Checker,
     rs: &RawStep,
@@ -883,7 +896,6 @@ fn step(
     default_timeout: Duration,
     names: &mut BTreeSet<String>,
 ) -> Option<Step> {
-    let before = c.issues.len();
     let name = rs.name.value.trim().to_owned();
     if name.is_empty() {
         c.issue_at(&rs.name, &format!("{key}.name"), "a step needs a name");
@@ -1047,7 +1059,7 @@ fn step(
         .as_ref()
         .and_then(|t| c.duration(t, &format!("{key}.timeout")))
         .unwrap_or(default_timeout);
-    (c.issues.len() == before).then(|| Step {
+    Some(Step {
         name,
         action,
         assertions: rs.assertions.iter().map(|a| a.value.clone()).collect(),
@@ -1117,44 +1129,43 @@ fn expand_json(c: &mut Checker, value: &serde_json::Value, path: &str) -> serde_
 }
 
 /// Every `{{ name }}` must be defined, in each environment the workflow runs in, by the
-/// environment's variables, the workflow's, or a capture of an earlier step (any step, for
-/// cleanup steps).
+/// environment's variables, the workflow's, or a capture of an earlier step (any main step,
+/// and any earlier cleanup step, for cleanup steps). Runs whatever other problems the workflow has, so that they show together,
+/// without adding problems those cause: a step whose action could not be read is not checked,
+/// a value that is not a valid template refers to nothing, a capture counts as defined when
+/// its step or its source is faulty, and only the environments that exist are checked.
 fn check_variables(
     c: &mut Checker,
-    w: &Workflow,
-    rw: &RawWorkflow,
-    key: &str,
+    steps: &[ReadStep<'_>],
+    environments: &[String],
+    variables: &BTreeMap<String, String>,
     envs: &BTreeMap<String, Environment>,
 ) {
-    let all_captures: BTreeSet<&str> = w
-        .steps
+    let all_captures: BTreeSet<&str> = steps
         .iter()
-        .flat_map(|s| s.captures.iter().map(|c| c.name.as_str()))
+        .filter(|s| !s.cleanup)
+        .flat_map(captures)
         .collect();
-    for env_name in &w.environments {
+    for env_name in environments {
         let env = &envs[env_name];
         let mut known: BTreeSet<&str> = env
             .variables
             .keys()
             .map(String::as_str)
-            .chain(w.variables.keys().map(String::as_str))
+            .chain(variables.keys().map(String::as_str))
             .collect();
         known.insert("environment");
         known.insert("workflow");
         known.insert("run_id");
-        let groups = [
-            (&w.steps, &rw.steps, "steps", false),
-            (&w.cleanup, &rw.cleanup, "cleanup", true),
-        ];
-        for (steps, raw_steps, section, is_cleanup) in groups {
-            for (i, (step, raw)) in steps.iter().zip(raw_steps.iter()).enumerate() {
+        for read in steps {
+            if let Some(step) = &read.step {
                 for var in step_variables(step) {
                     let defined = known.contains(var.as_str())
-                        || (is_cleanup && all_captures.contains(var.as_str()));
+                        || (read.cleanup && all_captures.contains(var.as_str()));
                     if !defined {
                         c.issue_at(
-                            &raw.name,
-                            &format!("{key}.{section}[{i}]"),
+                            &read.raw.name,
+                            &read.path,
                             format!(
                                 "variable `{var}` is not defined for environment `{env_name}`: set it under \
                                  environments.{env_name}.variables or the workflow's variables, or capture it in an earlier step"
@@ -1162,10 +1173,10 @@ fn check_variables(
                         );
                     }
                 }
-                if !is_cleanup {
-                    known.extend(step.captures.iter().map(|c| c.name.as_str()));
-                }
             }
+            // Cleanup steps run after every main step, in order, with the same variables:
+            // a cleanup step's capture is there for the cleanup steps after it.
+            known.extend(captures(read));
         }
     }
 }
@@ -1180,7 +1191,7 @@ fn step_variables(step: &Step) -> Vec<String> {
             match &h.body {
                 Some(RequestBody::Form(form)) => form.iter().for_each(|(_, t)| add(t)),
                 Some(RequestBody::Raw { content, .. }) => add(content),
-                Some(RequestBody::Json(v)) => out.extend(json_variables(v).unwrap_or_default()),
+                Some(RequestBody::Json(v)) => json_references(v, &mut out),
                 None => {}
             }
         }
@@ -1196,4 +1207,19 @@ fn step_variables(step: &Step) -> Vec<String> {
     out.sort();
     out.dedup();
     out
+}
+
+/// The references of every string of a JSON body that is a valid template (a faulty one,
+/// reported when the body was read, refers to nothing).
+fn json_references(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) => {
+            if let Ok(t) = Template::parse(s) {
+                out.extend(t.variables().map(str::to_owned));
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| json_references(v, out)),
+        serde_json::Value::Object(map) => map.values().for_each(|v| json_references(v, out)),
+        _ => {}
+    }
 }

@@ -467,6 +467,30 @@ fn cron_accepts_five_or_six_fields_only() {
     );
     assert!(validate::parse_cron("0 0 0 1 1 * 2030").is_err());
     assert!(validate::parse_cron("0 25 * * *").is_err());
+    // Out-of-range numbers are named with their field and range.
+    for (expression, says) in [
+        ("0 25 * * *", "hour 25 is outside 0-23"),
+        ("61 * * * *", "minute 61 is outside 0-59"),
+        ("*/5 * * * * *", ""),
+        ("75 * * * * *", "second 75 is outside 0-59"),
+        ("0 0 0 * *", "day of month 0 is outside 1-31"),
+        ("0 0 1 1-13 *", "month 13 is outside 1-12"),
+        ("0 0 * * 1,8", "day of week 8 is outside 0-7"),
+        (
+            "*/0 * * * *",
+            "the step of the minute field must be at least 1",
+        ),
+    ] {
+        match validate::parse_cron(expression) {
+            Ok(_) => assert!(says.is_empty(), "{expression} accepted"),
+            Err(message) => assert!(
+                !says.is_empty() && message.contains(says),
+                "{expression}: {message}"
+            ),
+        }
+    }
+    assert!(validate::parse_cron("0 9 * * MON-FRI").is_ok());
+    assert!(validate::parse_cron("0 0 L * *").is_ok());
 }
 
 #[test]

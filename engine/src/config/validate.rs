@@ -737,12 +737,58 @@ pub(crate) fn parse_cron(expression: &str) -> Result<croner::Cron, String> {
             "`{expression}` has {fields} fields; write 5 (minute hour day month weekday) or 6 (seconds first)"
         ));
     }
+    if let Some(problem) = out_of_range_field(expression) {
+        return Err(format!(
+            "`{expression}` is not a valid cron expression: {problem}"
+        ));
+    }
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Optional)
         .year(croner::parser::Year::Disallowed)
         .build()
         .parse(expression)
         .map_err(|e| format!("`{expression}` is not a valid cron expression: {e}"))
+}
+
+/// The first number of a 5- or 6-field expression outside its field's range, named with the
+/// field (`hour 25 is outside 0-23`); names (`MON`), `L`, `W`, `#` and `?` are left to the
+/// cron parser.
+fn out_of_range_field(expression: &str) -> Option<String> {
+    const FIELDS: [(&str, u32, u32); 6] = [
+        ("second", 0, 59),
+        ("minute", 0, 59),
+        ("hour", 0, 23),
+        ("day of month", 1, 31),
+        ("month", 1, 12),
+        ("day of week", 0, 7),
+    ];
+    let values: Vec<&str> = expression.split_whitespace().collect();
+    let fields = match values.len() {
+        5 => &FIELDS[1..],
+        6 => &FIELDS[..],
+        _ => return None,
+    };
+    for (value, &(name, low, high)) in values.iter().zip(fields) {
+        for item in value.split(',') {
+            let (range, step) = match item.split_once('/') {
+                Some((range, step)) => (range, Some(step)),
+                None => (item, None),
+            };
+            if let Some(step) = step.and_then(|s| s.parse::<u32>().ok())
+                && step == 0
+            {
+                return Some(format!("the step of the {name} field must be at least 1"));
+            }
+            for number in range.split('-') {
+                if let Ok(n) = number.parse::<u32>()
+                    && !(low..=high).contains(&n)
+                {
+                    return Some(format!("{name} {n} is outside {low}-{high}"));
+                }
+            }
+        }
+    }
+    None
 }
 
 fn workflow(

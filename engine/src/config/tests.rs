@@ -457,6 +457,24 @@ fn a_folder_of_files_is_one_configuration() {
 }
 
 #[test]
+fn an_invalid_assertion_says_where_in_the_expression() {
+    let found = issues(
+        "workflows:\n  - name: w\n    steps:\n      - name: s\n        http: {url: \"http://x/\"}\n        assert: [\"status == 200 &&\"]\n",
+    );
+    let problem = found
+        .iter()
+        .find(|i| i.path == "workflows[0].steps[0].assert[0]")
+        .unwrap_or_else(|| panic!("{found:#?}"));
+    assert!(
+        problem.message.starts_with(
+            "`status == 200 &&` is not a valid expression: syntax error at character 17: "
+        ),
+        "{problem}"
+    );
+    assert!(!problem.message.contains("<input>"), "{problem}");
+}
+
+#[test]
 fn cron_accepts_five_or_six_fields_only() {
     assert!(validate::parse_cron("*/5 * * * *").is_ok());
     assert!(validate::parse_cron("*/10 * * * * *").is_ok());

@@ -750,6 +750,39 @@ pub(crate) fn parse_cron(expression: &str) -> Result<croner::Cron, String> {
         .map_err(|e| format!("`{expression}` is not a valid cron expression: {e}"))
 }
 
+/// The CEL parser's first error line in the configuration's words: `ERROR: <input>:1:17:
+/// Syntax error: ...` becomes `syntax error at character 17: ...` (`<input>` is the parser's
+/// name for the expression, which reads like a file the user never wrote).
+fn expression_error(error: &str) -> String {
+    let first = error.lines().next().unwrap_or_default();
+    let text = first.strip_prefix("ERROR: ").unwrap_or(first);
+    let Some(rest) = text.strip_prefix("<input>:") else {
+        return text.to_owned();
+    };
+    let mut parts = rest.splitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(line), Some(column), Some(what)) if column.parse::<u32>().is_ok() => {
+            let what = what.trim();
+            let what = match what.strip_prefix("Syntax error: ") {
+                Some(detail) => format!("syntax error: {detail}"),
+                None => what.to_owned(),
+            };
+            let (label, detail) = what.split_once(": ").unwrap_or((what.as_str(), ""));
+            let at = if line == "1" {
+                format!("at character {column}")
+            } else {
+                format!("at line {line}, character {column}")
+            };
+            if detail.is_empty() {
+                format!("{label} {at}")
+            } else {
+                format!("{label} {at}: {detail}")
+            }
+        }
+        _ => text.to_owned(),
+    }
+}
+
 /// The first number of a 5- or 6-field expression outside its field's range, named with the
 /// field (`hour 25 is outside 0-23`); names (`MON`), `L`, `W`, `#` and `?` are left to the
 /// cron parser.
@@ -1071,7 +1104,7 @@ fn step(
     };
     for (i, a) in rs.assertions.iter().enumerate() {
         if let Err(e) = cel::Program::compile(&a.value) {
-            let message = e.to_string().lines().next().unwrap_or_default().to_owned();
+            let message = expression_error(&e.to_string());
             c.issue_at(
                 a,
                 &format!("{key}.assert[{i}]"),

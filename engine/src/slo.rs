@@ -103,9 +103,16 @@ pub struct SloFigures {
     pub burn_rate: Option<f64>,
 }
 
+/// The share of runs allowed to be bad, `1 - target`, rounded to 12 decimals: a target read
+/// as 0.997 is not exactly 0.997 in binary, and `1 - 0.997` would be 0.0030000000000000027,
+/// which every figure derived from it (budget, burn rate) would carry into the API.
+fn error_budget(target: f64) -> f64 {
+    ((1.0 - target) * 1e12).round() / 1e12
+}
+
 /// The figures of `counts` against `target`.
 pub fn figures(target: f64, counts: SloCounts) -> SloFigures {
-    let allowed = (1.0 - target) * counts.runs as f64;
+    let allowed = error_budget(target) * counts.runs as f64;
     let has_runs = counts.runs > 0;
     SloFigures {
         runs: counts.runs,
@@ -124,7 +131,7 @@ pub fn figures(target: f64, counts: SloCounts) -> SloFigures {
 
 /// `(bad / runs) / (1 - target)`; None without runs or with a target of 100%.
 pub fn burn_rate(target: f64, counts: SloCounts) -> Option<f64> {
-    let budget = 1.0 - target;
+    let budget = error_budget(target);
     (counts.runs > 0 && budget > 0.0).then(|| (counts.bad() as f64 / counts.runs as f64) / budget)
 }
 
@@ -199,6 +206,14 @@ mod tests {
         close(f.budget_left_fraction, -1.5);
         close(f.budget_left_runs, -3.0);
         close(f.burn_rate, 2.5);
+        // No binary noise of the target in what the API shows: exactly 0.003, not
+        // 0.0029999999999996696; and the burn rate exactly 10, not 10.000000000000009.
+        assert_eq!(figures(0.999, counts(3, 2)).budget_total_runs, Some(0.003));
+        assert_eq!(
+            figures(0.997, counts(1000, 997)).budget_left_runs,
+            Some(0.0)
+        );
+        assert_eq!(burn_rate(0.99, counts(10, 9)), Some(10.0));
     }
 
     #[test]

@@ -11,7 +11,6 @@ use tokio::net::TcpListener;
 use wfmon_demo::{DEMO_ACCOUNTS, DemoOptions, example_config};
 use wfmon_engine::config::{Config, DEFAULT_LISTEN};
 use wfmon_engine::scheduler::SchedulerOptions;
-use wfmon_model::Timestamp;
 use wfmon_store::{DatabaseUrl, OpenMode, Store};
 
 use crate::cli::{Cli, DemoArgs};
@@ -27,6 +26,13 @@ const DEMO_HEALTH_FAILURES: f64 = 0.05;
 
 /// Runs the demo until SIGTERM or SIGINT.
 pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
+    if config_given() {
+        return Err(Failure::with_code(
+            "wfmon demo runs its bundled configuration and takes no -c/--config; to monitor \
+             with your own, run `wfmon run -c FILE`",
+            crate::exit::EXIT_USAGE,
+        ));
+    }
     let stop = crate::run::stop_signal();
     let addr = SocketAddr::from(([127, 0, 0, 1], args.port));
     // Faults often enough that alerts open and resolve within minutes of starting: about one
@@ -63,7 +69,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
     let base_url = shop.base_url();
     let mut config = Config::parse(&example_config(&base_url), Path::new("examples/wfmon.yaml"))
         .map_err(|e| Failure::new(format!("the bundled example configuration is invalid: {e}")))?;
-    let url = match &cli.database {
+    let url = match explicit_database(cli) {
         Some(url) => DatabaseUrl::parse(url)?,
         None => {
             let url = DatabaseUrl::parse(DEMO_DATABASE)?;
@@ -72,13 +78,7 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         }
     };
     let store = Store::open(&url, OpenMode::Create).await?;
-    store
-        .sync_schedules(&wfmon_engine::scheduler::schedule_specs(
-            &config,
-            chrono::Utc::now(),
-        ))
-        .await?;
-    let first_runs = store.make_due(Timestamp::now()).await?;
+    refuse_foreign_schedules(&store, &config).await?;
     let api = match TcpListener::bind(DEFAULT_LISTEN).await {
         Ok(listener) => listener,
         Err(_) => TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -90,13 +90,15 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
         api.local_addr()
             .map_err(|e| Failure::new(format!("cannot start the API: {e}")))?
     );
+    // Links in the demo's notifications lead to its dashboard.
+    config.server.public_url = Some(api_url.clone());
     let journeys: Vec<&str> = config.workflows.iter().map(|w| w.name.as_str()).collect();
     let mut banner = format!(
         "wfmon demo\n  demo shop   {base_url}  (endpoints and accounts on its home page)\n  \
          dashboard   {api_url}/  (updates live)\n  \
          api         {api_url}/api/overview  (operations listed at {api_url}/api/docs)\n  \
-         database    {}\n  journeys    {} in environments {}; {first_runs} first runs now, \
-         then on their schedules\n  accounts   ",
+         database    {}\n  journeys    {} in environments {}; each runs once now, then on \
+         its schedule\n  accounts   ",
         store.redacted_url(),
         journeys.join(", "),
         config
@@ -117,10 +119,8 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
     ));
     if !config.slos.is_empty() {
         banner.push_str(&format!(
-            "\n  slos        {} objective(s) with their error budgets; `wfmon slo -c examples/wfmon.yaml \
-             --database {}`, GET /api/slos",
+            "\n  slos        {} objective(s) with their error budgets: {api_url}/api/slos",
             config.slos.len(),
-            store.redacted_url()
         ));
     }
     banner.push_str(
@@ -144,10 +144,66 @@ pub async fn run(cli: &Cli, args: &DemoArgs) -> Result<(), Failure> {
     eprintln!("{banner}");
     // The demo listens on 127.0.0.1 only, and says above that nothing is guarded.
     config.server.auth.enabled = Some(false);
-    let outcome =
-        crate::run::serve(store, config, SchedulerOptions::default(), Some(api), stop).await;
+    let outcome = crate::run::serve(
+        store,
+        config,
+        SchedulerOptions::default(),
+        Some(api),
+        true,
+        stop,
+    )
+    .await;
     let _ = shop.shutdown().await;
     outcome
+}
+
+/// The database given with `--database` on the command line, if one was: the demo does not
+/// take `WFMON_DATABASE_URL`, which names the database of a real instance more often than
+/// not, and the demo would make that instance's schedules its own.
+fn explicit_database(cli: &Cli) -> Option<&str> {
+    let given = std::env::args().any(|a| a == "--database" || a.starts_with("--database="));
+    if !given && cli.database.is_some() {
+        tracing::info!(
+            "WFMON_DATABASE_URL is set; the demo uses {DEMO_DATABASE} (give --database to \
+             choose another)"
+        );
+    }
+    cli.database.as_deref().filter(|_| given)
+}
+
+/// Whether `-c`/`--config` is on the command line (`WFMON_CONFIG` alone is not a request to
+/// the demo, which runs its bundled configuration).
+fn config_given() -> bool {
+    std::env::args()
+        .skip(1)
+        .any(|a| a == "--config" || a.starts_with("--config=") || a.starts_with("-c"))
+}
+
+/// Refuses a database that holds the schedules of another configuration: the demo would
+/// disable them (and with them that configuration's alerts and notifications).
+async fn refuse_foreign_schedules(store: &Store, config: &Config) -> Result<(), Failure> {
+    let foreign: Vec<String> = store
+        .schedules()
+        .await?
+        .into_iter()
+        .filter(|s| s.enabled && config.workflow(&s.workflow_name).is_none())
+        .map(|s| format!("{}@{}", s.workflow_name, s.environment))
+        .collect();
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(Failure::new(format!(
+        "{} holds the schedules of another configuration ({}{}); the demo would disable \
+         them: give it a database of its own (the default is {DEMO_DATABASE})",
+        store.redacted_url(),
+        foreign
+            .iter()
+            .take(3)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(", "),
+        if foreign.len() > 3 { ", ..." } else { "" }
+    )))
 }
 
 /// The demo's own database (`wfmon-demo.db`, not one given with --database) left by an older

@@ -15,6 +15,7 @@ use wfmon_engine::scheduler::{
 };
 use wfmon_engine::trigger::Trigger;
 use wfmon_engine::writer::ResultWriter;
+use wfmon_model::Timestamp;
 use wfmon_store::{OpenMode, Store};
 use wfmon_web::{AppState, AuthSettings, SchedulerHeartbeat};
 
@@ -32,7 +33,7 @@ pub async fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
     let url = crate::db::database_url(cli, Some(&config))?;
     let api = api_listener(args.listen.or(config.server.listen)).await?;
     let store = Store::open(&url, OpenMode::Create).await?;
-    serve(store, config, SchedulerOptions::default(), api, stop).await
+    serve(store, config, SchedulerOptions::default(), api, false, stop).await
 }
 
 /// Binds the API's address. An address that was asked for (`--listen`, `server.listen`) must
@@ -60,13 +61,15 @@ async fn api_listener(asked: Option<SocketAddr>) -> Result<Option<TcpListener>, 
 }
 
 /// Schedules `config` on `store` and serves the API on `api` (if given) until `shutdown`
-/// resolves; shared by `run` and `demo`. On shutdown the API stops with the scheduler: live
-/// streams end and run requests are no longer taken while the runs in flight finish.
+/// resolves; shared by `run` and `demo` (which asks for every schedule to run once at start,
+/// `run_all_now`). On shutdown the API stops with the scheduler: live streams end and run
+/// requests are no longer taken while the runs in flight finish.
 pub async fn serve(
     store: Store,
     config: Config,
     options: SchedulerOptions,
     api: Option<TcpListener>,
+    run_all_now: bool,
     shutdown: impl Future<Output = String>,
 ) -> Result<(), Failure> {
     let instance = config
@@ -77,6 +80,9 @@ pub async fn serve(
     let report = store
         .sync_schedules(&schedule_specs(&config, chrono::Utc::now()))
         .await?;
+    if run_all_now {
+        store.make_due(Timestamp::now()).await?;
+    }
     let closed = sweep_interrupted(&store, &config, &instance, true).await?;
     let scheduled = config
         .workflows

@@ -41,16 +41,38 @@ fn get(url: &str) -> (u16, String) {
 /// `wfmon demo` without faults in `dir`, as a newcomer starts it (no database or config from
 /// the environment), its stderr piped.
 fn spawn_demo(dir: &std::path::Path) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_wfmon"))
+    demo_command(dir).spawn().unwrap()
+}
+
+fn demo_command(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_wfmon"));
+    command
         .args(["demo", "--no-faults", "--port", &free_port().to_string()])
         .current_dir(dir)
         .env_remove("WFMON_DATABASE_URL")
         .env_remove("WFMON_CONFIG")
         .env("NO_COLOR", "1")
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
+        .stderr(Stdio::piped());
+    command
+}
+
+/// Reads `child`'s stderr up to the banner's API line (or its end), stops it with SIGTERM,
+/// and returns whether it exited successfully and everything it printed.
+fn banner_then_stop(mut child: std::process::Child) -> (bool, String) {
+    let mut printed = Vec::new();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    for line in lines.by_ref().map_while(Result::ok) {
+        let api = line.trim_start().starts_with("api ");
+        printed.push(line);
+        if api {
+            break;
+        }
+    }
+    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+    printed.extend(lines.map_while(Result::ok));
+    let exit = child.wait().unwrap();
+    (exit.success(), printed.join("\n"))
 }
 
 #[tokio::test]
@@ -140,22 +162,9 @@ async fn a_demo_database_left_by_an_older_version_is_upgraded_at_start() {
     old.migrate_up_to(latest - 1).await.unwrap();
     old.close().await;
 
-    let mut child = spawn_demo(dir.path());
-    let mut printed = Vec::new();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
     // The banner's API line comes once the store is open, or the output ends on an error.
-    for line in lines.by_ref().map_while(Result::ok) {
-        let api = line.trim_start().starts_with("api ");
-        printed.push(line);
-        if api {
-            break;
-        }
-    }
-    unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
-    printed.extend(lines.map_while(Result::ok));
-    let exit = child.wait().unwrap();
-    let printed = printed.join("\n");
-    assert!(exit.success(), "{exit:?}\n{printed}");
+    let (success, printed) = banner_then_stop(spawn_demo(dir.path()));
+    assert!(success, "{printed}");
     assert!(
         printed.contains(&format!(
             "upgraded wfmon-demo.db from schema version {} to {latest}",
@@ -168,4 +177,70 @@ async fn a_demo_database_left_by_an_older_version_is_upgraded_at_start() {
         .expect("the schema is current");
     assert_eq!(store.schema_version().await.unwrap(), Some(latest));
     store.close().await;
+}
+
+/// A real instance's database, named by `WFMON_DATABASE_URL` in the shell that starts the
+/// demo, is left alone: the demo uses its own file. Given with `--database`, a database that
+/// holds another configuration's schedules is refused before anything is changed; and `-c`
+/// is refused, since the demo runs its bundled configuration.
+#[tokio::test]
+async fn the_demo_leaves_another_configurations_database_alone() {
+    use wfmon_store::{DatabaseUrl, OpenMode, ScheduleSpec, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let real = dir.path().join("production.db");
+    let url = DatabaseUrl::parse(&format!("sqlite://{}", real.display())).unwrap();
+    let store = Store::open(&url, OpenMode::Create).await.unwrap();
+    store
+        .sync_schedules(&[ScheduleSpec {
+            schedule_id: "probe@prod".into(),
+            workflow_name: "probe".into(),
+            environment: "prod".into(),
+            cron_expression: "* * * * *".into(),
+            timezone: "UTC".into(),
+            description: None,
+            tags: None,
+            next_run_at: None,
+        }])
+        .await
+        .unwrap();
+    store.close().await;
+    let enabled = || async {
+        let store = Store::open(&url, OpenMode::Existing).await.unwrap();
+        let rows: Vec<(String, bool)> = store
+            .schedules()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.schedule_id, s.enabled))
+            .collect();
+        store.close().await;
+        rows
+    };
+
+    let mut command = demo_command(dir.path());
+    command.env("WFMON_DATABASE_URL", url.as_str());
+    let (success, printed) = banner_then_stop(command.spawn().unwrap());
+    assert!(success, "{printed}");
+    assert!(
+        printed.contains("database    sqlite://wfmon-demo.db"),
+        "{printed}"
+    );
+    assert_eq!(enabled().await, [("probe@prod".to_owned(), true)]);
+
+    let mut command = demo_command(dir.path());
+    command.args(["--database", url.as_str()]);
+    let out = command.output().unwrap();
+    let printed = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{printed}");
+    assert!(
+        printed.contains("holds the schedules of another configuration (probe@prod)"),
+        "{printed}"
+    );
+    assert_eq!(enabled().await, [("probe@prod".to_owned(), true)]);
+
+    let mut command = demo_command(dir.path());
+    command.args(["-c", "mine.yaml"]);
+    let out = command.output().unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wfmon run -c FILE"));
 }

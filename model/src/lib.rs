@@ -25,7 +25,7 @@ pub use enums::{
 };
 pub use ids::new_id;
 pub use records::{
-    Alert, ApiToken, DashboardSession, DashboardUser, MonitoringReport, NotificationLog,
+    Alert, ApiToken, DashboardSession, DashboardUser, MonitoringReport, NotificationLog, PruneMark,
     SystemHealthCheck, WorkflowExecution, WorkflowMetric, WorkflowRollup, WorkflowSchedule,
     WorkflowStepResult,
 };
@@ -54,4 +54,5 @@ pub const ALL_TABLES: &[(&str, &[Column])] = &[
     (ApiToken::TABLE, ApiToken::COLUMNS),
     (DashboardUser::TABLE, DashboardUser::COLUMNS),
     (DashboardSession::TABLE, DashboardSession::COLUMNS),
+    (PruneMark::TABLE, PruneMark::COLUMNS),
 ];

@@ -304,6 +304,21 @@ record! {
     }
 }
 
+record! {
+    /// How far `db prune` has deleted the raw rows of a table: rows of `table_name` older
+    /// than `pruned_before` may be gone. The rollups of that time still count the deleted
+    /// runs, so they are never rebuilt from the rows that are left.
+    table = "prune_marks", key = table_name;
+    pub struct PruneMark {
+        pub id: String,
+        /// The table pruned (`workflow_executions`).
+        pub table_name: String,
+        /// The latest cut-off a prune deleted rows of this table by; it never moves back.
+        pub pruned_before: Timestamp,
+        pub updated_at: Timestamp,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

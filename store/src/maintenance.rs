@@ -1,10 +1,12 @@
 //! `db stats` and `db prune`: what the database holds, and retention of raw rows (reports,
-//! rollups, alerts and schedules are kept).
+//! rollups, alerts and schedules are kept; `prune_marks` records how far executions were
+//! pruned, so that their rollups are never rebuilt from what is left).
 
 use serde::Serialize;
 use sqlx::AssertSqlSafe;
-use wfmon_model::{ALL_TABLES, Timestamp};
+use wfmon_model::{ALL_TABLES, PruneMark, Record, Timestamp, WorkflowExecution, new_id};
 
+use crate::records::begin_write;
 use crate::{Backend, Store, StoreError};
 
 /// Row count, time range and size of one table.
@@ -41,6 +43,18 @@ pub struct PruneReport {
 
 /// Executions deleted per statement, to keep each transaction short.
 const PRUNE_BATCH: i64 = 5_000;
+
+/// Moves a table's prune mark forward to a cut-off ($1 id if new, $2 table, $3 cut-off,
+/// $4 now); never back.
+const MOVE_PRUNE_MARK: &str = "INSERT INTO prune_marks (id, table_name, pruned_before, updated_at) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (table_name) DO UPDATE SET \
+     pruned_before = CASE WHEN excluded.pruned_before > prune_marks.pruned_before \
+     THEN excluded.pruned_before ELSE prune_marks.pruned_before END, \
+     updated_at = excluded.updated_at";
+
+/// Reads the cut-off before which executions may have been pruned.
+pub(crate) const READ_PRUNE_MARK: &str =
+    "SELECT pruned_before FROM prune_marks WHERE table_name = 'workflow_executions'";
 
 fn time_column(columns: &[wfmon_model::Column]) -> &'static str {
     ["created_at", "bucket_start", "updated_at"]
@@ -104,9 +118,21 @@ impl Store {
         })
     }
 
+    /// The cut-off before which `prune` has deleted executions (`None`: it never deleted
+    /// any). Their rollups are kept, so the days before it cannot be rebuilt from raw rows.
+    pub async fn executions_pruned_before(&self) -> Result<Option<Timestamp>, StoreError> {
+        dispatch!(self, pool, Db => {
+            sqlx::query_scalar::<Db, Timestamp>(READ_PRUNE_MARK)
+                .fetch_optional(pool)
+                .await
+                .map_err(StoreError::query(format!("reading {}", PruneMark::TABLE)))
+        })
+    }
+
     /// Deletes raw rows older than `cutoff`: finished executions (their step results, metrics
     /// and health checks go with them), orphan metrics and health checks, notification logs.
-    /// Reports, rollups, alerts and schedules are kept. With `dry_run`, only counts.
+    /// Reports, rollups, alerts and schedules are kept. When executions are deleted, the
+    /// prune mark moves forward to `cutoff` with them. With `dry_run`, only counts.
     pub async fn prune(&self, cutoff: Timestamp, dry_run: bool) -> Result<PruneReport, StoreError> {
         let old_runs =
             "SELECT run_id FROM workflow_executions WHERE started_at < $1 AND status <> 'RUNNING'";
@@ -157,12 +183,29 @@ impl Store {
         ];
         dispatch!(self, pool, Db => {
             loop {
-                let deleted = sqlx::query::<Db>(AssertSqlSafe(batch.as_str()))
-                    .bind(cutoff)
-                    .execute(pool)
-                    .await
-                    .map_err(StoreError::query("pruning executions"))?
-                    .rows_affected();
+                // The mark moves in the transaction that deletes, so no run is ever gone
+                // without it: a rebuild then never recounts a day from what is left of it.
+                let deleted = async {
+                    let mut tx = pool.begin_with(begin_write::<Db>()).await?;
+                    let deleted = sqlx::query::<Db>(AssertSqlSafe(batch.as_str()))
+                        .bind(cutoff)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                    if deleted > 0 {
+                        sqlx::query::<Db>(MOVE_PRUNE_MARK)
+                            .bind(new_id("pm"))
+                            .bind(WorkflowExecution::TABLE)
+                            .bind(cutoff)
+                            .bind(Timestamp::now())
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                    Ok::<u64, sqlx::Error>(deleted)
+                }
+                .await
+                .map_err(StoreError::query("pruning executions"))?;
                 if deleted == 0 {
                     break;
                 }

@@ -74,6 +74,12 @@ const SQLITE: &[Migration] = &[
         sql: include_str!("../migrations/sqlite/0006_uptime_minutes.sql"),
         step: None,
     },
+    Migration {
+        version: 7,
+        name: "prune_marks",
+        sql: include_str!("../migrations/sqlite/0007_prune_marks.sql"),
+        step: None,
+    },
 ];
 
 const POSTGRES: &[Migration] = &[
@@ -117,6 +123,12 @@ const POSTGRES: &[Migration] = &[
         version: 7,
         name: "uptime_minutes",
         sql: include_str!("../migrations/postgres/0007_uptime_minutes.sql"),
+        step: None,
+    },
+    Migration {
+        version: 8,
+        name: "prune_marks",
+        sql: include_str!("../migrations/postgres/0008_prune_marks.sql"),
         step: None,
     },
 ];

@@ -37,6 +37,9 @@ pub enum SchemaProblem {
         table: &'static str,
         column: &'static str,
     },
+    /// A column wfmon does not know (added by another tool) is NOT NULL without a default:
+    /// wfmon never writes it, so every insert into the table fails.
+    UnknownRequired { table: &'static str, column: String },
 }
 
 impl fmt::Display for SchemaProblem {
@@ -83,6 +86,13 @@ impl fmt::Display for SchemaProblem {
             SchemaProblem::Nullable { table, column } => {
                 write!(f, "column {table}.{column} allows NULL, expected NOT NULL")
             }
+            SchemaProblem::UnknownRequired { table, column } => {
+                write!(
+                    f,
+                    "column {table}.{column} is not wfmon's and is NOT NULL without a default, \
+                     so wfmon cannot insert into {table}: give it a default or drop its NOT NULL"
+                )
+            }
         }
     }
 }
@@ -106,14 +116,21 @@ impl SchemaReport {
         self.problems.is_empty()
     }
 
-    /// The command that fixes the problems.
+    /// What fixes the problems.
     pub fn fix(&self) -> &'static str {
+        let foreign = |p: &SchemaProblem| matches!(p, SchemaProblem::UnknownRequired { .. });
         if self
             .problems
             .iter()
             .any(|p| matches!(p, SchemaProblem::TooNew { .. }))
         {
             "upgrade wfmon to a version that knows this schema"
+        } else if self.problems.iter().all(foreign) {
+            "give each column named a default, or drop its NOT NULL (`wfmon db migrate` does \
+             not touch columns that are not wfmon's)"
+        } else if self.problems.iter().any(foreign) {
+            "run `wfmon db migrate`, and give each column named that is not wfmon's a default, \
+             or drop its NOT NULL"
         } else {
             "run `wfmon db migrate`"
         }
@@ -147,6 +164,9 @@ impl fmt::Display for SchemaReport {
 struct LiveColumn {
     declared: String,
     nullable: bool,
+    /// Whether an insert that leaves it out gets a value (a default, an identity or
+    /// generated column, SQLite's rowid).
+    filled: bool,
 }
 
 impl Store {
@@ -185,27 +205,30 @@ impl Store {
         let mut tables: HashMap<String, HashMap<String, LiveColumn>> = HashMap::new();
         match &self.pool {
             crate::Pool::Postgres(pool) => {
-                let rows: Vec<(String, String, String, String)> = sqlx::query_as(
-                    "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text \
+                let rows: Vec<(String, String, String, String, bool)> = sqlx::query_as(
+                    "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text, \
+                     column_default IS NOT NULL OR is_identity = 'YES' OR is_generated <> 'NEVER' \
                      FROM information_schema.columns WHERE table_schema = current_schema()",
                 )
                 .fetch_all(pool)
                 .await
                 .map_err(StoreError::query("reading information_schema.columns"))?;
-                for (table, column, data_type, nullable) in rows {
+                for (table, column, data_type, nullable, filled) in rows {
                     tables.entry(table).or_default().insert(
                         column,
                         LiveColumn {
                             declared: data_type,
                             nullable: nullable == "YES",
+                            filled,
                         },
                     );
                 }
             }
             crate::Pool::Sqlite(pool) => {
                 for (table, _) in ALL_TABLES {
-                    let rows: Vec<(String, String, bool, i64)> = sqlx::query_as(
-                        "SELECT name, type, \"notnull\", pk FROM pragma_table_info($1)",
+                    let rows: Vec<(String, String, bool, i64, bool)> = sqlx::query_as(
+                        "SELECT name, type, \"notnull\", pk, dflt_value IS NOT NULL \
+                         FROM pragma_table_info($1)",
                     )
                     .bind(*table)
                     .fetch_all(pool)
@@ -215,12 +238,16 @@ impl Store {
                         continue;
                     }
                     let columns = tables.entry((*table).to_owned()).or_default();
-                    for (column, declared, not_null, _pk) in rows {
+                    // A lone INTEGER PRIMARY KEY is the rowid, filled by every insert.
+                    let rowid = rows.iter().filter(|r| r.3 > 0).count() == 1;
+                    for (column, declared, not_null, pk, has_default) in rows {
+                        let is_rowid = rowid && pk > 0 && declared.eq_ignore_ascii_case("INTEGER");
                         columns.insert(
                             column,
                             LiveColumn {
                                 declared,
                                 nullable: !not_null,
+                                filled: has_default || is_rowid,
                             },
                         );
                     }
@@ -270,5 +297,20 @@ fn compare_table(
                 column: column.name,
             });
         }
+    }
+    // wfmon inserts into every table it knows, naming only its own columns.
+    let mut foreign: Vec<&String> = live
+        .iter()
+        .filter(|(name, c)| {
+            !c.nullable && !c.filled && !columns.iter().any(|known| known.name == name.as_str())
+        })
+        .map(|(name, _)| name)
+        .collect();
+    foreign.sort();
+    for column in foreign {
+        problems.push(SchemaProblem::UnknownRequired {
+            table,
+            column: column.clone(),
+        });
     }
 }

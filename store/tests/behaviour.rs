@@ -22,6 +22,7 @@ on_both_backends!(
     one_open_alert_per_fingerprint,
     updated_at_is_maintained_by_the_database,
     drift_is_reported_with_table_column_and_fix,
+    a_foreign_not_null_column_without_default_is_drift,
     a_newer_schema_is_refused,
     executions_filter_and_paginate,
     prune_removes_old_results_and_keeps_reports_and_rollups,
@@ -846,6 +847,65 @@ async fn drift_is_reported_with_table_column_and_fix(db: TestDb) {
             other => panic!("expected drift, got {other:?}"),
         }
     }
+}
+
+async fn a_foreign_not_null_column_without_default_is_drift(db: TestDb) {
+    let postgres = db.store.backend() == wfmon_store::Backend::Postgres;
+    // Another tool's columns: one NOT NULL without a default (no insert of wfmon's can give
+    // it a value), one with a default and one nullable (both harmless).
+    let time = if postgres { "TIMESTAMPTZ(3)" } else { "TEXT" };
+    db.exec(&format!(
+        "DROP TABLE prune_marks; CREATE TABLE prune_marks (id TEXT NOT NULL PRIMARY KEY, \
+         table_name TEXT NOT NULL UNIQUE, pruned_before {time} NOT NULL, \
+         updated_at {time} NOT NULL DEFAULT CURRENT_TIMESTAMP, owner TEXT NOT NULL, \
+         region TEXT NOT NULL DEFAULT 'eu', note TEXT)"
+    ))
+    .await
+    .unwrap();
+    if postgres {
+        db.exec(
+            "ALTER TABLE workflow_executions ADD COLUMN browser TEXT NOT NULL DEFAULT 'chrome'; \
+             ALTER TABLE workflow_executions ALTER COLUMN browser DROP DEFAULT; \
+             ALTER TABLE workflow_executions ADD COLUMN seq BIGINT GENERATED ALWAYS AS IDENTITY",
+        )
+        .await
+        .unwrap();
+    }
+    let report = db.store.check_schema().await.unwrap();
+    let mut expected = vec![SchemaProblem::UnknownRequired {
+        table: "prune_marks",
+        column: "owner".into(),
+    }];
+    if postgres {
+        expected.insert(
+            0,
+            SchemaProblem::UnknownRequired {
+                table: "workflow_executions",
+                column: "browser".into(),
+            },
+        );
+    }
+    assert_eq!(report.problems, expected, "{report}");
+    let text = report.to_string();
+    assert!(text.contains("prune_marks.owner"), "{text}");
+    assert!(
+        text.contains("give it a default or drop its NOT NULL"),
+        "{text}"
+    );
+    assert!(report.fix().contains("default"), "{text}");
+    match Store::open(&db.url, OpenMode::Existing).await {
+        Err(StoreError::Drift(r)) => assert_eq!(r, report),
+        other => panic!("expected drift, got {other:?}"),
+    }
+    // What the check foresees: wfmon's insert fails.
+    let mark = PruneMark {
+        id: new_id("pm"),
+        table_name: "workflow_executions".into(),
+        pruned_before: Timestamp::now(),
+        updated_at: Timestamp::now(),
+    };
+    let err = db.store.insert(&[mark]).await.unwrap_err().to_string();
+    assert!(err.contains("owner"), "{err}");
 }
 
 async fn a_newer_schema_is_refused(db: TestDb) {

@@ -26,9 +26,10 @@ on_both_backends!(
 const HOUR_MS: i64 = 3_600_000;
 const DAY_MS: i64 = 86_400_000;
 
-/// The version that brought DAY rollups (the one before minute counts).
+/// The version that brought DAY rollups (the one before minute counts, which came before
+/// prune marks).
 fn day_rollups_version(backend: Backend) -> i64 {
-    latest_version(backend) - 1
+    latest_version(backend) - 2
 }
 
 /// A fresh database of `like`'s backend at `version`.
@@ -213,7 +214,11 @@ async fn day_rows_are_made_from_hour_rows_when_migrating(like: TestDb) {
     let latest = latest_version(s.backend());
     assert_eq!(
         outcome.applied,
-        [(latest - 1, "day_rollups"), (latest, "uptime_minutes")]
+        [
+            (latest - 2, "day_rollups"),
+            (latest - 1, "uptime_minutes"),
+            (latest, "prune_marks")
+        ]
     );
     Store::open(&db.url, OpenMode::Existing)
         .await
@@ -390,7 +395,10 @@ async fn minute_counts_are_made_from_minute_rows_when_migrating(like: TestDb) {
 
     let outcome = s.migrate().await.unwrap();
     let latest = latest_version(s.backend());
-    assert_eq!(outcome.applied, [(latest, "uptime_minutes")]);
+    assert_eq!(
+        outcome.applied,
+        [(latest - 1, "uptime_minutes"), (latest, "prune_marks")]
+    );
     Store::open(&db.url, OpenMode::Existing)
         .await
         .expect("the migrated schema matches")

@@ -220,6 +220,13 @@ async fn migrate_keeps_every_legacy_row_readable_with_normalised_values() {
 
     assert_every_row_reads_back(&store, rows).await;
 
+    // Read back above with its negative duration made unknown.
+    assert!(
+        rows.executions
+            .iter()
+            .any(|e| e.duration_ms.is_some_and(|ms| ms < 0))
+    );
+
     // The legacy values DATA_MODEL.md names, read as it says (not only as the parsers say).
     for (text, status) in [
         ("PASSED", ExecutionStatus::Passed),
@@ -1430,6 +1437,23 @@ fn legacy_executions(reports: &[LegacyReport]) -> Vec<LegacyExecution> {
         report_id: None,
         updated_at: started_at + TimeDelta::seconds(2),
     });
+    // Completed before it started (the bot's clock went back): the duration is unknown.
+    let started_at = at(9_020);
+    executions.push(LegacyExecution {
+        id: cuid(2_997),
+        run_id: format!("run_{}_{}", millis(started_at), base36(999_999_893)),
+        workflow_name: "health-check".into(),
+        status: "PASSED".into(),
+        triggered_by: "SCHEDULED".into(),
+        environment: "production".into(),
+        started_at,
+        duration_ms: Some(-1_000),
+        tests_failed: 0,
+        error_message: None,
+        metadata: None,
+        report_id: None,
+        updated_at: started_at + TimeDelta::seconds(2),
+    });
     executions
 }
 
@@ -1671,7 +1695,7 @@ impl LegacyExecution {
             ),
             started_at: utc(self.started_at),
             completed_at: self.completed_at().map(utc),
-            duration_ms: self.duration_ms,
+            duration_ms: self.duration_ms.filter(|ms| *ms >= 0),
             tests_passed: 3 - self.tests_failed,
             tests_failed: self.tests_failed,
             tests_total: 3,

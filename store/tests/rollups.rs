@@ -19,6 +19,8 @@ on_both_backends!(
     rollups_equal_a_recount_after_random_inserts_retries_and_prunes,
     rebuild_recomputes_from_raw_rows,
     a_rebuild_from_mid_day_rebuilds_the_whole_day,
+    a_rebuild_leaves_alone_the_days_whose_runs_were_pruned,
+    a_database_pruned_before_the_mark_existed_is_given_one,
     prune_keeps_rollups_by_their_own_retention,
     two_stores_writing_at_once_lose_no_counts,
     a_stored_sketch_that_cannot_be_read_is_counted_again,
@@ -320,6 +322,124 @@ async fn rebuild_recomputes_from_raw_rows(db: TestDb) {
     let again = s.rebuild_rollups(None, None).await.unwrap();
     assert_eq!(again.runs, 30);
     assert_eq!(stored(s).await, before);
+}
+
+/// Two runs an hour, one passed and one failed, from `first` for `hours` hours.
+fn runs_every_half_hour(workflow: &str, first: Timestamp, hours: i64) -> Vec<WorkflowExecution> {
+    (0..hours * 2)
+        .map(|i| {
+            let status = if i % 2 == 0 {
+                ExecutionStatus::Passed
+            } else {
+                ExecutionStatus::Failed
+            };
+            let at = first.plus(TimeDelta::minutes(i * 30 + 1));
+            execution(workflow, status, at, 100 + i as i32)
+        })
+        .collect()
+}
+
+async fn a_rebuild_leaves_alone_the_days_whose_runs_were_pruned(db: TestDb) {
+    let s = &db.store;
+    let at = |text: &str| Timestamp::parse(text).unwrap();
+    // Three whole days of runs, recorded with their rollups.
+    let recorded = runs_every_half_hour("login", at("2026-03-01T00:00:00Z"), 72);
+    let records: Vec<ExecutionRecord> = recorded.iter().cloned().map(record).collect();
+    s.record_executions(&records).await.unwrap();
+    assert_eq!(s.executions_pruned_before().await.unwrap(), None);
+    // Runs before noon of the second day are pruned; their rollups stay.
+    let cutoff = at("2026-03-02T12:00:00Z");
+    let pruned = s.prune(cutoff, false).await.unwrap();
+    assert_eq!(pruned.executions, 72);
+    assert_eq!(s.executions_pruned_before().await.unwrap(), Some(cutoff));
+    // A prune by an earlier cut-off does not move the mark back.
+    s.prune(at("2026-03-01T06:00:00Z"), false).await.unwrap();
+    assert_eq!(s.executions_pruned_before().await.unwrap(), Some(cutoff));
+    let all = recount(&recorded);
+    assert_eq!(stored(s).await, all);
+
+    // Runs of the third day written around the recorder: only a rebuild counts them.
+    let late = runs_every_half_hour("search", at("2026-03-03T00:00:00Z"), 24);
+    s.insert(&late).await.unwrap();
+    let mut everything = recorded.clone();
+    everything.extend(late.iter().cloned());
+
+    // The default range starts at the oldest raw run, on the partly pruned second day.
+    let report = s.rebuild_rollups(None, None).await.unwrap();
+    assert_eq!(report.skipped_from, Some(at("2026-03-02T00:00:00Z")));
+    assert_eq!(report.skipped_to, Some(at("2026-03-03T00:00:00Z")));
+    assert_eq!(report.pruned_before, Some(cutoff));
+    assert_eq!(report.from, Some(at("2026-03-03T00:00:00Z")));
+    assert_eq!(report.to, Some(at("2026-03-04T00:00:00Z")));
+    assert_eq!(report.runs, 48 + 48);
+    assert_eq!(stored(s).await, recount(&everything));
+
+    // An explicit range over the pruned days leaves them alone too.
+    let report = s
+        .rebuild_rollups(
+            Some(at("2026-02-27T00:00:00Z")),
+            Some(at("2026-03-02T18:00:00Z")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.skipped_from, Some(at("2026-02-27T00:00:00Z")));
+    assert_eq!(report.skipped_to, Some(at("2026-03-03T00:00:00Z")));
+    assert_eq!((report.from, report.to, report.runs), (None, None, 0));
+    assert_eq!(stored(s).await, recount(&everything));
+
+    // Once every raw run is pruned, nothing is rebuilt and nothing is lost.
+    s.prune(at("2026-03-05T00:00:00Z"), false).await.unwrap();
+    let report = s.rebuild_rollups(None, None).await.unwrap();
+    assert_eq!(report.runs, 0);
+    let report = s
+        .rebuild_rollups(
+            Some(at("2026-03-01T00:00:00Z")),
+            Some(at("2026-03-06T00:00:00Z")),
+        )
+        .await
+        .unwrap();
+    assert_eq!(report.skipped_from, Some(at("2026-03-01T00:00:00Z")));
+    assert_eq!(report.skipped_to, Some(at("2026-03-05T00:00:00Z")));
+    assert_eq!(report.from, Some(at("2026-03-05T00:00:00Z")));
+    assert_eq!(report.runs, 0);
+    assert_eq!(stored(s).await, recount(&everything));
+}
+
+async fn a_database_pruned_before_the_mark_existed_is_given_one(db: TestDb) {
+    let Some(old) = TestDb::unmigrated(db.store.backend()).await else {
+        return;
+    };
+    let s = &old.store;
+    let latest = wfmon_store::latest_version(s.backend());
+    s.migrate_up_to(latest - 1).await.unwrap();
+    let at = |text: &str| Timestamp::parse(text).unwrap();
+    let recorded = runs_every_half_hour("login", at("2026-04-01T00:00:00Z"), 72);
+    let records: Vec<ExecutionRecord> = recorded.iter().cloned().map(record).collect();
+    s.record_executions(&records).await.unwrap();
+    // Pruned by a wfmon that kept no mark: everything before 10:00 on the second day.
+    old.exec("DELETE FROM workflow_executions WHERE started_at < '2026-04-02T10:00:00.000Z'")
+        .await
+        .unwrap();
+
+    s.migrate().await.unwrap();
+    // The last day whose rollups count runs its raw rows lack is the second one.
+    assert_eq!(
+        s.executions_pruned_before().await.unwrap(),
+        Some(at("2026-04-03T00:00:00Z"))
+    );
+    let report = s.rebuild_rollups(None, None).await.unwrap();
+    assert_eq!(report.skipped_from, Some(at("2026-04-02T00:00:00Z")));
+    assert_eq!(report.from, Some(at("2026-04-03T00:00:00Z")));
+    assert_eq!(stored(s).await, recount(&recorded));
+
+    // A database never pruned gets no mark, so its first day can be rebuilt.
+    let Some(fresh) = TestDb::unmigrated(db.store.backend()).await else {
+        return;
+    };
+    fresh.store.migrate_up_to(latest - 1).await.unwrap();
+    fresh.store.record_executions(&records).await.unwrap();
+    fresh.store.migrate().await.unwrap();
+    assert_eq!(fresh.store.executions_pruned_before().await.unwrap(), None);
 }
 
 async fn a_rebuild_from_mid_day_rebuilds_the_whole_day(db: TestDb) {

@@ -198,11 +198,20 @@ async fn rebuild_rollups(url: &DatabaseUrl, args: &RebuildArgs) -> Result<(), Fa
     if args.json {
         print_json(&serde_json::to_value(&report).expect("a report serialises"));
     } else {
+        if let (Some(from), Some(to), Some(cutoff)) =
+            (report.skipped_from, report.skipped_to, report.pruned_before)
+        {
+            println!(
+                "skipped {from} to {to}: runs started before {cutoff} were pruned; the \
+                 rollups of those days, all that is left of them, are kept as they are"
+            );
+        }
         match (report.from, report.to) {
             (Some(from), Some(to)) => println!(
                 "rebuilt the rollups of {from} to {to}: {} runs in {} rollup rows",
                 report.runs, report.rows
             ),
+            _ if report.skipped_from.is_some() => println!("nothing rebuilt"),
             _ => println!("no executions: nothing to rebuild"),
         }
     }

@@ -288,3 +288,146 @@ fn rollups_are_rebuilt_and_pruned_by_their_own_retention() {
     let out = wfmon(d, &["db", "prune"]);
     assert_eq!(out.status.code(), Some(64), "{}", text(&out));
 }
+
+/// Records one passed run every two hours over the last four days, with its rollups.
+async fn record_four_days_of_runs(db: &std::path::Path) {
+    use wfmon_model::{ExecutionStatus, Timestamp, TriggeredBy, WorkflowExecution, new_id};
+    use wfmon_store::{DatabaseUrl, ExecutionRecord, OpenMode, Store};
+    let url = DatabaseUrl::parse(&format!("sqlite://{}", db.display())).unwrap();
+    let store = Store::open(&url, OpenMode::Existing).await.unwrap();
+    let now = Timestamp::now();
+    let records: Vec<ExecutionRecord> = (1..48)
+        .map(|i| {
+            let started_at = now.minus(chrono::TimeDelta::hours(i * 2));
+            ExecutionRecord {
+                execution: WorkflowExecution {
+                    id: new_id("exe"),
+                    run_id: new_id("run"),
+                    workflow_name: "login".to_owned(),
+                    status: ExecutionStatus::Passed,
+                    started_at,
+                    completed_at: Some(started_at.plus(chrono::TimeDelta::milliseconds(120))),
+                    duration_ms: Some(120),
+                    tests_passed: 1,
+                    tests_failed: 0,
+                    tests_total: 1,
+                    error_message: None,
+                    error_stack: None,
+                    triggered_by: TriggeredBy::Scheduled,
+                    environment: "production".to_owned(),
+                    metadata: None,
+                    report_id: None,
+                    attempt: 1,
+                    first_run_id: None,
+                    schedule_id: None,
+                    instance_id: None,
+                    created_at: started_at,
+                    updated_at: started_at,
+                },
+                steps: Vec::new(),
+                metrics: Vec::new(),
+                health_checks: Vec::new(),
+            }
+        })
+        .collect();
+    store.record_executions(&records).await.unwrap();
+    store.close().await;
+}
+
+/// Runs counted by the DAY rollups and by the HOUR rollups.
+async fn rollup_runs(db: &std::path::Path) -> (i64, i64) {
+    use sqlx::Connection;
+    let url = format!("sqlite://{}", db.display());
+    let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    let sum = |bucket: &'static str| {
+        sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(format!(
+            "SELECT COALESCE(SUM(runs), 0) FROM workflow_rollups WHERE bucket = '{bucket}'"
+        )))
+    };
+    let day = sum("DAY").fetch_one(&mut conn).await.unwrap();
+    let hour = sum("HOUR").fetch_one(&mut conn).await.unwrap();
+    conn.close().await.unwrap();
+    (day, hour)
+}
+
+#[tokio::test]
+async fn a_rebuild_after_a_prune_keeps_the_rollups_of_pruned_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(wfmon(d, &["db", "migrate"]).status.success());
+    let db = d.join("wfmon.db");
+    record_four_days_of_runs(&db).await;
+    assert_eq!(rollup_runs(&db).await, (47, 47));
+
+    let out = wfmon(d, &["db", "prune", "--older-than", "2d"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(rollup_runs(&db).await, (47, 47), "prune keeps rollups");
+
+    let out = wfmon(d, &["db", "rebuild-rollups"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("skipped"), "{t}");
+    assert!(t.contains("were pruned"), "{t}");
+    assert!(t.contains("rebuilt the rollups of"), "{t}");
+    assert_eq!(rollup_runs(&db).await, (47, 47), "{t}");
+
+    // An explicit range over pruned days, asked for in JSON.
+    let out = wfmon(d, &["db", "rebuild-rollups", "--from", "10d", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(report["skippedFrom"].is_string(), "{report}");
+    assert!(report["skippedTo"].is_string(), "{report}");
+    assert!(report["prunedBefore"].is_string(), "{report}");
+    assert_eq!(rollup_runs(&db).await, (47, 47), "{report}");
+
+    // Once every raw run is pruned, nothing is rebuilt and nothing is lost.
+    let out = wfmon(d, &["db", "prune", "--older-than", "1s"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let tomorrow = wfmon_model::Timestamp::now()
+        .plus(chrono::TimeDelta::days(1))
+        .to_string();
+    let out = wfmon(
+        d,
+        &["db", "rebuild-rollups", "--from", "10d", "--to", &tomorrow],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("skipped"), "{t}");
+    assert!(t.contains(": 0 runs"), "{t}");
+    assert_eq!(rollup_runs(&db).await, (47, 47));
+}
+
+#[test]
+fn check_names_a_foreign_not_null_column_without_default() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    assert!(wfmon(d, &["db", "migrate"]).status.success());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        use sqlx::Connection;
+        let url = format!("sqlite://{}", d.join("wfmon.db").display());
+        let mut conn = sqlx::SqliteConnection::connect(&url).await.unwrap();
+        // SQLite adds no NOT NULL column without a default: the table is made again.
+        sqlx::raw_sql(
+            "DROP TABLE prune_marks; CREATE TABLE prune_marks (id TEXT NOT NULL PRIMARY KEY, \
+             table_name TEXT NOT NULL UNIQUE, pruned_before TEXT NOT NULL, \
+             updated_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP, browser TEXT NOT NULL)",
+        )
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    });
+    let out = wfmon(d, &["db", "check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let t = text(&out);
+    assert!(t.contains("prune_marks.browser"), "{t}");
+    assert!(t.contains("give it a default or drop its NOT NULL"), "{t}");
+    let out = wfmon(d, &["db", "check", "--json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["ok"], false);
+    assert!(
+        report["fix"].as_str().unwrap().contains("default"),
+        "{report}"
+    );
+}

@@ -4,6 +4,10 @@
 //! A rebuild works on whole UTC days: a DAY row counts every run of its day, so it is never
 //! rebuilt from part of it; the range asked for is widened to the days holding its ends and
 //! each day is rebuilt in its own transaction (MINUTE, HOUR and DAY rows together).
+//!
+//! Rollups outlive the raw rows they count: a day from which `prune` deleted runs (the days
+//! before the first whole day after its mark in `prune_marks`) is never rebuilt, as that
+//! would replace the counts of its pruned runs with counts of what is left.
 
 use sqlx::{AssertSqlSafe, Database};
 use wfmon_model::{RollupBucket, Timestamp, WorkflowRollup};
@@ -11,14 +15,23 @@ use wfmon_model::{RollupBucket, Timestamp, WorkflowRollup};
 use super::{
     RunFacts, bucket_floor, bucket_millis, ceil_to, count_runs, not_run_statuses, write_rows,
 };
+use crate::maintenance::READ_PRUNE_MARK;
 use crate::records::begin_write;
 use crate::{Store, StoreError};
+
+/// What rebuilding one span did.
+enum Rebuilt {
+    /// Its rollups were replaced by a count of its runs.
+    Counted { runs: i64, rows: i64 },
+    /// Left alone: runs of it were pruned.
+    Pruned { pruned_before: Timestamp },
+}
 
 /// What `rebuild_rollups` did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RebuildReport {
-    /// Start of the rebuilt range (a UTC midnight).
+    /// Start of the rebuilt range (a UTC midnight); `None` when nothing was rebuilt.
     pub from: Option<Timestamp>,
     /// End of the rebuilt range (a UTC midnight, exclusive).
     pub to: Option<Timestamp>,
@@ -26,13 +39,36 @@ pub struct RebuildReport {
     pub runs: i64,
     /// Rollup rows written.
     pub rows: i64,
+    /// Start of the days left alone because runs of them were pruned (a UTC midnight);
+    /// `None` when none was.
+    pub skipped_from: Option<Timestamp>,
+    /// End of the days left alone (a UTC midnight, exclusive).
+    pub skipped_to: Option<Timestamp>,
+    /// The cut-off before which executions were pruned, when it made days be left alone.
+    pub pruned_before: Option<Timestamp>,
+}
+
+impl RebuildReport {
+    fn skip(&mut self, from: Timestamp, to: Timestamp, pruned_before: Timestamp) {
+        self.skipped_from = Some(self.skipped_from.map_or(from, |f| f.min(from)));
+        self.skipped_to = Some(self.skipped_to.map_or(to, |t| t.max(to)));
+        self.pruned_before = Some(pruned_before);
+    }
+}
+
+/// The first UTC midnight at or after `pruned_before`: every day starting before it may have
+/// lost runs to a prune, and its rollups count more than its raw rows hold.
+fn first_whole_day(pruned_before: Timestamp) -> Timestamp {
+    ceil_to(pruned_before, bucket_millis(RollupBucket::Day))
 }
 
 impl Store {
     /// Recomputes the rollups of runs started in `[from, to)` (widened to whole UTC days;
     /// open ends: the oldest and newest execution) from the raw executions, one day per
     /// transaction. Other writers wait while a day is rebuilt, so none of their runs is lost
-    /// or counted twice.
+    /// or counted twice. A day that starts before the first whole day after the prune mark
+    /// (`executions_pruned_before`) is left alone: its rollups still count pruned runs,
+    /// which its raw rows no longer hold; the report names the days left alone.
     pub async fn rebuild_rollups(
         &self,
         from: Option<Timestamp>,
@@ -53,26 +89,37 @@ impl Store {
         let start = from.or(oldest).map(|t| bucket_floor(day, t));
         let end = to.or_else(|| newest.map(|t| t.plus(chrono::TimeDelta::milliseconds(1))));
         let end = end.map(|t| ceil_to(t, bucket_millis(day)));
-        let mut report = RebuildReport {
-            from: start,
-            to: end,
-            ..RebuildReport::default()
-        };
-        let (Some(start), Some(end)) = (start, end) else {
+        let mut report = RebuildReport::default();
+        let (Some(mut start), Some(end)) = (start, end) else {
             return Ok(report);
         };
+        if let Some(pruned_before) = self.executions_pruned_before().await? {
+            let whole = first_whole_day(pruned_before);
+            if start < whole {
+                let skip_to = whole.min(end);
+                report.skip(start, skip_to, pruned_before);
+                start = skip_to;
+            }
+        }
         let mut from = start;
         while from < end {
             let next = from.plus(chrono::TimeDelta::days(1)).min(end);
-            let (runs, rows) = self.rebuild_span(from, next).await?;
-            report.runs += runs;
-            report.rows += rows;
+            match self.rebuild_span(from, next).await? {
+                Rebuilt::Counted { runs, rows } => {
+                    report.from = Some(report.from.map_or(from, |f| f.min(from)));
+                    report.to = Some(next);
+                    report.runs += runs;
+                    report.rows += rows;
+                }
+                // A prune that ran meanwhile reached this day.
+                Rebuilt::Pruned { pruned_before } => report.skip(from, next, pruned_before),
+            }
             from = next;
         }
         Ok(report)
     }
 
-    async fn rebuild_span(&self, from: Timestamp, to: Timestamp) -> Result<(i64, i64), StoreError> {
+    async fn rebuild_span(&self, from: Timestamp, to: Timestamp) -> Result<Rebuilt, StoreError> {
         let context = format!("rebuilding the rollups of {from} to {to}");
         let select = format!(
             "SELECT run_id, workflow_name, environment, started_at, status, duration_ms \
@@ -92,7 +139,7 @@ impl Store {
             buckets.join(", ")
         );
         dispatch!(self, pool, Db => {
-            let result: Result<(i64, i64), sqlx::Error> = async {
+            let result: Result<Rebuilt, sqlx::Error> = async {
                 let mut tx = pool.begin_with(begin_write::<Db>()).await?;
                 if Db::NAME == "PostgreSQL" {
                     // Blocks writers' rollup updates (not readers) until this span is done.
@@ -100,15 +147,26 @@ impl Store {
                         .execute(&mut *tx)
                         .await?;
                 }
-                sqlx::query::<Db>(AssertSqlSafe(delete))
-                .bind(from)
-                .bind(to)
-                .execute(&mut *tx)
-                .await?;
                 let runs = sqlx::query_as::<Db, RunFacts>(AssertSqlSafe(select))
                     .bind(from)
                     .bind(to)
                     .fetch_all(&mut *tx)
+                    .await?;
+                // Read after the runs: a prune that committed before they were read has moved
+                // the mark by now (PostgreSQL reads committed rows statement by statement).
+                let pruned_before = sqlx::query_scalar::<Db, Timestamp>(READ_PRUNE_MARK)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                if let Some(pruned_before) = pruned_before
+                    && from < first_whole_day(pruned_before)
+                {
+                    tx.rollback().await?;
+                    return Ok(Rebuilt::Pruned { pruned_before });
+                }
+                sqlx::query::<Db>(AssertSqlSafe(delete))
+                    .bind(from)
+                    .bind(to)
+                    .execute(&mut *tx)
                     .await?;
                 let now = Timestamp::now();
                 let rows: Vec<WorkflowRollup> = count_runs(&runs)
@@ -117,7 +175,7 @@ impl Store {
                     .collect();
                 write_rows::<Db>(&mut tx, &rows).await?;
                 tx.commit().await?;
-                Ok((runs.len() as i64, rows.len() as i64))
+                Ok(Rebuilt::Counted { runs: runs.len() as i64, rows: rows.len() as i64 })
             }
             .await;
             result.map_err(StoreError::query(context))

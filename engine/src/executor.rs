@@ -116,6 +116,12 @@ pub async fn execute(
             }
             Recording::Queued(writer, tally) => {
                 let tally = if retry { None } else { tally(passed) };
+                // The count is of this execution: written again, or after a sweep closed it,
+                // it moves the counts instead of adding a run.
+                let tally = tally.map(|t| ScheduleTally {
+                    run_id: Some(record.execution.run_id.clone()),
+                    ..t
+                });
                 writer.send(WriteJob::Finished(Box::new(record), tally));
             }
         }

@@ -1,10 +1,13 @@
 //! The daemon's results writer: runs hand their rows to a bounded in-memory queue and go on;
 //! one task writes what is queued in batches, one transaction each. When the database is out
-//! of reach, results wait in the queue and are written when it returns, in order; beyond the
-//! bound, new results are refused, counted and logged, never dropped silently. A write that
-//! fails while the database still answers (a bug, a constraint) is retried one result at a
-//! time, so one bad result cannot hold back the others; the ones that still fail are counted
-//! and logged.
+//! of reach, results wait in the queue and are written when it returns, in order; a run's
+//! result takes the place of its RUNNING row if that is still queued, so a run that ended
+//! holds one place. Beyond the bound, new results are refused, counted per run and logged,
+//! never dropped silently; a run whose result was refused after its RUNNING row was written
+//! is closed as ABORTED, with the reason, as soon as the database answers (and at stop), so
+//! it is never left RUNNING. A write that fails while the database still answers (a bug, a
+//! constraint) is retried one job at a time, so one bad result cannot hold back the others;
+//! the results that still fail are counted and logged.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,7 +16,7 @@ use std::time::Duration;
 
 use tokio::sync::Notify;
 use wfmon_model::WorkflowExecution;
-use wfmon_store::{ExecutionRecord, ScheduleTally, Store, StoreError};
+use wfmon_store::{ExecutionRecord, RunningExecution, ScheduleTally, Store, StoreError};
 
 use crate::events::{Event, EventBus};
 use crate::telemetry::{StoreOperation, Telemetry};
@@ -30,16 +33,17 @@ pub enum WriteJob {
     Finished(Box<ExecutionRecord>, Option<ScheduleTally>),
 }
 
-/// What the writer did so far.
+/// What the writer did so far, counted in runs (a run's result is its completed row; its
+/// RUNNING row is not counted).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct WriterStats {
-    /// Jobs written.
+    /// Results written.
     pub written: u64,
-    /// Jobs waiting (queued or being retried).
+    /// Results waiting (queued or being retried).
     pub pending: u64,
-    /// Jobs refused because the queue was full.
+    /// Results refused because the queue was full: runs lost.
     pub overflowed: u64,
-    /// Jobs the database refused for a reason other than being out of reach.
+    /// Results the database refused for a reason other than being out of reach.
     pub failed: u64,
 }
 
@@ -66,7 +70,35 @@ struct Queue {
     jobs: VecDeque<WriteJob>,
     /// Jobs taken by the writer task and not yet written.
     in_flight: usize,
+    /// Results (`Finished` jobs) among them.
+    in_flight_results: usize,
+    /// Runs whose RUNNING row the writer task has taken to write and whose result has not
+    /// been sent yet: if that result is refused, the row must be closed.
+    started_taken: HashSet<String>,
+    /// Runs whose result was refused while their RUNNING row may be in the database: closed
+    /// as ABORTED at the next chance.
+    orphans: Vec<Orphan>,
     closed: bool,
+}
+
+/// A run to close as ABORTED because its result was lost.
+#[derive(Debug, Clone)]
+struct Orphan {
+    run: RunningExecution,
+    reason: String,
+    ended_at: wfmon_model::Timestamp,
+}
+
+impl Queue {
+    /// Results waiting, queued or being written.
+    fn pending_results(&self) -> usize {
+        self.in_flight_results
+            + self
+                .jobs
+                .iter()
+                .filter(|j| matches!(j, WriteJob::Finished(..)))
+                .count()
+    }
 }
 
 /// The sending side; cheap to clone.
@@ -105,27 +137,52 @@ impl ResultWriter {
         (ResultWriter { shared }, task)
     }
 
-    /// Queues a job; returns false (and counts it) when the queue is full.
+    /// Queues a job; returns false when the queue is full (a refused result is counted as a
+    /// run lost). A result whose run's RUNNING row is still queued takes its place.
     pub fn send(&self, job: WriteJob) -> bool {
         let mut q = self.shared.queue.lock().expect("writer queue");
-        if q.jobs.len() + q.in_flight >= self.shared.capacity {
-            drop(q);
-            let n = self
-                .shared
-                .counters
-                .overflowed
-                .fetch_add(1, Ordering::Relaxed)
-                + 1;
-            self.shared.telemetry.result_dropped();
-            if n == 1 || n.is_power_of_two() {
-                tracing::error!(
-                    lost = n,
-                    capacity = self.shared.capacity,
-                    "results lost: the database has been unreachable and the buffer of {} results is full ({} refused so far)",
-                    self.shared.capacity,
-                    n
-                );
+        if let WriteJob::Finished(record, _) = &job {
+            let run_id = record.execution.run_id.as_str();
+            let sent_started = q.started_taken.remove(run_id);
+            let queued_started = q
+                .jobs
+                .iter()
+                .rposition(|j| matches!(j, WriteJob::Started(e) if e.run_id == run_id));
+            if let Some(i) = queued_started {
+                q.jobs[i] = job;
+                drop(q);
+                self.shared.wake.notify_one();
+                return true;
             }
+            if q.jobs.len() + q.in_flight >= self.shared.capacity {
+                if sent_started {
+                    let e = &record.execution;
+                    q.orphans.push(Orphan {
+                        run: RunningExecution {
+                            run_id: e.run_id.clone(),
+                            workflow_name: e.workflow_name.clone(),
+                            environment: e.environment.clone(),
+                            started_at: e.started_at,
+                            schedule_id: e.schedule_id.clone(),
+                            instance_id: e.instance_id.clone(),
+                            lease_owner: None,
+                            lease_expires_at: None,
+                        },
+                        reason: format!(
+                            "aborted: the run ended {} but its result was lost: the buffer of {} \
+                             results was full while the database did not answer",
+                            e.status.as_str(),
+                            self.shared.capacity
+                        ),
+                        ended_at: e.completed_at.unwrap_or(e.started_at),
+                    });
+                }
+                drop(q);
+                self.refused(run_id);
+                return false;
+            }
+        } else if q.jobs.len() + q.in_flight >= self.shared.capacity {
+            // Not counted: the run's result may still find a place, and is what counts.
             return false;
         }
         q.jobs.push_back(job);
@@ -134,20 +191,43 @@ impl ResultWriter {
         true
     }
 
+    /// Counts and logs a result refused for want of room.
+    fn refused(&self, run_id: &str) {
+        let n = self
+            .shared
+            .counters
+            .overflowed
+            .fetch_add(1, Ordering::Relaxed)
+            + 1;
+        self.shared.telemetry.result_dropped();
+        if n == 1 || n.is_power_of_two() {
+            tracing::error!(
+                run_id = %run_id,
+                lost = n,
+                capacity = self.shared.capacity,
+                "run result lost: the buffer of {} results is full while the database does not \
+                 answer ({} run(s) lost so far)",
+                self.shared.capacity,
+                n
+            );
+        }
+    }
+
     /// Counts so far.
     pub fn stats(&self) -> WriterStats {
         let q = self.shared.queue.lock().expect("writer queue");
         let c = &self.shared.counters;
         WriterStats {
             written: c.written.load(Ordering::Relaxed),
-            pending: (q.jobs.len() + q.in_flight) as u64,
+            pending: q.pending_results() as u64,
             overflowed: c.overflowed.load(Ordering::Relaxed),
             failed: c.failed.load(Ordering::Relaxed),
         }
     }
 
     /// Stops accepting jobs once the queue is empty and waits up to `limit` for everything
-    /// queued to be written. Returns how many jobs were left unwritten.
+    /// queued to be written (and runs whose result was lost to be closed). Returns how many
+    /// results were left unwritten.
     pub async fn close(&self, limit: Duration) -> u64 {
         self.shared.queue.lock().expect("writer queue").closed = true;
         self.shared.wake.notify_one();
@@ -155,12 +235,16 @@ impl ResultWriter {
         self.stats().pending
     }
 
-    /// Waits until everything queued so far is written (or refused).
+    /// Waits until everything queued so far is written (or refused), and the runs whose
+    /// result was lost are closed.
     pub async fn flush(&self) {
         loop {
             let idle = self.shared.idle.notified();
-            if self.stats().pending == 0 {
-                return;
+            {
+                let q = self.shared.queue.lock().expect("writer queue");
+                if q.jobs.is_empty() && q.in_flight == 0 && q.orphans.is_empty() {
+                    return;
+                }
             }
             idle.await;
         }
@@ -168,15 +252,41 @@ impl ResultWriter {
 }
 
 async fn write_loop(store: Store, shared: Arc<Shared>) {
-    let mut outage: Option<(std::time::Instant, u32)> = None;
+    // Since when writes fail, how many did, and how many runs were lost before.
+    let mut outage: Option<(std::time::Instant, u32, u64)> = None;
     loop {
         let batch: Vec<WriteJob> = {
             let mut q = shared.queue.lock().expect("writer queue");
             let n = q.jobs.len().min(BATCH);
+            let batch: Vec<WriteJob> = q.jobs.drain(..n).collect();
             q.in_flight = n;
-            q.jobs.drain(..n).collect()
+            q.in_flight_results = 0;
+            for job in &batch {
+                match job {
+                    WriteJob::Started(e) => {
+                        q.started_taken.insert(e.run_id.clone());
+                    }
+                    WriteJob::Finished(..) => q.in_flight_results += 1,
+                }
+            }
+            batch
         };
         if batch.is_empty() {
+            let closed = shared.queue.lock().expect("writer queue").closed;
+            if close_orphans(&store, &shared).await.is_err() {
+                if !closed {
+                    // The database does not answer: try again in a while, or on new work.
+                    let wake = shared.wake.notified();
+                    let _ = tokio::time::timeout(Duration::from_secs(1), wake).await;
+                    continue;
+                }
+                let left = std::mem::take(&mut shared.queue.lock().expect("writer queue").orphans);
+                tracing::error!(
+                    "{} run(s) whose result was lost stay RUNNING: the database does not answer \
+                     (the next start, or another instance, closes them)",
+                    left.len()
+                );
+            }
             shared.idle.notify_waiters();
             let wake = shared.wake.notified();
             {
@@ -184,7 +294,7 @@ async fn write_loop(store: Store, shared: Arc<Shared>) {
                 if q.closed && q.jobs.is_empty() {
                     return;
                 }
-                if !q.jobs.is_empty() {
+                if !q.jobs.is_empty() || !q.orphans.is_empty() {
                     continue;
                 }
             }
@@ -195,16 +305,20 @@ async fn write_loop(store: Store, shared: Arc<Shared>) {
         loop {
             match write(&store, &batch).await {
                 Ok(()) => {
-                    if let Some((since, tries)) = outage.take() {
+                    if let Some((since, tries, lost_before)) = outage.take() {
+                        let lost = shared.counters.overflowed.load(Ordering::Relaxed);
                         tracing::info!(
-                            "database reachable again after {:.1}s ({tries} failed writes); buffered results written",
-                            since.elapsed().as_secs_f64()
+                            "database reachable again after {:.1}s ({tries} failed writes); \
+                             buffered results written; {} run(s) lost to a full buffer \
+                             meanwhile, {lost} in all",
+                            since.elapsed().as_secs_f64(),
+                            lost - lost_before,
                         );
                     }
                     shared
                         .counters
                         .written
-                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
+                        .fetch_add(results(&batch), Ordering::Relaxed);
                     announce(&shared, &batch);
                     break;
                 }
@@ -216,9 +330,13 @@ async fn write_loop(store: Store, shared: Arc<Shared>) {
                                 "cannot write results, keeping them in memory (up to {}) and retrying: {e}",
                                 shared.capacity
                             );
-                            outage = Some((std::time::Instant::now(), 1));
+                            outage = Some((
+                                std::time::Instant::now(),
+                                1,
+                                shared.counters.overflowed.load(Ordering::Relaxed),
+                            ));
                         }
-                        Some((_, tries)) => *tries += 1,
+                        Some((_, tries, _)) => *tries += 1,
                     }
                     let closed = shared.queue.lock().expect("writer queue").closed;
                     if closed {
@@ -235,8 +353,64 @@ async fn write_loop(store: Store, shared: Arc<Shared>) {
                 }
             }
         }
-        shared.queue.lock().expect("writer queue").in_flight = 0;
+        {
+            let mut q = shared.queue.lock().expect("writer queue");
+            q.in_flight = 0;
+            q.in_flight_results = 0;
+        }
+        // Written: the runs whose result was lost meanwhile can be closed now.
+        let _ = close_orphans(&store, &shared).await;
     }
+}
+
+/// How many results (completed rows) a batch holds.
+fn results(batch: &[WriteJob]) -> u64 {
+    batch
+        .iter()
+        .filter(|j| matches!(j, WriteJob::Finished(..)))
+        .count() as u64
+}
+
+/// Closes as ABORTED, with the reason, the runs whose result was lost after their RUNNING
+/// row was written (one transaction each; a row that is not RUNNING is left alone). Fails,
+/// keeping the rest for later, when the database does not answer.
+async fn close_orphans(store: &Store, shared: &Shared) -> Result<(), StoreError> {
+    let orphans = shared.queue.lock().expect("writer queue").orphans.clone();
+    if orphans.is_empty() {
+        return Ok(());
+    }
+    let mut done = HashSet::new();
+    let mut outcome = Ok(());
+    let mut closed = 0;
+    for o in &orphans {
+        match store
+            .abort_executions(std::slice::from_ref(&o.run), &o.reason, o.ended_at)
+            .await
+        {
+            Ok(n) => {
+                closed += n;
+                done.insert(o.run.run_id.clone());
+            }
+            Err(e) => {
+                shared.telemetry.store_error(StoreOperation::WriteResults);
+                outcome = Err(e);
+                break;
+            }
+        }
+    }
+    if closed > 0 {
+        tracing::warn!(
+            "{closed} run(s) whose result was lost to a full buffer closed as ABORTED, so none \
+             is left RUNNING"
+        );
+    }
+    shared
+        .queue
+        .lock()
+        .expect("writer queue")
+        .orphans
+        .retain(|o| !done.contains(&o.run.run_id));
+    outcome
 }
 
 /// After a batch failed for a reason retrying will not fix: writes each job alone, so only
@@ -249,11 +423,17 @@ async fn write_one_by_one(store: &Store, batch: &[WriteJob], shared: &Shared, ca
     for job in batch {
         match write(store, std::slice::from_ref(job)).await {
             Ok(()) => {
-                shared.counters.written.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .written
+                    .fetch_add(results(std::slice::from_ref(job)), Ordering::Relaxed);
                 announce(shared, std::slice::from_ref(job));
             }
             Err(e) => {
-                shared.counters.failed.fetch_add(1, Ordering::Relaxed);
+                shared
+                    .counters
+                    .failed
+                    .fetch_add(results(std::slice::from_ref(job)), Ordering::Relaxed);
                 shared.telemetry.store_error(StoreOperation::WriteResults);
                 let run_id = match job {
                     WriteJob::Started(e) => &e.run_id,

@@ -89,7 +89,11 @@ async fn a_run_started_and_finished_in_one_batch_is_written_once_completed() {
     writer.send(started(&still_running));
     writer.send(done.clone());
     writer.flush().await;
-    assert_eq!(writer.stats().written, 3, "every job counts as written");
+    assert_eq!(
+        writer.stats().written,
+        1,
+        "results are counted, not RUNNING rows"
+    );
 
     let row = store
         .get::<WorkflowExecution>(&run_id(&done))
@@ -131,7 +135,7 @@ async fn a_run_started_and_finished_in_one_batch_is_written_once_completed() {
         (row.status, row.id),
         (ExecutionStatus::Passed, row_id(&later_start))
     );
-    assert_eq!(writer.stats().written, 6);
+    assert_eq!(writer.stats().written, 3);
     assert_eq!(writer.close(Duration::from_secs(1)).await, 0);
     task.await.unwrap();
 
@@ -260,4 +264,91 @@ async fn results_queued_during_an_outage_are_written_when_the_database_returns()
         .await
         .unwrap();
     admin.close().await.ok();
+}
+
+#[tokio::test]
+async fn a_result_takes_the_place_of_its_queued_running_row_even_when_the_buffer_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let url =
+        DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("w.db").display())).unwrap();
+    let store = Store::open(&url, OpenMode::Create).await.unwrap();
+    let (writer, task) = ResultWriter::start(store.clone(), 2);
+    // Queued before the writer task runs (one thread): the buffer is full of RUNNING rows.
+    let (a, b) = (finished("a"), finished("b"));
+    assert!(writer.send(started(&a)));
+    assert!(writer.send(started(&b)));
+    assert!(!writer.send(finished("c")), "no room for a third run");
+    assert!(
+        writer.send(a.clone()),
+        "a's result replaces its RUNNING row"
+    );
+    assert!(writer.send(b.clone()));
+    writer.flush().await;
+    let stats = writer.stats();
+    assert_eq!(
+        (stats.written, stats.pending, stats.overflowed),
+        (2, 0, 1),
+        "two runs written, one lost: {stats:?}"
+    );
+    for job in [&a, &b] {
+        let row = store
+            .get::<WorkflowExecution>(&run_id(job))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(row.status, ExecutionStatus::Passed);
+    }
+    assert_eq!(store.count::<WorkflowExecution>().await.unwrap(), 2);
+    assert_eq!(writer.close(Duration::from_secs(1)).await, 0);
+    task.await.unwrap();
+    store.close().await;
+}
+
+#[tokio::test]
+async fn a_run_whose_result_is_refused_after_its_running_row_was_written_is_closed_as_aborted() {
+    let dir = tempfile::tempdir().unwrap();
+    let url =
+        DatabaseUrl::parse(&format!("sqlite://{}", dir.path().join("w.db").display())).unwrap();
+    let store = Store::open(&url, OpenMode::Create).await.unwrap();
+    let (writer, task) = ResultWriter::start(store.clone(), 2);
+    let lost = finished("lost");
+    writer.send(started(&lost));
+    writer.flush().await;
+    let row = store
+        .get::<WorkflowExecution>(&run_id(&lost))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, ExecutionStatus::Running);
+
+    // Queued before the writer task runs again (one thread): the buffer is full when the
+    // run's result comes.
+    assert!(writer.send(finished("other")));
+    assert!(writer.send(finished("other")));
+    assert!(!writer.send(lost.clone()), "refused: the buffer is full");
+    writer.flush().await;
+    let stats = writer.stats();
+    assert_eq!(
+        (stats.written, stats.pending, stats.overflowed, stats.failed),
+        (2, 0, 1, 0),
+        "{stats:?}"
+    );
+    let row = store
+        .get::<WorkflowExecution>(&run_id(&lost))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.status,
+        ExecutionStatus::Aborted,
+        "never left RUNNING: {row:?}"
+    );
+    let reason = row.error_message.unwrap_or_default();
+    assert!(
+        reason.contains("ended PASSED") && reason.contains("result was lost"),
+        "{reason}"
+    );
+    assert_eq!(writer.close(Duration::from_secs(1)).await, 0);
+    task.await.unwrap();
+    store.close().await;
 }

@@ -69,7 +69,7 @@ impl Store {
                 insert_rows::<Db, _>(&mut tx, &steps, OnConflict::Fail).await?;
                 insert_rows::<Db, _>(&mut tx, &metrics, OnConflict::Fail).await?;
                 insert_rows::<Db, _>(&mut tx, &checks, OnConflict::Fail).await?;
-                tally::<Db>(&mut tx, tallies).await?;
+                tally::<Db>(&mut tx, tallies, &previous).await?;
                 tx.commit().await
             }
             .await;

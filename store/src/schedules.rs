@@ -80,6 +80,11 @@ pub struct Advance {
 pub struct ScheduleTally {
     /// The schedule.
     pub schedule_id: String,
+    /// The execution whose result this counts. If its row was already final before the
+    /// write (closed as ABORTED by a sweep, which counted it as a failure, or a batch written
+    /// twice), the run is not counted again: its success and failure counts move by the
+    /// change of outcome instead. None: always counted.
+    pub run_id: Option<String>,
     /// The instance that ran it; its lease is released.
     pub owner: String,
     /// Whether the run succeeded (PASSED or WARNING).
@@ -330,8 +335,9 @@ impl Store {
         })
     }
 
-    /// Moves schedules `owner` holds to their next due time, in one statement per thousand.
-    /// Rows another instance holds are left alone. Returns the rows changed.
+    /// Moves schedules `owner` holds to their next due time, in one statement per thousand,
+    /// never back (a late call does not undo a later one). Rows another instance holds are
+    /// left alone. Returns the rows changed.
     pub async fn advance_schedules(
         &self,
         owner: &str,
@@ -352,6 +358,8 @@ impl Store {
                             .push_bind(a.last_run_at);
                     });
                     q.push(") AS v WHERE workflow_schedules.schedule_id = v.column1 \
+                            AND (v.column2 IS NULL OR workflow_schedules.next_run_at IS NULL \
+                                 OR workflow_schedules.next_run_at < v.column2) \
                             AND workflow_schedules.lease_owner = ");
                     q.push_bind(owner);
                     changed += q.build().execute(&mut *tx).await?.rows_affected();
@@ -406,17 +414,38 @@ impl Store {
         Ok(changed)
     }
 
-    /// Extends every lease `owner` holds to `until`. Returns the leases renewed.
-    pub async fn renew_leases(&self, owner: &str, until: Timestamp) -> Result<u64, StoreError> {
+    /// Extends the leases `owner` holds on `schedule_ids` to `until`, in one statement per
+    /// thousand; its other leases are left to expire. Returns the leases renewed.
+    pub async fn renew_leases(
+        &self,
+        owner: &str,
+        schedule_ids: &[String],
+        until: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut renewed = 0;
         dispatch!(self, pool, Db => {
-            sqlx::query::<Db>("UPDATE workflow_schedules SET lease_expires_at = $1 WHERE lease_owner = $2")
-                .bind(until)
-                .bind(owner)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected())
-                .map_err(StoreError::query("renewing leases"))
-        })
+            let result: Result<(), sqlx::Error> = async {
+                for chunk in schedule_ids.chunks(1000) {
+                    let mut q = QueryBuilder::<Db>::new(
+                        "UPDATE workflow_schedules SET lease_expires_at = ",
+                    );
+                    q.push_bind(until);
+                    q.push(" WHERE lease_owner = ");
+                    q.push_bind(owner);
+                    q.push(" AND schedule_id IN (");
+                    let mut list = q.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.as_str());
+                    }
+                    q.push(")");
+                    renewed += q.build().execute(pool).await?.rows_affected();
+                }
+                Ok(())
+            }
+            .await;
+            result.map_err(StoreError::query("renewing leases"))
+        })?;
+        Ok(renewed)
     }
 
     /// Releases every lease `owner` holds (at shutdown, or for an instance known dead).
@@ -463,7 +492,9 @@ impl Store {
     }
 
     /// Closes RUNNING executions as ABORTED with `reason`, in one transaction with the
-    /// rollups they now count in; executions that have ended meanwhile are left alone. Returns how many were closed.
+    /// rollups they now count in and, for scheduled runs, their schedule's counts (a failure,
+    /// as for a run aborted by a graceful stop; leases are left as they are); executions that
+    /// have ended meanwhile are left alone. Returns how many were closed.
     pub async fn abort_executions(
         &self,
         runs: &[RunningExecution],
@@ -475,6 +506,7 @@ impl Store {
             let result: Result<(), sqlx::Error> = async {
                 let mut tx = pool.begin_with(begin_write::<Db>()).await?;
                 let mut changes = Vec::new();
+                let mut failed: std::collections::BTreeMap<&str, i64> = Default::default();
                 for run in runs {
                     let duration = (at.unix_millis() - run.started_at.unix_millis()).max(0);
                     let duration = i32::try_from(duration).unwrap_or(i32::MAX);
@@ -491,6 +523,9 @@ impl Store {
                     .await?
                     .rows_affected();
                     if done > 0 {
+                        if let Some(schedule) = &run.schedule_id {
+                            *failed.entry(schedule.as_str()).or_default() += 1;
+                        }
                         changes.push(rollups::RunChange {
                             before: None,
                             after: rollups::RunFacts {
@@ -506,6 +541,16 @@ impl Store {
                     closed += done;
                 }
                 rollups::apply::<Db>(&mut tx, &changes).await?;
+                for (schedule, n) in failed {
+                    sqlx::query::<Db>(
+                        "UPDATE workflow_schedules SET run_count = run_count + $1, \
+                         failure_count = failure_count + $1 WHERE schedule_id = $2",
+                    )
+                    .bind(n)
+                    .bind(schedule)
+                    .execute(&mut *tx)
+                    .await?;
+                }
                 tx.commit().await
             }
             .await;

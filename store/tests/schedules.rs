@@ -18,6 +18,8 @@ on_both_backends!(
     advancing_needs_the_lease,
     the_count_is_written_with_the_result_and_releases_the_lease,
     expired_leases_can_be_claimed_and_renewed_ones_cannot,
+    only_the_leases_named_are_renewed,
+    an_aborted_scheduled_run_counts_as_a_failure_of_its_schedule,
     interrupted_runs_are_listed_and_closed_once,
     schedules_move_forward_only,
     a_paused_schedule_stays_paused_across_syncs_until_resumed,
@@ -61,6 +63,7 @@ async fn sync_adds_updates_and_disables_and_keeps_counts(db: TestDb) {
         &[],
         &[&ScheduleTally {
             schedule_id: "login@prod".into(),
+            run_id: None,
             owner: "a".into(),
             passed: true,
             next_run_at: None,
@@ -260,6 +263,18 @@ async fn advancing_needs_the_lease(db: TestDb) {
         (row.last_run_at, row.next_run_at),
         (Some(now), Some(next.plus(secs(60))))
     );
+    // A late call (made before the one above, landing after it) does not move it back.
+    let late = Advance {
+        schedule_id: "w@prod".into(),
+        last_run_at: Some(now.minus(secs(30))),
+        next_run_at: Some(next),
+    };
+    assert_eq!(s.advance_schedules("a", &[late]).await.unwrap(), 0);
+    let row = schedule(s, "w@prod").await;
+    assert_eq!(
+        (row.last_run_at, row.next_run_at),
+        (Some(now), Some(next.plus(secs(60))))
+    );
 }
 
 async fn the_count_is_written_with_the_result_and_releases_the_lease(db: TestDb) {
@@ -291,6 +306,7 @@ async fn the_count_is_written_with_the_result_and_releases_the_lease(db: TestDb)
     let next = now.plus(secs(59));
     let tally = ScheduleTally {
         schedule_id: "w@prod".into(),
+        run_id: None,
         owner: "a".into(),
         passed: false,
         next_run_at: Some(next),
@@ -317,6 +333,7 @@ async fn the_count_is_written_with_the_result_and_releases_the_lease(db: TestDb)
         .unwrap();
     let late = ScheduleTally {
         schedule_id: "w@prod".into(),
+        run_id: None,
         owner: "a".into(),
         passed: true,
         next_run_at: Some(now.plus(secs(3600))),
@@ -364,7 +381,20 @@ async fn expired_leases_can_be_claimed_and_renewed_ones_cannot(db: TestDb) {
     // Later, before expiry: nothing to claim. "a" renews; at a time past the first
     // expiry, still nothing; once the renewed lease expires, another instance takes over.
     let later = now.plus(secs(6));
-    assert_eq!(s.renew_leases("a", now.plus(secs(20))).await.unwrap(), 2);
+    let both = ["x@prod".to_string(), "y@prod".to_string()];
+    assert_eq!(
+        s.renew_leases("a", &both, now.plus(secs(20)))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        s.renew_leases("b", &both, now.plus(secs(40)))
+            .await
+            .unwrap(),
+        0,
+        "only the holder renews"
+    );
     assert!(
         s.claim_due("b", later, later, later.plus(secs(30)), 10)
             .await
@@ -380,6 +410,118 @@ async fn expired_leases_can_be_claimed_and_renewed_ones_cannot(db: TestDb) {
     assert_eq!(s.lease_owners().await.unwrap(), ["b"]);
     assert_eq!(s.release_leases("b").await.unwrap(), 2);
     assert!(s.lease_owners().await.unwrap().is_empty());
+}
+
+async fn only_the_leases_named_are_renewed(db: TestDb) {
+    let s = &db.store;
+    let now = Timestamp::now();
+    s.sync_schedules(&[
+        spec("x", "prod", "* * * * *", Some(now.minus(secs(10)))),
+        spec("y", "prod", "* * * * *", Some(now.minus(secs(10)))),
+    ])
+    .await
+    .unwrap();
+    s.claim_due("a", now, now, now.plus(secs(5)), 10)
+        .await
+        .unwrap();
+    // "a" runs x only (it could not start y): y's lease is left to expire.
+    assert_eq!(
+        s.renew_leases("a", &["x@prod".to_string()], now.plus(secs(60)))
+            .await
+            .unwrap(),
+        1
+    );
+    let expired = now.plus(secs(6));
+    let taken = s
+        .claim_due("b", expired, expired, expired.plus(secs(30)), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        taken
+            .iter()
+            .map(|c| c.schedule_id.as_str())
+            .collect::<Vec<_>>(),
+        ["y@prod"]
+    );
+    assert_eq!(
+        schedule(s, "x@prod").await.lease_owner.as_deref(),
+        Some("a")
+    );
+}
+
+async fn an_aborted_scheduled_run_counts_as_a_failure_of_its_schedule(db: TestDb) {
+    let s = &db.store;
+    let now = Timestamp::now();
+    s.sync_schedules(&[spec("w", "prod", "* * * * *", Some(now.minus(secs(1))))])
+        .await
+        .unwrap();
+    s.claim_due("b", now, now, now.plus(secs(30)), 10)
+        .await
+        .unwrap();
+    let mut runs = Vec::new();
+    for age in [5, 4] {
+        let mut run = execution("w", ExecutionStatus::Running, now.minus(secs(age)), 0);
+        run.schedule_id = Some("w@prod".into());
+        run.instance_id = Some("a".into());
+        runs.push(run);
+    }
+    let manual = execution("w", ExecutionStatus::Running, now.minus(secs(3)), 0);
+    s.insert(&[runs[0].clone(), runs[1].clone(), manual])
+        .await
+        .unwrap();
+    let running = s.running_executions().await.unwrap();
+    assert_eq!(running.len(), 3);
+    assert_eq!(
+        s.abort_executions(&running, "aborted: instance a is gone", now)
+            .await
+            .unwrap(),
+        3
+    );
+    let row = schedule(s, "w@prod").await;
+    assert_eq!(
+        (row.run_count, row.success_count, row.failure_count),
+        (2, 0, 2),
+        "{row:?}"
+    );
+    assert_eq!(
+        row.lease_owner.as_deref(),
+        Some("b"),
+        "another instance's lease is left alone"
+    );
+    // Closed once, counted once.
+    assert_eq!(s.abort_executions(&running, "again", now).await.unwrap(), 0);
+    let row = schedule(s, "w@prod").await;
+    assert_eq!((row.run_count, row.failure_count), (2, 2), "{row:?}");
+
+    // The first run's own instance was cut off, not gone: its result arrives after the sweep.
+    // The run was counted (as a failure) when it was closed; it now moves to a success, and
+    // a batch written twice moves nothing.
+    let mut done = runs[0].clone();
+    done.status = ExecutionStatus::Passed;
+    done.completed_at = Some(now);
+    done.duration_ms = Some(5);
+    let record = ExecutionRecord {
+        execution: done,
+        steps: Vec::new(),
+        metrics: Vec::new(),
+        health_checks: Vec::new(),
+    };
+    let tally = ScheduleTally {
+        schedule_id: "w@prod".into(),
+        run_id: Some(runs[0].run_id.clone()),
+        owner: "a".into(),
+        passed: true,
+        next_run_at: None,
+    };
+    for _ in 0..2 {
+        s.write_results(&[], &[&record], &[&tally]).await.unwrap();
+        let row = schedule(s, "w@prod").await;
+        assert_eq!(
+            (row.run_count, row.success_count, row.failure_count),
+            (2, 1, 1),
+            "{row:?}"
+        );
+    }
 }
 
 async fn interrupted_runs_are_listed_and_closed_once(db: TestDb) {

@@ -306,18 +306,25 @@ async fn lag_and_store_errors_are_counted(daemon: impl AsyncFnOnce(&str) -> Opti
     assert!(sum >= 0.0 && sum < 60.0 * count, "{sum}");
     assert!(last >= 0.0 && last <= sum, "{last} of {sum}");
 
-    // A writer on the same bus whose database is closed: results wait, then are refused.
+    // A writer on the same bus whose database is closed: results wait, then are refused (a
+    // finished run's result counts as dropped; a RUNNING row alone would not).
     let closed = Store::open(&d.url, OpenMode::Create).await.unwrap();
     closed.close().await;
     let (writer, _task) = ResultWriter::start_with_events(closed, 2, Some(d.events.clone()));
     let job = || {
-        WriteJob::Started(Box::new(execution(
-            "ticking",
-            "production",
-            ExecutionStatus::Running,
-            Timestamp::now(),
-            None,
-        )))
+        let record = wfmon_store::ExecutionRecord {
+            execution: execution(
+                "ticking",
+                "production",
+                ExecutionStatus::Passed,
+                Timestamp::now(),
+                Some(5),
+            ),
+            steps: Vec::new(),
+            metrics: Vec::new(),
+            health_checks: Vec::new(),
+        };
+        WriteJob::Finished(Box::new(record), None)
     };
     assert_eq!(
         [writer.send(job()), writer.send(job()), writer.send(job())],

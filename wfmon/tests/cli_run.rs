@@ -1432,3 +1432,92 @@ async fn results_of_runs_while_the_database_refuses_connections_are_written_afte
     );
     check_after_outage(&db, &target, &daemon, &in_flight, cut, restored).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn during_an_outage_every_due_time_runs_even_beside_a_schedule_that_overlaps() {
+    let Some(db) = Db::postgres().await else {
+        return;
+    };
+    let pg = db.pg.as_ref().unwrap();
+    let proxy = Proxy::start(pg_host_port(&pg.base));
+    let through_proxy = pg_url(&pg.base, Some(&proxy.addr), &pg.name);
+    let target = Target::start();
+    let dir = tempfile::tempdir().unwrap();
+    // `slow` is still in flight at each of its due times, so each turn of the loop records a
+    // SKIPPED row for it; `quick` never overlaps.
+    write_config(
+        dir.path(),
+        "wfmon.yaml",
+        "{shutdown_grace: 5s}",
+        &target.base,
+        &[
+            http_workflow("quick", EVERY_SECOND, "/ok/quick"),
+            http_workflow("slow", EVERY_SECOND, "/slow/1500/slow"),
+        ],
+    );
+    let mut daemon = Daemon::running(dir.path(), "wfmon.yaml", &through_proxy, "daemon").await;
+    running_row(&db, "slow@local").await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    proxy.cut();
+    let cut = Utc::now();
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    proxy.restore();
+    let restored = Utc::now();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (status, _) = daemon.terminate().await;
+    let log = daemon.log();
+    assert_eq!(status.code(), Some(0), "nothing was lost:\n{log}");
+
+    let all = db.executions().await;
+    let text = summary(&all);
+    assert_due_times_unique(&all, &log);
+    let quick = of_schedule(&all, "quick@local");
+    assert!(
+        quick.iter().all(|e| e.status == ExecutionStatus::Passed),
+        "a run that never overlaps is never SKIPPED\n{text}\n{log}"
+    );
+    // Every due second of the outage (past the moment it is noticed) has its run.
+    let dues: BTreeSet<DateTime<Utc>> = quick.iter().map(|e| due_at(e)).collect();
+    let mut second = ceil_second(cut + TimeDelta::seconds(3));
+    let mut missing = Vec::new();
+    while second < restored - TimeDelta::seconds(1) {
+        if !dues.contains(&second) {
+            missing.push(second);
+        }
+        second += TimeDelta::seconds(1);
+    }
+    assert!(
+        missing.is_empty(),
+        "due times of the outage never ran: {missing:?}\n{text}\n{log}"
+    );
+    assert_eq!(target.count("/ok/quick"), quick.len(), "{text}");
+    let slow = of_schedule(&all, "slow@local");
+    assert!(
+        slow.iter().any(|e| e.status == ExecutionStatus::Skipped
+            && due_at(e) > cut
+            && due_at(e) < restored),
+        "the overlapping schedule was skipped during the outage\n{text}"
+    );
+    for id in ["quick@local", "slow@local"] {
+        let s = db.schedule(id).await;
+        let ran = of_schedule(&all, id).iter().filter(|e| ran(e)).count();
+        assert_eq!(s.run_count, ran as i64, "{s:?}");
+        assert_eq!(s.run_count, s.success_count + s.failure_count, "{s:?}");
+    }
+    // The outage is told once, and its end once, when it ends.
+    assert_eq!(
+        log.matches("scheduler cannot reach the database").count(),
+        1,
+        "{log}"
+    );
+    assert!(
+        !log.contains("scheduler reaches the database again"),
+        "no recovery is claimed while the database is still out of reach:\n{log}"
+    );
+    assert_eq!(
+        log.matches("database reachable again: runs are claimed in it again")
+            .count(),
+        1,
+        "{log}"
+    );
+}

@@ -13,7 +13,10 @@
 //! While the database does not answer, runs go on without claims: each instance runs the
 //! schedules of its configuration on its own clock (with several instances, a due run may
 //! then run on each), results wait in the writer's buffer, and claiming resumes when the
-//! database returns.
+//! database returns. The loop itself never waits long for the database: a claim or a look at
+//! the next due time gives up after `DB_CALL_LIMIT` (a transient failure or no answer sends it
+//! offline), moving schedules on and lease renewal run beside it, and while offline it makes
+//! no database call at all (a probe beside it tells when the database answers again).
 //!
 //! Shutdown stops claiming, waits for runs in flight up to the grace period, then aborts the
 //! rest (recorded as ABORTED), writes what is buffered and releases the leases. At start-up
@@ -24,12 +27,13 @@ mod sweep;
 
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::{Notify, Semaphore, watch};
-use tokio::task::JoinSet;
+use tokio::task::{JoinHandle, JoinSet};
 use wfmon_model::{Timestamp, TriggeredBy, new_id};
 use wfmon_store::{Advance, ClaimedRun, ScheduleSpec, ScheduleTally, Store, StoreError};
 
@@ -44,6 +48,18 @@ use crate::runner::NoObserver;
 use crate::telemetry::StoreOperation;
 use crate::workflow::Workflow;
 use crate::writer::{ResultWriter, WriteJob};
+
+/// Longest the loop waits for a claim or a look at the next due time before it goes on
+/// without the database. Shorter than the pool's connect timeout, so that an outage delays
+/// the runs due as it starts by at most this much.
+const DB_CALL_LIMIT: Duration = Duration::from_secs(2);
+
+/// Longest a database call beside the loop (moving schedules on, renewing leases, sweeping)
+/// may take before it is given up.
+const SIDE_CALL_LIMIT: Duration = Duration::from_secs(10);
+
+/// How often, while offline, the probe asks whether the database answers.
+const PROBE_EVERY: Duration = Duration::from_millis(500);
 
 /// The schedule id of a workflow in an environment: stable across restarts and instances.
 /// Workflow names cannot contain `@` (see config validation), so the id splits back.
@@ -129,7 +145,7 @@ struct State {
     writer: ResultWriter,
     permits: Arc<Semaphore>,
     in_flight: Mutex<HashMap<String, InFlight>>,
-    /// The latest due time started, by schedule.
+    /// The latest due time started or recorded as SKIPPED, by schedule.
     last_due: Mutex<HashMap<String, DateTime<Utc>>>,
     finished: Notify,
     abort: watch::Sender<Option<String>>,
@@ -171,87 +187,123 @@ pub async fn run_scheduler(
     let mut skipped = 0;
     let mut last_error: Option<String> = None;
     let mut next_maintenance = Utc::now() + lease / 3;
-    // While the database does not answer: each schedule's next due time, kept here.
-    let mut offline: Option<HashMap<String, DateTime<Utc>>> = None;
+    let mut maintenance: Option<JoinHandle<Result<(), DbFault>>> = None;
+    let mut offline: Option<Offline> = None;
     tokio::pin!(shutdown);
     let reason = loop {
         let now = Utc::now();
-        let passed_over = state.mark_overlaps(now).await;
+        let passed_over = state.mark_overlaps(now, offline.is_none());
         skipped += passed_over.len() as u64;
-        if let Some(next) = &mut offline {
+        if let Some(off) = &mut offline {
             // The due times recorded as SKIPPED are not run once the run in flight ends.
             for (id, following) in passed_over {
                 match following {
-                    Some(at) => next.insert(id, at),
-                    None => next.remove(&id),
+                    Some(at) => off.next.insert(id, at),
+                    None => off.next.remove(&id),
                 };
             }
         }
         let free = state.permits.available_permits();
         let mut saturated = free == 0;
         let mut db_error = None;
-        if offline.is_some() && state.reachable().await {
+        if let Some(off) = offline.take_if(|o| o.answers()) {
             // Back: the due times kept on this clock go to the database, so that what ran
             // during the outage is not run again as a catch-up.
-            let next: Vec<(String, Timestamp)> = offline
-                .take()
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(id, at)| (id, at.into()))
+            let next: Vec<(String, Timestamp)> = off
+                .next
+                .iter()
+                .map(|(id, at)| (id.clone(), (*at).into()))
                 .collect();
-            if let Err(e) = state.store.forward_schedules(&next).await {
-                tracing::warn!(
-                    "could not move schedules past the runs made during the outage: {e}"
-                );
+            match bounded(
+                DB_CALL_LIMIT,
+                "moving schedules past the runs made during the outage",
+                state.store.forward_schedules(&next),
+            )
+            .await
+            {
+                Ok(_) => {
+                    tracing::info!("database reachable again: runs are claimed in it again");
+                    last_error = None;
+                }
+                Err(e) => {
+                    // Not back after all: go on from this clock.
+                    tracing::debug!("{e}");
+                    offline = Some(Offline::start(state.store.clone(), off.next.clone()));
+                }
             }
-            tracing::info!("database reachable again: runs are claimed in it again");
         }
         if offline.is_none() && free > 0 {
-            match state
-                .store
-                .claim_due(
+            let claimed = bounded(
+                DB_CALL_LIMIT,
+                "claiming due runs",
+                state.store.claim_due(
                     &state.instance,
                     (now + lookahead).into(),
                     now.into(),
                     (now + lease).into(),
                     u32::try_from(free).unwrap_or(u32::MAX),
-                )
-                .await
-            {
+                ),
+            )
+            .await;
+            match claimed {
                 Ok(claims) => {
                     saturated = claims.len() >= free;
-                    state.start(claims, now, &mut tasks, false).await;
+                    state.start(claims, now, &mut tasks, false);
                 }
                 Err(e) => {
-                    if !state.reachable().await {
+                    // Out of reach, no answer in time, or a refusal that a trivial query
+                    // meets too (a database closed to connections): go on without claims.
+                    // Any other error is retried at the next turn.
+                    if e.transient || !reachable(&state.store).await {
                         tracing::error!(
                             "database unreachable: schedules run from the configuration, \
                              unclaimed, until it returns; their results wait in memory"
                         );
-                        offline = Some(state.local_schedule(now));
+                        offline = Some(Offline::start(
+                            state.store.clone(),
+                            state.local_schedule(now),
+                        ));
                     }
                     db_error = Some(e);
                 }
             }
         }
-        if let Some(next) = &mut offline {
-            let due = state.due_offline(next, now + lookahead, now, free);
+        if let Some(off) = &mut offline {
+            let due = state.due_offline(&mut off.next, now + lookahead, now, free);
             saturated = due.len() >= free;
-            state.start(due, now, &mut tasks, true).await;
+            state.start(due, now, &mut tasks, true);
+        }
+        if let Some(done) = maintenance.take_if(|m| m.is_finished())
+            && let Ok(Err(e)) = done.await
+        {
+            db_error.get_or_insert(e);
         }
         if now >= next_maintenance {
             next_maintenance = now + lease / 3;
-            if offline.is_none()
-                && let Err(e) = state.maintain(now, lease).await
-            {
-                db_error.get_or_insert(e);
+            // Beside the loop, one at a time: a slow database does not hold up the runs.
+            if offline.is_none() && maintenance.is_none() {
+                let state = state.clone();
+                maintenance = Some(tokio::spawn(async move {
+                    bounded(
+                        SIDE_CALL_LIMIT,
+                        "renewing leases and closing interrupted runs",
+                        state.maintain(now, lease),
+                    )
+                    .await
+                }));
             }
         }
         while tasks.try_join_next().is_some() {}
         let mut wake = now + poll;
         // With no free slot, what is due waits for one (`finished`), not for its due time.
         if offline.is_none() && !saturated {
-            match state.store.next_due(Timestamp::from(now)).await {
+            match bounded(
+                DB_CALL_LIMIT,
+                "reading the next due run",
+                state.store.next_due(Timestamp::from(now)),
+            )
+            .await
+            {
                 Ok(Some(due)) => wake = wake.min(due.as_datetime() - lookahead),
                 Ok(None) => {}
                 Err(e) => {
@@ -265,16 +317,23 @@ pub async fn run_scheduler(
                 .telemetry()
                 .store_error(StoreOperation::Schedule);
         }
-        report_db_error(&mut last_error, db_error);
+        // While offline no call is made, so no error is no news: the recovery is told above.
+        if offline.is_none() || db_error.is_some() {
+            report_db_error(&mut last_error, db_error);
+        }
         if let Some(due) = state.earliest_in_flight_due() {
             wake = wake.min(due);
         }
         if let Some(due) = offline
             .as_ref()
             .filter(|_| !saturated)
-            .and_then(|n| n.values().min())
+            .and_then(|o| o.next.values().min())
         {
             wake = wake.min(*due - lookahead);
+        }
+        if offline.is_some() {
+            // The probe's answer is read at the next turn.
+            wake = wake.min(now + PROBE_EVERY);
         }
         wake = wake.min(next_maintenance);
         let sleep = (wake - Utc::now())
@@ -287,6 +346,10 @@ pub async fn run_scheduler(
             reason = &mut shutdown => break reason,
         }
     };
+    if let Some(m) = maintenance {
+        m.abort();
+    }
+    drop(offline);
     let aborted = state.stop(&mut tasks, &reason).await;
     SchedulerSummary {
         started: state.started.load(std::sync::atomic::Ordering::Relaxed),
@@ -300,8 +363,90 @@ pub async fn run_scheduler(
     }
 }
 
+/// A database call of the scheduler that failed or got no answer in time.
+#[derive(Debug)]
+struct DbFault {
+    message: String,
+    /// Out of reach or no answer: worth going on without the database.
+    transient: bool,
+}
+
+impl From<StoreError> for DbFault {
+    fn from(e: StoreError) -> DbFault {
+        DbFault {
+            transient: e.is_transient(),
+            message: e.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for DbFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// A database call of the scheduler, given up after `limit` (no answer, which counts as out
+/// of reach).
+async fn bounded<T>(
+    limit: Duration,
+    what: &str,
+    call: impl Future<Output = Result<T, StoreError>>,
+) -> Result<T, DbFault> {
+    match tokio::time::timeout(limit, call).await {
+        Ok(result) => result.map_err(DbFault::from),
+        Err(_) => Err(DbFault {
+            message: format!("{what}: no answer within {}s", limit.as_secs_f64()),
+            transient: true,
+        }),
+    }
+}
+
+/// Whether the database answers a trivial query within `PROBE_EVERY`.
+async fn reachable(store: &Store) -> bool {
+    tokio::time::timeout(PROBE_EVERY, store.ping())
+        .await
+        .unwrap_or(false)
+}
+
+/// While the database does not answer: each schedule's next due time on this clock, and a
+/// probe beside the loop that pings the database until it answers.
+struct Offline {
+    next: HashMap<String, DateTime<Utc>>,
+    back: Arc<AtomicBool>,
+    probe: JoinHandle<()>,
+}
+
+impl Offline {
+    fn start(store: Store, next: HashMap<String, DateTime<Utc>>) -> Offline {
+        let back = Arc::new(AtomicBool::new(false));
+        let answered = back.clone();
+        let probe = tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(PROBE_EVERY).await;
+                if reachable(&store).await {
+                    answered.store(true, Ordering::SeqCst);
+                    return;
+                }
+            }
+        });
+        Offline { next, back, probe }
+    }
+
+    /// Whether the probe has had an answer.
+    fn answers(&self) -> bool {
+        self.back.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for Offline {
+    fn drop(&mut self) {
+        self.probe.abort();
+    }
+}
+
 /// Logs a database error once per outage, and its end.
-fn report_db_error(last: &mut Option<String>, error: Option<StoreError>) {
+fn report_db_error(last: &mut Option<String>, error: Option<DbFault>) {
     match (error, last.as_ref()) {
         (Some(e), None) => {
             tracing::error!("scheduler cannot reach the database, no new runs are claimed: {e}");
@@ -316,13 +461,6 @@ fn report_db_error(last: &mut Option<String>, error: Option<StoreError>) {
 }
 
 impl State {
-    /// Whether the database answers within half a second.
-    async fn reachable(&self) -> bool {
-        tokio::time::timeout(Duration::from_millis(500), self.store.ping())
-            .await
-            .unwrap_or(false)
-    }
-
     fn lookup(&self, workflow: &str, environment: &str) -> Option<&Workflow> {
         self.config
             .workflow(workflow)
@@ -395,8 +533,8 @@ impl State {
         runs
     }
 
-    /// Starts claimed runs, then (unless `offline`) advances their schedules.
-    async fn start(
+    /// Starts claimed runs, then (unless `offline`) advances their schedules beside the loop.
+    fn start(
         self: &Arc<Self>,
         claims: Vec<ClaimedRun>,
         now: DateTime<Utc>,
@@ -460,20 +598,44 @@ impl State {
                 state.finished.notify_one();
             });
         }
-        // After the runs are started, so that a slow write (another writer holding the
-        // database) does not delay them: until it is done the lease keeps the schedules, and
-        // if it fails, the run's result writes the next due time.
-        if !offline
-            && let Err(e) = self
-                .store
-                .advance_schedules(&self.instance, &advances)
-                .await
-        {
-            tracing::warn!(
-                "could not move {} schedule(s) to their next due time: {e}",
-                advances.len()
-            );
+        // Beside the loop, so that a slow write (another writer holding the database) delays
+        // neither these runs nor the next ones: until it is done the lease keeps the
+        // schedules, and if it fails, the run's result writes the next due time.
+        if !offline {
+            self.advance_beside(advances, tracing::Level::WARN);
         }
+    }
+
+    /// Moves schedules this instance holds on, in a task of its own (bounded by
+    /// `SIDE_CALL_LIMIT`); a failure is logged at `level`.
+    fn advance_beside(&self, advances: Vec<Advance>, level: tracing::Level) {
+        if advances.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let instance = self.instance.clone();
+        tokio::spawn(async move {
+            let moved = bounded(
+                SIDE_CALL_LIMIT,
+                "advancing schedules",
+                store.advance_schedules(&instance, &advances),
+            )
+            .await;
+            if let Err(e) = moved {
+                if level == tracing::Level::WARN {
+                    tracing::warn!(
+                        "could not move {} schedule(s) to their next due time: {e}",
+                        advances.len()
+                    );
+                } else {
+                    tracing::debug!(
+                        "could not move {} skipped schedule(s) on now (their run's result \
+                         will): {e}",
+                        advances.len()
+                    );
+                }
+            }
+        });
     }
 
     /// One scheduled run, from its due time to its recorded result.
@@ -513,6 +675,7 @@ impl State {
                 .and_then(|f| f.next_due);
             Some(ScheduleTally {
                 schedule_id: claim.schedule_id.clone(),
+                run_id: None,
                 owner: self.instance.clone(),
                 passed,
                 next_run_at: next_due.map(Timestamp::from),
@@ -564,8 +727,13 @@ impl State {
     }
 
     /// Records a SKIPPED run for each schedule due while its previous run is still in flight,
-    /// and moves the schedule on. Returns the schedules skipped with their next due times.
-    async fn mark_overlaps(&self, now: DateTime<Utc>) -> Vec<(String, Option<DateTime<Utc>>)> {
+    /// and (when `online`) moves the schedule on in the database, beside the loop. Returns
+    /// the schedules skipped with their next due times.
+    fn mark_overlaps(
+        &self,
+        now: DateTime<Utc>,
+        online: bool,
+    ) -> Vec<(String, Option<DateTime<Utc>>)> {
         let mut skipped = Vec::new();
         {
             let mut in_flight = self.in_flight.lock().expect("in flight");
@@ -578,6 +746,12 @@ impl State {
                 };
                 let schedule = workflow.schedule.as_ref().expect("scheduled workflow");
                 run.next_due = schedule.next_after(now);
+                // Handled, as a started run's due time is: a schedule run on this clock
+                // after an outage begins resumes after it, not at it.
+                self.last_due
+                    .lock()
+                    .expect("last due")
+                    .insert(schedule_id.clone(), due);
                 let identity = RunIdentity {
                     run_id: new_id("run"),
                     workflow: run.workflow.clone(),
@@ -630,20 +804,19 @@ impl State {
             ));
             advances.push(advance);
         }
-        if !advances.is_empty()
-            && let Err(e) = self
-                .store
-                .advance_schedules(&self.instance, &advances)
-                .await
-        {
-            tracing::debug!(
-                "could not move skipped schedules on now (their run's result will): {e}"
-            );
+        let passed_over = advances
+            .iter()
+            .map(|a| {
+                (
+                    a.schedule_id.clone(),
+                    a.next_run_at.map(|t| t.as_datetime()),
+                )
+            })
+            .collect();
+        if online {
+            self.advance_beside(advances, tracing::Level::DEBUG);
         }
-        advances
-            .into_iter()
-            .map(|a| (a.schedule_id, a.next_run_at.map(|t| t.as_datetime())))
-            .collect()
+        passed_over
     }
 
     fn earliest_in_flight_due(&self) -> Option<DateTime<Utc>> {
@@ -655,12 +828,20 @@ impl State {
             .min()
     }
 
-    /// Renews this instance's leases and closes runs that other processes left RUNNING.
+    /// Renews the leases of the schedules this instance has runs in flight for (a lease it
+    /// holds for any other reason, such as a claim it could not start, is left to expire) and
+    /// closes runs that other processes left RUNNING.
     async fn maintain(&self, now: DateTime<Utc>, lease: TimeDelta) -> Result<(), StoreError> {
-        let held = !self.in_flight.lock().expect("in flight").is_empty();
-        if held {
+        let held: Vec<String> = self
+            .in_flight
+            .lock()
+            .expect("in flight")
+            .keys()
+            .cloned()
+            .collect();
+        if !held.is_empty() {
             self.store
-                .renew_leases(&self.instance, (now + lease).into())
+                .renew_leases(&self.instance, &held, (now + lease).into())
                 .await?;
         }
         sweep_interrupted(&self.store, &self.config, &self.instance, false).await?;

@@ -89,7 +89,8 @@ pub async fn sweep_interrupted(
             if !held && started + lease < now {
                 add(
                     format!(
-                        "aborted: instance {instance} stopped renewing its claim on this run (crash, kill or lost connection)"
+                        "aborted: {} stopped renewing its claim on this run (crash, kill or lost connection)",
+                        who(&instance)
                     ),
                     run,
                 );
@@ -106,7 +107,8 @@ pub async fn sweep_interrupted(
             if started + limit + lease < now {
                 add(
                     format!(
-                        "aborted: still RUNNING long after its timeout; instance {instance} is gone"
+                        "aborted: still RUNNING long after its timeout; {} is gone",
+                        who(&instance)
                     ),
                     run,
                 );
@@ -123,4 +125,14 @@ pub async fn sweep_interrupted(
         closed += n;
     }
     Ok(closed)
+}
+
+/// The instance that ran a run, as a message names it: rows written by other tools (or
+/// adopted from an older layout) may have none.
+fn who(instance: &str) -> String {
+    if instance.is_empty() {
+        "the instance that ran it (not recorded)".to_string()
+    } else {
+        format!("instance {instance}")
+    }
 }

@@ -1,11 +1,12 @@
 //! The schedule counts of finished scheduled runs, written in the recorder's transaction.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sqlx::QueryBuilder;
 use wfmon_model::Timestamp;
 
 use super::ScheduleTally;
+use crate::rollups::RunFacts;
 
 /// Schedules named per statement (6 parameters each).
 const SCHEDULES_PER_STATEMENT: usize = 1000;
@@ -16,6 +17,7 @@ const SCHEDULES_PER_STATEMENT: usize = 1000;
 pub(crate) async fn tally<'c, DB>(
     conn: &mut DB::Connection,
     tallies: &[&ScheduleTally],
+    previous: &HashMap<String, RunFacts>,
 ) -> Result<(), sqlx::Error>
 where
     DB: sqlx::Database,
@@ -26,7 +28,7 @@ where
     for<'q> Timestamp: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
     for<'q> Option<Timestamp>: sqlx::Encode<'q, DB> + sqlx::Type<DB>,
 {
-    for round in tally_rounds(tallies) {
+    for round in tally_rounds(tallies, previous) {
         let rows: Vec<(&String, &TallySum)> = round.iter().collect();
         for chunk in rows.chunks(SCHEDULES_PER_STATEMENT) {
             // Every CASE reads the row as it was: the lease is tested before it is released.
@@ -70,16 +72,20 @@ struct TallySum {
 /// The tallies added up per schedule and owner, in rounds that name each schedule once, in
 /// the order of the batch (a schedule ended by two instances in one batch, which only a lease
 /// taken over can cause, takes two rounds, as two statements would).
-fn tally_rounds(tallies: &[&ScheduleTally]) -> Vec<BTreeMap<String, TallySum>> {
+fn tally_rounds(
+    tallies: &[&ScheduleTally],
+    previous: &HashMap<String, RunFacts>,
+) -> Vec<BTreeMap<String, TallySum>> {
     let mut rounds: Vec<BTreeMap<String, TallySum>> = Vec::new();
     for t in tallies {
+        let (runs, passed) = contribution(t, previous);
         let last = rounds.iter().rposition(|r| r.contains_key(&t.schedule_id));
         if let Some(i) = last
             && let Some(sum) = rounds[i].get_mut(&t.schedule_id)
             && sum.owner == t.owner
         {
-            sum.runs += 1;
-            sum.passed += i64::from(t.passed);
+            sum.runs += runs;
+            sum.passed += passed;
             continue;
         }
         let next = last.map_or(0, |i| i + 1);
@@ -90,13 +96,28 @@ fn tally_rounds(tallies: &[&ScheduleTally]) -> Vec<BTreeMap<String, TallySum>> {
             t.schedule_id.clone(),
             TallySum {
                 owner: t.owner.clone(),
-                runs: 1,
-                passed: i64::from(t.passed),
+                runs,
+                passed,
                 next_run_at: t.next_run_at,
             },
         );
     }
     rounds
+}
+
+/// What a tally adds to its schedule's run and success counts (failures are the runs not
+/// passed): a new run adds one run; a run whose row was already final before this write was
+/// counted then, and only moves from its earlier outcome to this one.
+fn contribution(t: &ScheduleTally, previous: &HashMap<String, RunFacts>) -> (i64, i64) {
+    let before = t
+        .run_id
+        .as_ref()
+        .and_then(|id| previous.get(id))
+        .filter(|b| b.status.is_final());
+    match before {
+        Some(b) => (0, i64::from(t.passed) - i64::from(b.status.is_success())),
+        None => (1, i64::from(t.passed)),
+    }
 }
 
 #[cfg(test)]
@@ -106,6 +127,7 @@ mod tests {
     fn t(schedule: &str, owner: &str, passed: bool, next: Option<&str>) -> ScheduleTally {
         ScheduleTally {
             schedule_id: schedule.into(),
+            run_id: None,
             owner: owner.into(),
             passed,
             next_run_at: next.map(|n| Timestamp::parse(n).unwrap()),
@@ -117,7 +139,7 @@ mod tests {
         let a1 = t("a", "i1", true, Some("2026-03-04T05:06:00Z"));
         let a2 = t("a", "i1", false, Some("2026-03-04T05:07:00Z"));
         let b = t("b", "i1", true, None);
-        let rounds = tally_rounds(&[&a1, &b, &a2]);
+        let rounds = tally_rounds(&[&a1, &b, &a2], &HashMap::new());
         assert_eq!(rounds.len(), 1);
         let a = &rounds[0]["a"];
         assert_eq!((a.runs, a.passed), (2, 1));
@@ -130,7 +152,7 @@ mod tests {
         let first = t("a", "i1", true, None);
         let other = t("a", "i2", true, None);
         let again = t("a", "i1", false, None);
-        let rounds = tally_rounds(&[&first, &other, &again]);
+        let rounds = tally_rounds(&[&first, &other, &again], &HashMap::new());
         let owners: Vec<(&str, i64)> = rounds
             .iter()
             .map(|r| (r["a"].owner.as_str(), r["a"].runs))

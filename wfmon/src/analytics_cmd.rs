@@ -32,12 +32,13 @@ pub struct WindowArgs {
     /// Only this environment.
     #[arg(long, value_name = "ENV")]
     pub env: Option<String>,
-    /// Start: an RFC 3339 time or an age such as 7d [default: 24 hours before --until].
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub since: Option<Timestamp>,
+    /// Start: an RFC 3339 time, a date or an age such as 7d [default: 24 hours before
+    /// --until].
+    #[arg(long, value_name = "TIME", value_parser = check_time)]
+    pub since: Option<String>,
     /// End (exclusive), like --since [default: now].
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub until: Option<Timestamp>,
+    #[arg(long, value_name = "TIME", value_parser = check_time)]
+    pub until: Option<String>,
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -51,6 +52,12 @@ pub struct SeriesArgs {
     /// Bucket size, a whole number of minutes (15m, 1h, 1d).
     #[arg(long, value_name = "DURATION", value_parser = parse_step)]
     pub step: Option<i64>,
+}
+
+/// A time as `--since`/`--until` take it, checked when the command line is read and turned
+/// into an instant later, both ends from the same now.
+fn check_time(text: &str) -> Result<String, String> {
+    parse_time(text).map(|_| text.to_owned())
 }
 
 fn parse_step(text: &str) -> Result<i64, String> {
@@ -68,10 +75,18 @@ fn parse_step(text: &str) -> Result<i64, String> {
 /// The window of `args`, refused as the API refuses it (inverted, longer than
 /// `MAX_WINDOW_DAYS`, more than `MAX_POINTS` buckets of `step`) before anything is read.
 fn window(args: &WindowArgs, step: Option<i64>) -> Result<AnalyticsWindow, Failure> {
-    let until = args.until.unwrap_or_else(Timestamp::now);
-    let since = args
-        .since
-        .unwrap_or_else(|| until.minus(chrono::TimeDelta::hours(24)));
+    // Both ends from one instant, as the API reads them: `--since 1d` is a day long.
+    let now = Timestamp::now();
+    let at = |text: &Option<String>| -> Result<Option<Timestamp>, Failure> {
+        text.as_deref()
+            .map(|t| {
+                wfmon_model::parse_instant(t, now)
+                    .map_err(|e| Failure::with_code(format!("`{t}` {e}"), EXIT_USAGE))
+            })
+            .transpose()
+    };
+    let until = at(&args.until)?.unwrap_or(now);
+    let since = at(&args.since)?.unwrap_or_else(|| until.minus(chrono::TimeDelta::hours(24)));
     let window = AnalyticsWindow {
         workflow: args.workflow.clone(),
         environment: args.env.clone(),

@@ -1,13 +1,26 @@
 //! Alert state, in the `alerts` table: one row per episode, at most one open row per
 //! fingerprint (rule, workflow, environment), which the database enforces with a unique
-//! partial index. Every change is one compare-and-set statement, so two evaluators (two
-//! instances, or the daemon and `wfmon alerts`) never both open, resolve or escalate the
-//! same alert; the notifications a change causes are written in the same transaction.
+//! partial index. Every change is one compare-and-set statement (a silence, which also
+//! rewrites the metadata, reads and writes the row under a lock in one transaction), so two
+//! evaluators (two instances, or the daemon and `wfmon alerts`) never both open, resolve or
+//! escalate the same alert; the notifications a change causes are written in the same
+//! transaction.
+//!
+//! Status: an open alert is ACKNOWLEDGED once acknowledged, else ESCALATED once escalated,
+//! else ACTIVE (`unsilenced_status`), except while a silence holds it SILENCED. A silence
+//! is either set by hand until a time (metadata `silencedUntil`, with `silencedBy` and
+//! `silenceReason`) or caused by an open alert it depends on (metadata `silencedReason`);
+//! when it ends, the alert gets back the status it had, acknowledgement included, and the
+//! two keys that mark a silence in force are removed. A silence also suppresses the
+//! alert's notifications that no sender holds yet.
 //!
 //! Also the history reads the evaluator needs: recent runs, runs in a window, metric values.
 
 use sqlx::{AssertSqlSafe, QueryBuilder};
-use wfmon_model::{Alert, NotificationLog, Record, Timestamp, WorkflowExecution};
+use wfmon_model::{
+    Alert, AlertStatus, Json, NotificationLog, NotificationStatus, Record, Timestamp,
+    WorkflowExecution,
+};
 
 use crate::records::{OnConflict, begin_write, insert_rows, select_sql};
 use crate::{Store, StoreError};
@@ -37,6 +50,44 @@ const VERDICT_STATUSES: &str = "('PASSED', 'WARNING', 'FAILED', 'TIMED_OUT')";
 const LAST_ATTEMPTS: &str = "NOT EXISTS (SELECT 1 FROM workflow_executions later \
      WHERE later.first_run_id = COALESCE(workflow_executions.first_run_id, workflow_executions.run_id) \
      AND later.attempt > workflow_executions.attempt)";
+
+/// The status an open alert has when no silence holds it: ACKNOWLEDGED once acknowledged,
+/// else ESCALATED once escalated, else ACTIVE.
+fn unsilenced_status(alert: &Alert) -> AlertStatus {
+    if alert.acknowledged_at.is_some() {
+        AlertStatus::Acknowledged
+    } else if alert.escalated_at.is_some() {
+        AlertStatus::Escalated
+    } else {
+        AlertStatus::Active
+    }
+}
+
+/// When a silence set by hand ends, if one holds the alert.
+fn silenced_until(alert: &Alert) -> Option<Timestamp> {
+    alert
+        .metadata
+        .as_ref()
+        .and_then(|m| m.0.get("silencedUntil"))
+        .and_then(|v| v.as_str())
+        .and_then(|t| Timestamp::parse(t).ok())
+}
+
+/// The alert's metadata as a map (empty when it has none or it is not an object).
+fn metadata_map(alert: &Alert) -> serde_json::Map<String, serde_json::Value> {
+    match alert.metadata.as_ref().map(|m| m.0.clone()) {
+        Some(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// What a silence, or its end, makes of the alert read under lock.
+struct Rewrite {
+    status: AlertStatus,
+    metadata: Json,
+    /// Suppress the alert's notifications no sender holds, with this reason.
+    withdraw: Option<String>,
+}
 
 fn with_alert(rows: &[NotificationLog], alert_id: &str) -> Vec<NotificationLog> {
     rows.iter()
@@ -186,29 +237,31 @@ impl Store {
             .await
     }
 
-    /// Escalates an ACTIVE alert (nobody acknowledged it in time) and queues `rows`.
+    /// Escalates an ACTIVE alert (nobody acknowledged it in time) and queues `rows`; the
+    /// alert counts as notified when one of them is PENDING (not all suppressed).
     pub async fn escalate_alert(
         &self,
         alert_id: &str,
         at: Timestamp,
         rows: &[NotificationLog],
     ) -> Result<Option<Alert>, StoreError> {
-        let notified = if rows.is_empty() {
-            ""
-        } else {
+        let notified = if rows.iter().any(|r| r.status == NotificationStatus::Pending) {
             ", last_notified_at = $1"
+        } else {
+            ""
         };
         let sql = format!(
             "UPDATE alerts SET status = 'ESCALATED', escalated_at = $1{notified} \
-             WHERE alert_id = $2 AND status = 'ACTIVE' RETURNING {}",
+             WHERE alert_id = $2 AND status = 'ACTIVE' AND acknowledged_at IS NULL RETURNING {}",
             Alert::column_list()
         );
         self.change_alert(sql, alert_id, (at, None), rows, "escalating")
             .await
     }
 
-    /// Acknowledges an open alert (ACTIVE, ESCALATED or SILENCED): no more escalation or
-    /// reminders. Returns None when it is not open or already acknowledged.
+    /// Acknowledges an open alert that nobody acknowledged yet (ACTIVE, ESCALATED, or
+    /// SILENCED, whose silence this ends): no more escalation or reminders. Returns None
+    /// when it is not open or already acknowledged.
     pub async fn acknowledge_alert(
         &self,
         alert_id: &str,
@@ -217,7 +270,8 @@ impl Store {
     ) -> Result<Option<Alert>, StoreError> {
         let sql = format!(
             "UPDATE alerts SET status = 'ACKNOWLEDGED', acknowledged_at = $1, acknowledged_by = $2 \
-             WHERE alert_id = $3 AND status IN ('ACTIVE', 'ESCALATED', 'SILENCED') RETURNING {}",
+             WHERE alert_id = $3 AND status IN ('ACTIVE', 'ESCALATED', 'SILENCED') \
+             AND acknowledged_at IS NULL RETURNING {}",
             Alert::column_list()
         );
         self.change_alert(
@@ -230,55 +284,190 @@ impl Store {
         .await
     }
 
-    /// Silences an open alert until `until`: it stays recorded, its notifications are
-    /// suppressed. Who, why and until when are kept in its metadata (`silencedBy`,
-    /// `silenceReason`, `silencedUntil`).
+    /// Silences an open alert by hand until `until`: it stays recorded, its notifications
+    /// are suppressed, those no sender holds at `at` included (logged SUPPRESSED with
+    /// `note`). Who, why and until when are kept in its metadata (`silencedBy`,
+    /// `silenceReason`, `silencedUntil`); a silence by hand replaces the one in force.
+    /// Returns the alert and the notifications it suppressed, or None when it is not open.
     pub async fn silence_alert(
         &self,
         alert_id: &str,
         until: Timestamp,
         reason: &str,
         by: &str,
+        note: &str,
+        at: Timestamp,
+    ) -> Result<Option<(Alert, Vec<NotificationLog>)>, StoreError> {
+        self.rewrite_alert(alert_id, at, "silencing", |alert| {
+            if !alert.status.is_open() {
+                return None;
+            }
+            let mut metadata = metadata_map(alert);
+            metadata.remove("silencedReason");
+            metadata.insert("silencedBy".into(), by.into());
+            metadata.insert("silenceReason".into(), reason.into());
+            metadata.insert("silencedUntil".into(), until.to_string().into());
+            Some(Rewrite {
+                status: AlertStatus::Silenced,
+                metadata: wfmon_model::json(serde_json::Value::Object(metadata)),
+                withdraw: Some(note.to_owned()),
+            })
+        })
+        .await
+    }
+
+    /// Silences an ACTIVE or ESCALATED alert, not acknowledged, because an alert it depends
+    /// on is open (`reason`, kept in its metadata as `silencedReason`); its notifications no
+    /// sender holds at `at` are suppressed with that reason. The silence lasts until
+    /// `unsilence_alert`. Returns the alert and the notifications it suppressed, or None
+    /// when the alert is in no state to be silenced so.
+    pub async fn silence_alert_for_dependency(
+        &self,
+        alert_id: &str,
+        reason: &str,
+        at: Timestamp,
+    ) -> Result<Option<(Alert, Vec<NotificationLog>)>, StoreError> {
+        self.rewrite_alert(alert_id, at, "silencing", |alert| {
+            if !matches!(alert.status, AlertStatus::Active | AlertStatus::Escalated)
+                || alert.acknowledged_at.is_some()
+            {
+                return None;
+            }
+            let mut metadata = metadata_map(alert);
+            metadata.remove("silencedUntil");
+            metadata.insert("silencedReason".into(), reason.into());
+            Some(Rewrite {
+                status: AlertStatus::Silenced,
+                metadata: wfmon_model::json(serde_json::Value::Object(metadata)),
+                withdraw: Some(reason.to_owned()),
+            })
+        })
+        .await
+    }
+
+    /// Gives an open alert the status it has with no silence (`unsilenced_status`): ends a
+    /// dependency's silence, or a silence by hand whose time has come by `at`, and brings an
+    /// ACTIVE or ESCALATED record that was acknowledged back to ACKNOWLEDGED. Returns the
+    /// alert, or None when nothing changed (not open, a silence by hand lasting beyond
+    /// `at`, or already so).
+    pub async fn unsilence_alert(
+        &self,
+        alert_id: &str,
+        at: Timestamp,
     ) -> Result<Option<Alert>, StoreError> {
-        let Some(alert) = self.get::<Alert>(alert_id).await? else {
-            return Ok(None);
-        };
-        let mut metadata = match alert.metadata.as_ref().map(|m| m.0.clone()) {
-            Some(serde_json::Value::Object(map)) => map,
-            _ => serde_json::Map::new(),
-        };
-        metadata.insert("silencedBy".into(), by.into());
-        metadata.insert("silenceReason".into(), reason.into());
-        metadata.insert("silencedUntil".into(), until.to_string().into());
-        let metadata = wfmon_model::json(serde_json::Value::Object(metadata));
-        let sql = format!(
-            "UPDATE alerts SET status = 'SILENCED', metadata = $1 \
-             WHERE alert_id = $2 AND status <> 'RESOLVED' RETURNING {}",
-            Alert::column_list()
-        );
+        let changed = self
+            .rewrite_alert(alert_id, at, "ending the silence of", |alert| {
+                if !alert.status.is_open()
+                    || (alert.status == AlertStatus::Silenced
+                        && silenced_until(alert).is_some_and(|until| until > at))
+                {
+                    return None;
+                }
+                let status = unsilenced_status(alert);
+                if status == alert.status {
+                    return None;
+                }
+                let mut metadata = metadata_map(alert);
+                metadata.remove("silencedUntil");
+                metadata.remove("silencedReason");
+                Some(Rewrite {
+                    status,
+                    metadata: wfmon_model::json(serde_json::Value::Object(metadata)),
+                    withdraw: None,
+                })
+            })
+            .await?;
+        Ok(changed.map(|(alert, _)| alert))
+    }
+
+    /// The channels that were sent a notification of the alert (an alert, a reminder or an
+    /// escalation, queued for delivery: not suppressed), in the order they were first sent
+    /// one.
+    pub async fn alert_recipients(&self, alert_id: &str) -> Result<Vec<String>, StoreError> {
         dispatch!(self, pool, Db => {
-            sqlx::query_as::<Db, Alert>(AssertSqlSafe(sql))
-                .bind(metadata)
-                .bind(alert_id)
-                .fetch_optional(pool)
-                .await
-                .map_err(StoreError::query(format!("silencing alert {alert_id}")))
+            sqlx::query_scalar::<Db, String>(
+                "SELECT channel_name FROM notification_logs \
+                 WHERE alert_id = $1 AND channel_name IS NOT NULL AND status <> 'SUPPRESSED' \
+                   AND notification_type IN ('ALERT', 'REMINDER', 'ESCALATION') \
+                 GROUP BY channel_name ORDER BY MIN(created_at), channel_name",
+            )
+            .bind(alert_id)
+            .fetch_all(pool)
+            .await
+            .map_err(StoreError::query(format!("reading who was told of alert {alert_id}")))
         })
     }
 
-    /// Makes a SILENCED alert ACTIVE again (its silence expired).
-    pub async fn unsilence_alert(&self, alert_id: &str) -> Result<Option<Alert>, StoreError> {
-        let sql = format!(
-            "UPDATE alerts SET status = 'ACTIVE' WHERE alert_id = $1 AND status = 'SILENCED' \
-             RETURNING {}",
-            Alert::column_list()
+    /// Reads the alert under a lock (`FOR UPDATE` on PostgreSQL; SQLite's write transaction
+    /// is exclusive), lets `decide` say what it becomes, and writes that in the same
+    /// transaction: status and metadata, and, when asked, its PENDING notifications that
+    /// no sender holds at `at` suppressed with the reason. An alert whose notifications were
+    /// all suppressed so counts as never notified (`last_notified_at` cleared), so that it
+    /// is announced when its silence ends.
+    async fn rewrite_alert(
+        &self,
+        alert_id: &str,
+        at: Timestamp,
+        action: &str,
+        decide: impl FnOnce(&Alert) -> Option<Rewrite>,
+    ) -> Result<Option<(Alert, Vec<NotificationLog>)>, StoreError> {
+        let lock = match self.backend() {
+            crate::Backend::Postgres => " FOR UPDATE",
+            crate::Backend::Sqlite => "",
+        };
+        let read = format!("{} WHERE alert_id = $1{lock}", select_sql::<Alert>());
+        let withdraw = format!(
+            "UPDATE notification_logs SET status = 'SUPPRESSED', error_message = $1, \
+             delivery_status = NULL, next_attempt_at = NULL \
+             WHERE alert_id = $2 AND status = 'PENDING' \
+               AND (claimed_until IS NULL OR claimed_until < $3) RETURNING {}",
+            NotificationLog::column_list()
+        );
+        let columns = Alert::column_list();
+        let write = format!(
+            "UPDATE alerts SET status = $1, metadata = $2 WHERE alert_id = $3 RETURNING {columns}"
+        );
+        let write_unnotified = format!(
+            "UPDATE alerts SET status = $1, metadata = $2, last_notified_at = CASE \
+             WHEN EXISTS (SELECT 1 FROM notification_logs n \
+                 WHERE n.alert_id = alerts.alert_id AND n.status <> 'SUPPRESSED') \
+             THEN last_notified_at ELSE NULL END \
+             WHERE alert_id = $3 RETURNING {columns}"
         );
         dispatch!(self, pool, Db => {
-            sqlx::query_as::<Db, Alert>(AssertSqlSafe(sql))
-                .bind(alert_id)
-                .fetch_optional(pool)
-                .await
-                .map_err(StoreError::query(format!("ending the silence of alert {alert_id}")))
+            let result: Result<Option<(Alert, Vec<NotificationLog>)>, sqlx::Error> = async {
+                let mut tx = pool.begin_with(begin_write::<Db>()).await?;
+                let current = sqlx::query_as::<Db, Alert>(AssertSqlSafe(read))
+                    .bind(alert_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some(rewrite) = current.as_ref().and_then(decide) else {
+                    tx.rollback().await?;
+                    return Ok(None);
+                };
+                let withdrawn = match &rewrite.withdraw {
+                    Some(reason) => {
+                        sqlx::query_as::<Db, NotificationLog>(AssertSqlSafe(withdraw))
+                            .bind(reason.as_str())
+                            .bind(alert_id)
+                            .bind(at)
+                            .fetch_all(&mut *tx)
+                            .await?
+                    }
+                    None => Vec::new(),
+                };
+                let sql = if withdrawn.is_empty() { write } else { write_unnotified };
+                let alert = sqlx::query_as::<Db, Alert>(AssertSqlSafe(sql))
+                    .bind(rewrite.status.as_str())
+                    .bind(rewrite.metadata)
+                    .bind(alert_id)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(Some((alert, withdrawn)))
+            }
+            .await;
+            result.map_err(StoreError::query(format!("{action} alert {alert_id}")))
         })
     }
 

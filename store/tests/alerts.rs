@@ -11,6 +11,10 @@ on_both_backends!(
     concurrent_triggers_open_one_episode,
     changes_are_compare_and_set_and_queue_their_notifications_once,
     silences_are_kept_with_who_why_and_until,
+    a_silence_ends_in_the_status_the_alert_had,
+    a_dependency_silence_suppresses_what_no_sender_holds,
+    an_acknowledgement_is_given_once_and_stops_escalation,
+    recipients_are_the_channels_that_were_sent_a_notification,
     the_outbox_hands_each_notification_to_one_sender,
     history_reads_skip_runs_that_say_nothing,
 );
@@ -246,24 +250,352 @@ async fn changes_are_compare_and_set_and_queue_their_notifications_once(db: Test
     }
 }
 
+/// Silences `alert_id` by hand until `until`, as carol, for "deploying".
+async fn silence(
+    s: &wfmon_store::Store,
+    alert_id: &str,
+    until: Timestamp,
+) -> Option<(Alert, Vec<NotificationLog>)> {
+    s.silence_alert(
+        alert_id,
+        until,
+        "deploying",
+        "carol",
+        "silenced by carol",
+        Timestamp::now(),
+    )
+    .await
+    .unwrap()
+}
+
 async fn silences_are_kept_with_who_why_and_until(db: TestDb) {
     let s = &db.store;
     let a = candidate("silence/w/e");
     s.trigger_alert(&a).await.unwrap();
     let until = Timestamp::now().plus(chrono::TimeDelta::hours(2));
-    let silenced = s
-        .silence_alert(&a.alert_id, until, "deploying", "carol")
-        .await
-        .unwrap()
-        .unwrap();
+    let (silenced, withdrawn) = silence(s, &a.alert_id, until).await.unwrap();
+    assert!(withdrawn.is_empty());
     assert_eq!(silenced.status, AlertStatus::Silenced);
     let meta = silenced.metadata.unwrap().0;
     assert_eq!(meta["silencedBy"], "carol");
     assert_eq!(meta["silenceReason"], "deploying");
     assert_eq!(meta["silencedUntil"], until.to_string());
-    let back = s.unsilence_alert(&a.alert_id).await.unwrap().unwrap();
+    // Not before its time.
+    assert!(
+        s.unsilence_alert(&a.alert_id, Timestamp::now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let back = s
+        .unsilence_alert(&a.alert_id, until)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(back.status, AlertStatus::Active);
-    assert!(s.unsilence_alert(&a.alert_id).await.unwrap().is_none());
+    let meta = back.metadata.unwrap().0;
+    assert!(meta.get("silencedUntil").is_none(), "{meta}");
+    assert_eq!(
+        meta["silencedBy"], "carol",
+        "who silenced it stays on record"
+    );
+    assert!(
+        s.unsilence_alert(&a.alert_id, until)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn a_silence_ends_in_the_status_the_alert_had(db: TestDb) {
+    let s = &db.store;
+    let now = Timestamp::now();
+    let until = now.plus(chrono::TimeDelta::minutes(5));
+    let later = until.plus(chrono::TimeDelta::seconds(1));
+
+    let escalated = candidate("back/escalated/e");
+    s.trigger_alert(&escalated).await.unwrap();
+    s.escalate_alert(&escalated.alert_id, now, &[])
+        .await
+        .unwrap()
+        .unwrap();
+
+    let acked = candidate("back/acked/e");
+    s.trigger_alert(&acked).await.unwrap();
+    s.escalate_alert(&acked.alert_id, now, &[])
+        .await
+        .unwrap()
+        .unwrap();
+    s.acknowledge_alert(&acked.alert_id, "alice", now)
+        .await
+        .unwrap()
+        .unwrap();
+
+    for (alert, expected) in [
+        (&escalated, AlertStatus::Escalated),
+        (&acked, AlertStatus::Acknowledged),
+    ] {
+        let (silenced, _) = silence(s, &alert.alert_id, until).await.unwrap();
+        assert_eq!(silenced.status, AlertStatus::Silenced);
+        let back = s
+            .unsilence_alert(&alert.alert_id, later)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(back.status, expected, "{}", alert.fingerprint);
+    }
+    let back = s.get::<Alert>(&acked.alert_id).await.unwrap().unwrap();
+    assert_eq!(back.acknowledged_by.as_deref(), Some("alice"));
+    assert!(
+        s.escalate_alert(&acked.alert_id, later, &[])
+            .await
+            .unwrap()
+            .is_none(),
+        "an acknowledged alert never escalates"
+    );
+
+    // A silence set again before the first one was ended is the one that counts.
+    silence(s, &escalated.alert_id, until).await.unwrap();
+    silence(
+        s,
+        &escalated.alert_id,
+        later.plus(chrono::TimeDelta::hours(1)),
+    )
+    .await
+    .unwrap();
+    assert!(
+        s.unsilence_alert(&escalated.alert_id, later)
+            .await
+            .unwrap()
+            .is_none()
+    );
+
+    // A record left ACTIVE with an acknowledgement is brought back to ACKNOWLEDGED.
+    let legacy = Alert {
+        acknowledged_at: Some(now),
+        acknowledged_by: Some("bob".into()),
+        ..candidate("back/legacy/e")
+    };
+    s.trigger_alert(&legacy).await.unwrap();
+    let back = s
+        .unsilence_alert(&legacy.alert_id, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(back.status, AlertStatus::Acknowledged);
+    assert_eq!(back.acknowledged_by.as_deref(), Some("bob"));
+}
+
+async fn a_dependency_silence_suppresses_what_no_sender_holds(db: TestDb) {
+    let s = &db.store;
+    let now = Timestamp::now();
+    let a = candidate("dep/w/e");
+    s.trigger_alert(&a).await.unwrap();
+    let alert_row = pending(NotificationType::Alert);
+    let held_row = pending(NotificationType::Alert);
+    assert!(
+        s.notify_alert(&a.alert_id, None, now, std::slice::from_ref(&held_row))
+            .await
+            .unwrap()
+    );
+    let claimed = s
+        .claim_notifications("sender", now, now.plus(chrono::TimeDelta::seconds(30)), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1, "a sender holds the first");
+    assert!(
+        s.notify_alert(
+            &a.alert_id,
+            Some(now),
+            now.plus(chrono::TimeDelta::seconds(1)),
+            std::slice::from_ref(&alert_row)
+        )
+        .await
+        .unwrap()
+    );
+
+    let (silenced, withdrawn) = s
+        .silence_alert_for_dependency(&a.alert_id, "api-down is open", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(silenced.status, AlertStatus::Silenced);
+    assert_eq!(
+        silenced.metadata.as_ref().unwrap().0["silencedReason"],
+        "api-down is open"
+    );
+    let withdrawn: Vec<&str> = withdrawn.iter().map(|r| r.log_id.as_str()).collect();
+    assert_eq!(withdrawn, [alert_row.log_id.as_str()], "not the one held");
+    let row = s
+        .get::<NotificationLog>(&alert_row.log_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, NotificationStatus::Suppressed);
+    assert_eq!(row.error_message.as_deref(), Some("api-down is open"));
+    assert_eq!(
+        s.get::<NotificationLog>(&held_row.log_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        NotificationStatus::Pending
+    );
+    assert!(
+        silenced.last_notified_at.is_some(),
+        "the held one may be delivered: it was told"
+    );
+    assert!(
+        s.silence_alert_for_dependency(&a.alert_id, "again", now)
+            .await
+            .unwrap()
+            .is_none(),
+        "already silenced"
+    );
+    // A dependency's silence has no time: it ends when asked.
+    let back = s.unsilence_alert(&a.alert_id, now).await.unwrap().unwrap();
+    assert_eq!(back.status, AlertStatus::Active);
+    assert!(back.metadata.unwrap().0.get("silencedReason").is_none());
+
+    // Everything withdrawn: nobody was told, so it counts as never notified.
+    let b = candidate("dep/w2/e");
+    s.trigger_alert(&b).await.unwrap();
+    s.notify_alert(&b.alert_id, None, now, &[pending(NotificationType::Alert)])
+        .await
+        .unwrap();
+    let (silenced, withdrawn) = s
+        .silence_alert_for_dependency(&b.alert_id, "api-down is open", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(withdrawn.len(), 1);
+    assert_eq!(silenced.last_notified_at, None);
+
+    // Acknowledged alerts are left alone.
+    let c = candidate("dep/w3/e");
+    s.trigger_alert(&c).await.unwrap();
+    s.acknowledge_alert(&c.alert_id, "alice", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        s.silence_alert_for_dependency(&c.alert_id, "api-down is open", now)
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn an_acknowledgement_is_given_once_and_stops_escalation(db: TestDb) {
+    let s = &db.store;
+    let now = Timestamp::now();
+    let a = candidate("ack/w/e");
+    s.trigger_alert(&a).await.unwrap();
+    s.acknowledge_alert(&a.alert_id, "alice", now)
+        .await
+        .unwrap()
+        .unwrap();
+    let (silenced, _) = silence(s, &a.alert_id, now.plus(chrono::TimeDelta::hours(1)))
+        .await
+        .unwrap();
+    assert_eq!(silenced.status, AlertStatus::Silenced);
+    assert!(
+        s.acknowledge_alert(&a.alert_id, "bob", now)
+            .await
+            .unwrap()
+            .is_none(),
+        "a silenced alert already acknowledged is not acknowledged again"
+    );
+    let stored = s.get::<Alert>(&a.alert_id).await.unwrap().unwrap();
+    assert_eq!(stored.acknowledged_by.as_deref(), Some("alice"));
+
+    // Acknowledging a silenced alert nobody acknowledged ends its silence.
+    let b = candidate("ack/w2/e");
+    s.trigger_alert(&b).await.unwrap();
+    silence(s, &b.alert_id, now.plus(chrono::TimeDelta::hours(1)))
+        .await
+        .unwrap();
+    let acked = s
+        .acknowledge_alert(&b.alert_id, "bob", now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(acked.status, AlertStatus::Acknowledged);
+}
+
+async fn recipients_are_the_channels_that_were_sent_a_notification(db: TestDb) {
+    let s = &db.store;
+    let now = Timestamp::now();
+    let a = candidate("told/w/e");
+    s.trigger_alert(&a).await.unwrap();
+    let to = |channel: &str, kind: NotificationType, status: NotificationStatus| NotificationLog {
+        channel_name: Some(channel.into()),
+        status,
+        ..pending(kind)
+    };
+    s.notify_alert(
+        &a.alert_id,
+        None,
+        now,
+        &[
+            to("hook", NotificationType::Alert, NotificationStatus::Pending),
+            to(
+                "quiet",
+                NotificationType::Alert,
+                NotificationStatus::Suppressed,
+            ),
+        ],
+    )
+    .await
+    .unwrap();
+    s.escalate_alert(
+        &a.alert_id,
+        now.plus(chrono::TimeDelta::seconds(1)),
+        &[to(
+            "pager",
+            NotificationType::Escalation,
+            NotificationStatus::Pending,
+        )],
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    s.notify_alert(
+        &a.alert_id,
+        Some(now.plus(chrono::TimeDelta::seconds(1))),
+        now.plus(chrono::TimeDelta::seconds(2)),
+        &[to(
+            "hook",
+            NotificationType::Reminder,
+            NotificationStatus::Pending,
+        )],
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        s.alert_recipients(&a.alert_id).await.unwrap(),
+        ["hook", "pager"]
+    );
+    assert!(s.alert_recipients("alert_none").await.unwrap().is_empty());
+
+    // An escalation whose notifications are all suppressed does not count as notifying.
+    let b = candidate("told/w2/e");
+    s.trigger_alert(&b).await.unwrap();
+    let escalated = s
+        .escalate_alert(
+            &b.alert_id,
+            now,
+            &[to(
+                "pager",
+                NotificationType::Escalation,
+                NotificationStatus::Suppressed,
+            )],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(escalated.last_notified_at, None);
+    assert!(s.alert_recipients(&b.alert_id).await.unwrap().is_empty());
 }
 
 async fn the_outbox_hands_each_notification_to_one_sender(db: TestDb) {

@@ -12,6 +12,7 @@ on_both_backends!(
     every_page_renders_with_the_strict_policy,
     hostile_text_is_escaped_and_secrets_are_replaced,
     bad_input_gets_an_error_page_naming_what,
+    every_link_in_an_alerts_notifications_opens_a_page,
 );
 
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'";
@@ -241,6 +242,8 @@ async fn bad_input_gets_an_error_page_naming_what(api: TestApi) {
         ("/workflows/nope", 404, "no workflow `nope`"),
         ("/executions/run_nope", 404, "no execution `run_nope`"),
         ("/reports/report_nope", 404, "no report `report_nope`"),
+        ("/alerts/alert_nope", 404, "no alert `alert_nope`"),
+        ("/alerts/alert_nope?x=1", 400, "unknown parameter `x`"),
         ("/workflows/quick?window=2h", 400, "`window`"),
         ("/alerts?status=BOGUS", 400, "`status`"),
         ("/alerts?x=1", 400, "unknown parameter `x`"),
@@ -256,5 +259,127 @@ async fn bad_input_gets_an_error_page_naming_what(api: TestApi) {
         assert_eq!(got, status, "{path}: {html}");
         assert_eq!(headers["content-security-policy"], POLICY);
         assert!(html.contains(text), "{path}: `{text}` not in {html}");
+    }
+}
+
+/// The alert engine links its messages to the dashboard: the alert to the failed run, the
+/// escalation and the reminder to the alert, the recovery to the passing run. Every one of
+/// those links opens a page about it, the alert's with its actions and its notifications.
+async fn every_link_in_an_alerts_notifications_opens_a_page(api: TestApi) {
+    use std::sync::Arc;
+    use wfmon_engine::alerting::AlertEvaluator;
+    use wfmon_engine::config::Config;
+
+    const DASHBOARD: &str = "https://wfmon.example.com";
+    let config = Config::parse(
+        &format!(
+            r#"
+environments:
+  production: {{}}
+workflows:
+  - name: quick
+    steps:
+      - name: truth
+        command: {{run: ["true"]}}
+notifications:
+  dashboard_url: {DASHBOARD}
+  channels:
+    log: {{console: {{}}}}
+alerts:
+  rules:
+    - name: quick-failing
+      workflows: [quick]
+      when: {{consecutive_failures: 1}}
+      recover_after: 1
+      channels: [log]
+      escalate_after: 100ms
+      escalate_to: [log]
+      remind_every: 100ms
+"#
+        ),
+        std::path::Path::new("links.yaml"),
+    )
+    .unwrap();
+    let evaluator = AlertEvaluator::new(
+        api.store.clone(),
+        Arc::new(config),
+        Arc::new(tokio::sync::Notify::new()),
+    );
+    let run = |status| {
+        let exe = execution("quick", "production", status, Timestamp::now(), Some(20));
+        let step = step(&exe, 0);
+        (exe, step)
+    };
+    let (failed, failed_step) = run(ExecutionStatus::Failed);
+    api.store
+        .insert(std::slice::from_ref(&failed))
+        .await
+        .unwrap();
+    api.store.insert(&[failed_step]).await.unwrap();
+    evaluator.on_execution(&failed).await.unwrap();
+    for _ in 0..2 {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        evaluator.tick(Timestamp::now()).await.unwrap();
+    }
+    let (passed, passed_step) = run(ExecutionStatus::Passed);
+    api.store
+        .insert(std::slice::from_ref(&passed))
+        .await
+        .unwrap();
+    api.store.insert(&[passed_step]).await.unwrap();
+    evaluator.on_execution(&passed).await.unwrap();
+
+    let rows = api
+        .store
+        .recent_notifications(None, None, 50)
+        .await
+        .unwrap();
+    let alert_id = rows
+        .iter()
+        .find_map(|r| r.alert_id.clone())
+        .expect("notifications about the alert");
+    let mut kinds = Vec::new();
+    for row in &rows {
+        let link = row.metadata.as_ref().unwrap().0["notice"]["link"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: no link", row.notification_type))
+            .to_owned();
+        let path = link
+            .strip_prefix(DASHBOARD)
+            .unwrap_or_else(|| panic!("{link} is not on the dashboard"));
+        let (status, html, _) = page(&api, path).await;
+        assert_eq!(
+            status, 200,
+            "{} links to {path}: {html}",
+            row.notification_type
+        );
+        match row.notification_type {
+            NotificationType::Alert => assert_eq!(path, format!("/executions/{}", failed.run_id)),
+            NotificationType::Recovery => {
+                assert_eq!(path, format!("/executions/{}", passed.run_id))
+            }
+            _ => {
+                assert_eq!(path, format!("/alerts/{alert_id}"));
+                for text in [
+                    alert_id.as_str(),
+                    "quick",
+                    "RESOLVED",
+                    "Notifications",
+                    "ESCALATION",
+                    "REMINDER",
+                ] {
+                    assert!(html.contains(text), "{path}: `{text}` missing");
+                }
+            }
+        }
+        kinds.push(row.notification_type);
+    }
+    for kind in [
+        NotificationType::Alert,
+        NotificationType::Escalation,
+        NotificationType::Reminder,
+        NotificationType::Recovery,
+    ] {
+        assert!(kinds.contains(&kind), "no {kind} among {kinds:?}");
     }
 }

@@ -4,11 +4,12 @@ use std::sync::Arc;
 
 use clap::{Args, Subcommand};
 use tokio::sync::Notify;
-use wfmon_engine::alerting::{ActionOutcome, AlertAction, AlertEvaluator};
+use wfmon_engine::alerting::{ActionOutcome, AlertAction, AlertEvaluator, MAX_SILENCE_DAYS};
 use wfmon_engine::config::Config;
-use wfmon_engine::notify::{DeliveryKeys, Notice, SendError, build_channel};
+use wfmon_engine::notify::{DeliveryKeys, Notice, SendError, build_channel, console};
 use wfmon_model::{
-    DeliveryStatus, NotificationLog, NotificationStatus, NotificationType, Timestamp, json, new_id,
+    DeliveryStatus, NotificationChannel, NotificationLog, NotificationStatus, NotificationType,
+    Timestamp, json, new_id,
 };
 use wfmon_store::{OpenMode, Store};
 
@@ -41,8 +42,8 @@ pub struct ListArgs {
     /// Resolved alerts too.
     #[arg(long)]
     pub all: bool,
-    /// At most this many.
-    #[arg(long, default_value_t = 50)]
+    /// At most this many (1 to 500, as the API allows).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=500))]
     pub limit: u32,
     /// Print JSON instead of text.
     #[arg(long)]
@@ -68,7 +69,7 @@ pub struct SilenceArgs {
     #[arg(long = "for", value_name = "DURATION", value_parser = parse_length)]
     pub length: chrono::TimeDelta,
     /// Why (kept with the alert).
-    #[arg(long)]
+    #[arg(long, value_parser = parse_reason)]
     pub reason: String,
     /// Who does it [default: $USER].
     #[arg(long)]
@@ -82,8 +83,23 @@ pub struct TestArgs {
     pub channel: String,
 }
 
+/// A silence's length, at most `MAX_SILENCE_DAYS` as the API allows.
 fn parse_length(text: &str) -> Result<chrono::TimeDelta, String> {
-    wfmon_model::parse_duration(text).map_err(|e| e.to_string())
+    let length = wfmon_model::parse_duration(text).map_err(|e| e.to_string())?;
+    if length > chrono::TimeDelta::days(MAX_SILENCE_DAYS) {
+        return Err(format!(
+            "a silence is at most {MAX_SILENCE_DAYS}d, not `{text}`"
+        ));
+    }
+    Ok(length)
+}
+
+/// A silence's reason: required, as the API requires it.
+fn parse_reason(text: &str) -> Result<String, String> {
+    match text.trim() {
+        "" => Err("say why (the reason is kept with the alert)".to_owned()),
+        reason => Ok(reason.to_owned()),
+    }
 }
 
 fn who(by: &Option<String>) -> String {
@@ -241,7 +257,8 @@ pub async fn notify(cli: &Cli, command: &NotifyCommand) -> Result<(), Failure> {
             DeliveryStatus::Undelivered
         }),
         error_message: error.clone(),
-        retry_count: 0,
+        // Failed attempts, as on every outbox row.
+        retry_count: i32::from(error.is_some()),
         metadata: Some(json(serde_json::json!({ "notice": notice }))),
         execution_id: None,
         report_id: None,
@@ -271,6 +288,11 @@ pub async fn notify(cli: &Cli, command: &NotifyCommand) -> Result<(), Failure> {
                 args.channel,
                 channel.describe()
             );
+            // The console channel writes to the log, which a command shows only with -v:
+            // show the line the daemon's log gets.
+            if channel.kind() == NotificationChannel::Console {
+                println!("the daemon's log shows: {}", console::line(&notice));
+            }
             Ok(())
         }
         Some(reason) => Err(Failure::new(format!(

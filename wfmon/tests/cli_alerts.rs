@@ -23,6 +23,16 @@ struct Receiver {
 
 impl Receiver {
     fn start(status: u16) -> Receiver {
+        Receiver::serve(status, false)
+    }
+
+    /// One that quotes the request's path back in its answer, as Express does ("Cannot POST
+    /// /path").
+    fn echoing(status: u16) -> Receiver {
+        Receiver::serve(status, true)
+    }
+
+    fn serve(status: u16, echo: bool) -> Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let bodies = Arc::new(Mutex::new(Vec::new()));
@@ -32,6 +42,9 @@ impl Receiver {
                 let Ok(mut stream) = stream else { continue };
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut length = 0;
+                let mut request_line = String::new();
+                let _ = reader.read_line(&mut request_line);
+                let path = request_line.split(' ').nth(1).unwrap_or("").to_owned();
                 loop {
                     let mut line = String::new();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -47,9 +60,15 @@ impl Receiver {
                 if let Ok(json) = serde_json::from_slice(&body) {
                     kept.lock().unwrap().push(json);
                 }
+                let answer = if echo {
+                    format!("Cannot POST {path}")
+                } else {
+                    String::new()
+                };
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+                    "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{answer}",
+                    answer.len()
                 );
             }
         });
@@ -97,6 +116,7 @@ notifications:
   channels:
     ops: {{slack: {{}}}}
     mail: {{email: {{host: smtp.example.com, from: not-an-address, to: [ops@example.com]}}}}
+    plain: {{email: {{host: smtp.example.com, tls: none, username: u, password: pw, from: a@example.com, to: [ops@example.com]}}}}
 alerts:
   rules:
     - name: r
@@ -114,6 +134,7 @@ alerts:
         "wfmon.yaml:10:",
         "notifications.channels.ops.slack.webhook_url: missing",
         "notifications.channels.mail.email.from",
+        "notifications.channels.plain.email.tls: `none` would send the password in clear text to smtp.example.com",
         "alerts.rules[0].workflows[0]: unknown workflow `nope`",
         "alerts.rules[0].severity: `LOUD` is not a severity",
         "alerts.rules[0].channels[0]: unknown channel `ghost`",
@@ -179,6 +200,7 @@ notifications:
         .find(|l| l.channel_name.as_deref() == Some("bad"))
         .unwrap();
     assert_eq!(bad_row.status, NotificationStatus::Failed);
+    assert_eq!(bad_row.retry_count, 1, "one failed attempt");
     assert!(
         bad_row
             .error_message
@@ -191,11 +213,91 @@ notifications:
         .find(|l| l.channel_name.as_deref() == Some("good"))
         .unwrap();
     assert_eq!(good_row.status, NotificationStatus::Sent);
+    assert_eq!(good_row.retry_count, 0, "no failed attempt");
     assert_eq!(good_row.notification_type, NotificationType::Test);
     for row in &logs {
         let stored = serde_json::to_string(row).unwrap();
         assert!(!stored.contains("T0KEN"), "{stored}");
     }
+}
+
+/// A receiver that quotes the URL's path back in its error: the reason printed and stored
+/// has none of the path's token, whether the URL is written in the file or comes from
+/// `${VAR}`.
+#[test]
+fn notify_test_hides_the_url_a_receiver_quotes_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = Receiver::echoing(404);
+    write(
+        dir.path(),
+        &format!(
+            "{WORKFLOW}
+notifications:
+  channels:
+    literal: {{webhook: {{url: \"{}/hook/echo/T000/B000/XOXSECRETliteral\"}}}}
+    fromenv: {{webhook: {{url: \"${{WFMON_CLI_ECHO_URL}}\"}}}}
+",
+            rx.base
+        ),
+    );
+    let db = database(dir.path());
+    for channel in ["literal", "fromenv"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_wfmon"))
+            .args(["notify", "test", channel, "--database", &db])
+            .current_dir(dir.path())
+            .env_remove("WFMON_DATABASE_URL")
+            .env_remove("WFMON_CONFIG")
+            .env("NO_COLOR", "1")
+            .env(
+                "WFMON_CLI_ECHO_URL",
+                format!("{}/hook/echo/ENVSECRET42", rx.base),
+            )
+            .output()
+            .unwrap();
+        let printed = text(&out);
+        assert_eq!(out.status.code(), Some(1), "{printed}");
+        assert!(printed.contains("HTTP 404: Cannot POST ***"), "{printed}");
+        for secret in ["XOXSECRETliteral", "T000", "ENVSECRET42"] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let logs = rt.block_on(async {
+        store(dir.path())
+            .await
+            .recent_notifications(None, None, 10)
+            .await
+            .unwrap()
+    });
+    assert_eq!(logs.len(), 2);
+    for row in &logs {
+        let stored = serde_json::to_string(row).unwrap();
+        assert!(stored.contains("Cannot POST ***"), "{stored}");
+        for secret in ["XOXSECRETliteral", "T000", "ENVSECRET42"] {
+            assert!(!stored.contains(secret), "{stored}");
+        }
+    }
+}
+
+/// The console channel writes to the log, which a command does not show without -v: the
+/// test prints the line the daemon's log gets.
+#[test]
+fn notify_test_on_a_console_channel_shows_the_line_it_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        &format!("{WORKFLOW}\nnotifications:\n  channels:\n    log: {{console: {{}}}}\n"),
+    );
+    let db = database(dir.path());
+    let out = wfmon(dir.path(), &["notify", "test", "log", "--database", &db]);
+    let printed = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(printed.contains("sent a test message to log"), "{printed}");
+    assert!(
+        printed
+            .contains("wfmon test notification to log | If you can read this, the channel works."),
+        "{printed}"
+    );
 }
 
 fn candidate(fingerprint: &str) -> Alert {
@@ -252,6 +354,23 @@ fn alerts_are_listed_acknowledged_silenced_and_resolved() {
         printed.contains(&a.alert_id) && printed.contains(&b.alert_id),
         "{printed}"
     );
+    // The API's limits hold here too: a list of 1 to 500, a silence of at most 365 days
+    // with a reason; nothing changes when they are not met.
+    let out = run(&["alerts", "list", "--limit", "0"]);
+    assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+    for (length, reason, says) in [("400d", "deploy", "at most 365d"), ("1h", " ", "say why")] {
+        let out = run(&[
+            "alerts",
+            "silence",
+            &b.alert_id,
+            "--for",
+            length,
+            "--reason",
+            reason,
+        ]);
+        assert_eq!(out.status.code(), Some(64), "{}", text(&out));
+        assert!(text(&out).contains(says), "{}", text(&out));
+    }
 
     let out = run(&["alerts", "ack", &a.alert_id, "--by", "alice"]);
     assert!(out.status.success(), "{}", text(&out));

@@ -6,16 +6,22 @@
 use wfmon_model::{Alert, AlertStatus, Timestamp};
 use wfmon_store::StoreError;
 
-use super::evaluator::AlertEvaluator;
+use super::evaluator::{AlertEvaluator, silence_note};
+
+/// The longest silence set by hand, in days (the API and the command line alike).
+pub const MAX_SILENCE_DAYS: i64 = 365;
 
 /// A change someone asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum AlertAction {
-    /// No more escalation or reminders (ACTIVE, ESCALATED or SILENCED alerts).
+    /// No more escalation or reminders (ACTIVE, ESCALATED or SILENCED alerts nobody
+    /// acknowledged yet; acknowledging a SILENCED alert ends its silence).
     Acknowledge,
-    /// Resolve now; the rule's channels get a recovery message (any open alert).
+    /// Resolve now; whoever was sent its notifications gets a recovery message (any open
+    /// alert).
     Resolve,
-    /// Keep recording, stop notifying, until `until` (any open alert).
+    /// Keep recording, stop notifying, until `until` (any open alert); then the alert gets
+    /// back the status it had.
     Silence {
         /// When the silence ends.
         until: Timestamp,
@@ -93,7 +99,14 @@ impl AlertEvaluator {
                     .await;
             }
             AlertAction::Silence { until, reason } => {
-                store.silence_alert(alert_id, *until, reason, by).await?
+                let note = silence_note(by, *until, reason);
+                let silenced = store
+                    .silence_alert(alert_id, *until, reason, by, &note, Timestamp::now())
+                    .await?;
+                silenced.map(|(alert, withdrawn)| {
+                    self.count_suppressed(&withdrawn);
+                    alert
+                })
             }
         };
         self.announce(action.change(), changed.as_ref());

@@ -221,6 +221,7 @@ pub(crate) fn validate<T>(raw: &RawAlerts, known: &Known<'_, T>, c: &mut Checker
             depends_on: r.depends_on.iter().map(|d| d.value.clone()).collect(),
         });
     }
+    dependency_cycles(raw, c);
     for (i, s) in raw.silences.iter().enumerate() {
         let key = format!("alerts.silences[{i}]");
         let until = match Timestamp::parse(&s.until.value) {
@@ -585,3 +586,57 @@ fn condition(
 #[cfg(test)]
 #[path = "config_tests.rs"]
 mod tests;
+
+/// Refuses `depends_on` that leads back to its own rule: alerts that silence each other
+/// while both are open would never be notified. Each dependency that closes a cycle is
+/// named with the cycle.
+fn dependency_cycles(raw: &RawAlerts, c: &mut Checker) {
+    let mut graph: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for r in &raw.rules {
+        graph
+            .entry(r.name.value.as_str())
+            .or_default()
+            .extend(r.depends_on.iter().map(|d| d.value.as_str()));
+    }
+    /// A path of dependencies from `from` to `to`, both included.
+    fn path<'a>(
+        graph: &BTreeMap<&'a str, Vec<&'a str>>,
+        from: &'a str,
+        to: &str,
+        seen: &mut BTreeSet<&'a str>,
+    ) -> Option<Vec<&'a str>> {
+        if from == to {
+            return Some(vec![from]);
+        }
+        if !seen.insert(from) {
+            return None;
+        }
+        for next in graph.get(from).into_iter().flatten() {
+            if let Some(mut rest) = path(graph, next, to, seen) {
+                rest.insert(0, from);
+                return Some(rest);
+            }
+        }
+        None
+    }
+    for (i, r) in raw.rules.iter().enumerate() {
+        let name = r.name.value.as_str();
+        for (j, d) in r.depends_on.iter().enumerate() {
+            if d.value == name {
+                continue; // named above as not another rule
+            }
+            if let Some(back) = path(&graph, &d.value, name, &mut BTreeSet::new()) {
+                let cycle: Vec<&str> = std::iter::once(name).chain(back).collect();
+                c.issue_at(
+                    d,
+                    &format!("alerts.rules[{i}].depends_on[{j}]"),
+                    format!(
+                        "depends_on makes a cycle ({}): alerts that silence each other would \
+                         never be notified",
+                        cycle.join(" → ")
+                    ),
+                );
+            }
+        }
+    }
+}

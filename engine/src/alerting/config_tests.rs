@@ -305,3 +305,43 @@ fn without_the_sections_nothing_alerts() {
     assert!(config.alerts.rules.is_empty());
     assert!(config.notifications.channels.is_empty());
 }
+
+#[test]
+fn a_cycle_of_depends_on_is_refused_with_the_cycle() {
+    let text = with(
+        r#"
+alerts:
+  rules:
+    - {name: a, when: {consecutive_failures: 1}, depends_on: [b]}
+    - {name: b, when: {consecutive_failures: 1}, depends_on: [c]}
+    - {name: c, when: {consecutive_failures: 1}, depends_on: [a]}
+    - {name: d, when: {consecutive_failures: 1}, depends_on: [a, b]}
+"#,
+    );
+    let found = issues(&text);
+    let paths: Vec<&str> = found.iter().map(|i| i.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "alerts.rules[0].depends_on[0]",
+            "alerts.rules[1].depends_on[0]",
+            "alerts.rules[2].depends_on[0]",
+        ],
+        "{found:#?}"
+    );
+    assert!(found[0].message.contains("a → b → c → a"), "{}", found[0]);
+    assert!(found[0].line > 0, "points at the dependency: {}", found[0]);
+
+    // A chain, and two rules depending on one, are no cycle.
+    let chain = parse(&with(
+        r#"
+alerts:
+  rules:
+    - {name: a, when: {consecutive_failures: 1}}
+    - {name: b, when: {consecutive_failures: 1}, depends_on: [a]}
+    - {name: c, when: {consecutive_failures: 1}, depends_on: [a, b]}
+"#,
+    ))
+    .unwrap();
+    assert_eq!(chain.alerts.rules.len(), 3);
+}

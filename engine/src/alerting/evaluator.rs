@@ -2,7 +2,15 @@
 //! history from the store) and, on a timer, checks absences, escalations, reminders and
 //! silences that expired. Alert state is only in the database, so it survives restarts and
 //! is shared by instances; each change is a compare-and-set in the store.
+//!
+//! `depends_on`: an alert is SILENCED while an alert of a rule it depends on is open in its
+//! environment, whichever opened first: a rule is applied after the rules it depends on
+//! to the runs evaluated together, an alert that opens silences the open alerts that
+//! depend on it, and the timer silences any that a change elsewhere left out. Such a
+//! silence ends when the alert fires again with none of its dependencies open: it then
+//! gets back its status and, if nobody was told of it yet, its first notification.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use tokio::sync::Notify;
@@ -13,7 +21,7 @@ use wfmon_model::{
 use wfmon_store::{AlertChange, ExecutionDetail, Store, StoreError};
 
 use super::notices::{ChannelDirectory, channels_for, notice, rows};
-use super::rules::{Aggregate, AlertRule, Condition};
+use super::rules::{Aggregate, AlertRule, AlertsConfig, Condition};
 use crate::config::Config;
 use crate::events::{Event, EventBus};
 use crate::telemetry::NotificationOutcome;
@@ -78,7 +86,7 @@ impl AlertEvaluator {
 
     /// Counts the SUPPRESSED rows among `written` (rows the store has just committed) in the
     /// bus's telemetry, when a bus is attached.
-    fn count_suppressed(&self, written: &[NotificationLog]) {
+    pub(crate) fn count_suppressed(&self, written: &[NotificationLog]) {
         let Some(events) = &self.events else {
             return;
         };
@@ -109,29 +117,45 @@ impl AlertEvaluator {
 
     /// Applies every rule that watches the execution's workflow and environment.
     pub async fn on_execution(&self, execution: &WorkflowExecution) -> Result<(), StoreError> {
-        if matches!(
-            execution.status,
-            ExecutionStatus::Running | ExecutionStatus::Skipped
-        ) || is_retried(execution)
-        {
-            return Ok(());
+        self.on_executions(std::slice::from_ref(execution)).await
+    }
+
+    /// Applies the rules to executions recorded together: every rule that watches an
+    /// execution's workflow and environment, a rule after the rules it depends on, so that
+    /// an alert whose dependency opens in the same evaluation opens SILENCED whatever the
+    /// order of the executions.
+    pub async fn on_executions(&self, executions: &[WorkflowExecution]) -> Result<(), StoreError> {
+        let mut work: Vec<(usize, usize, &AlertRule, &Workflow)> = Vec::new();
+        for (i, execution) in executions.iter().enumerate() {
+            if matches!(
+                execution.status,
+                ExecutionStatus::Running | ExecutionStatus::Skipped
+            ) || is_retried(execution)
+            {
+                continue;
+            }
+            let Some(workflow) = self.config.workflow(&execution.workflow_name) else {
+                continue;
+            };
+            for rule in &self.config.alerts.rules {
+                if rule.applies_to(workflow, &execution.environment) {
+                    work.push((self.dependency_depth(&rule.name), i, rule, workflow));
+                }
+            }
         }
-        let Some(workflow) = self.config.workflow(&execution.workflow_name) else {
-            return Ok(());
-        };
-        let env = execution.environment.as_str();
-        let rules: Vec<&AlertRule> = self
-            .config
-            .alerts
-            .rules
-            .iter()
-            .filter(|r| r.applies_to(workflow, env))
-            .collect();
-        if rules.is_empty() {
-            return Ok(());
+        // Stable: rules of one depth keep the order of the executions, then of the file.
+        work.sort_by_key(|(depth, i, _, _)| (*depth, *i));
+        let mut details: BTreeMap<usize, Option<ExecutionDetail>> = BTreeMap::new();
+        for (_, i, _, _) in &work {
+            if !details.contains_key(i) {
+                let detail = self.store.execution_detail(&executions[*i].run_id).await?;
+                details.insert(*i, detail);
+            }
         }
-        let detail = self.store.execution_detail(&execution.run_id).await?;
-        for rule in rules {
+        for (_, i, rule, workflow) in work {
+            let execution = &executions[i];
+            let detail = details.get(&i).and_then(Option::as_ref);
+            let env = execution.environment.as_str();
             let verdict = if execution.status == ExecutionStatus::Aborted {
                 // An interrupted run proves nothing, except that the workflow runs.
                 if rule.condition.is_timed() {
@@ -140,13 +164,36 @@ impl AlertEvaluator {
                     Verdict::Hold
                 }
             } else {
-                self.judge(rule, workflow, env, execution, detail.as_ref())
-                    .await?
+                self.judge(rule, workflow, env, execution, detail).await?
             };
-            self.apply(rule, &workflow.name, env, verdict, detail.as_ref())
+            self.apply(rule, &workflow.name, env, verdict, detail)
                 .await?;
         }
         Ok(())
+    }
+
+    /// How many rules deep `rule` depends: 0 for a rule that depends on none, else one
+    /// more than the deepest rule it depends on (the configuration refuses cycles; one
+    /// would count as no further depth).
+    fn dependency_depth(&self, rule: &str) -> usize {
+        fn depth<'a>(config: &'a AlertsConfig, rule: &'a str, path: &mut Vec<&'a str>) -> usize {
+            let Some(r) = config.rule(rule) else {
+                return 0;
+            };
+            if path.contains(&rule) {
+                return 0;
+            }
+            path.push(rule);
+            let deepest = r
+                .depends_on
+                .iter()
+                .map(|d| 1 + depth(config, d, path))
+                .max()
+                .unwrap_or(0);
+            path.pop();
+            deepest
+        }
+        depth(&self.config.alerts, rule, &mut Vec::new())
     }
 
     /// What `rule` says after this execution.
@@ -291,46 +338,66 @@ impl AlertEvaluator {
                 }
             }
         }
+        let mut open = Vec::new();
         for alert in self.store.open_alerts().await? {
-            match self.config.alerts.rule(&alert.rule_id) {
+            let known = self
+                .config
+                .alerts
+                .rule(&alert.rule_id)
+                .is_some_and(|_| self.config.workflow(&alert.workflow_name).is_some());
+            if known {
+                open.push(alert);
+            } else {
                 // Nothing would ever clear it: close it, saying why, instead of leaving it
                 // open (and reminding) forever.
-                Some(_) if self.config.workflow(&alert.workflow_name).is_none() => {
-                    self.resolve_by_hand(&alert.alert_id, REMOVED_RESOLVER)
-                        .await?;
-                }
-                None => {
-                    self.resolve_by_hand(&alert.alert_id, REMOVED_RESOLVER)
-                        .await?;
-                }
-                Some(rule) => self.follow_up(rule, &alert, now).await?,
+                self.resolve_by_hand(&alert.alert_id, REMOVED_RESOLVER)
+                    .await?;
+            }
+        }
+        for alert in &open {
+            if let Some(rule) = self.config.alerts.rule(&alert.rule_id) {
+                self.follow_up(rule, alert, &open, now).await?;
             }
         }
         Ok(())
     }
 
-    /// Escalation, reminders, a first notification after a suppression ended, and the end
-    /// of a silence set with `wfmon alerts silence`.
+    /// The end of a silence set by hand, a dependency's silence the alert lacks,
+    /// escalation, reminders, and a first notification after a suppression ended. `open` is
+    /// every open alert, as read at the start of this evaluation.
     async fn follow_up(
         &self,
         rule: &AlertRule,
         alert: &Alert,
+        open: &[Alert],
         now: Timestamp,
     ) -> Result<(), StoreError> {
+        let mut alert = alert.clone();
         if alert.status == AlertStatus::Silenced {
-            let until = alert
-                .metadata
-                .as_ref()
-                .and_then(|m| m.0.get("silencedUntil"))
-                .and_then(|v| v.as_str())
-                .and_then(|t| Timestamp::parse(t).ok());
-            if until.is_some_and(|u| u <= now) {
-                let changed = self.store.unsilence_alert(&alert.alert_id).await?;
-                self.announce("unsilenced", changed.as_ref());
+            // A dependency's silence ends when the alert fires again (`apply`); one set by
+            // hand, at its time.
+            if silenced_until(&alert).is_none_or(|until| until > now) {
+                return Ok(());
             }
+            let Some(back) = self.store.unsilence_alert(&alert.alert_id, now).await? else {
+                return Ok(());
+            };
+            self.announce("unsilenced", Some(&back));
+            alert = back;
+        } else if matches!(alert.status, AlertStatus::Active | AlertStatus::Escalated)
+            && alert.acknowledged_at.is_some()
+        {
+            // Acknowledged, yet shown as ACTIVE or ESCALATED (as an earlier version left an
+            // acknowledged alert whose silence ended): it is acknowledged.
+            let back = self.store.unsilence_alert(&alert.alert_id, now).await?;
+            self.announce("acknowledged", back.as_ref());
             return Ok(());
         }
         if !matches!(alert.status, AlertStatus::Active | AlertStatus::Escalated) {
+            return Ok(());
+        }
+        if let Some(cause) = dependency_in(open, rule, &alert.environment) {
+            self.silence_for_dependency(&alert, cause, now).await?;
             return Ok(());
         }
         let suppressed = self.suppression(rule, &alert.workflow_name, &alert.environment, now);
@@ -341,7 +408,7 @@ impl AlertEvaluator {
             let notice = notice(
                 NotificationType::Escalation,
                 rule,
-                alert,
+                &alert,
                 None,
                 &self.config,
             );
@@ -368,13 +435,13 @@ impl AlertEvaluator {
             return Ok(());
         }
         match alert.last_notified_at {
-            None => self.first_notification(rule, alert, None, now).await?,
+            None => self.first_notification(rule, &alert, None, now).await?,
             Some(last) => {
                 if let Some(every) = rule.remind_every
                     && last.plus(delta(every)) <= now
                 {
                     let notice =
-                        notice(NotificationType::Reminder, rule, alert, None, &self.config);
+                        notice(NotificationType::Reminder, rule, &alert, None, &self.config);
                     let channels = channels_for(rule, NotificationType::Reminder, &self.config);
                     let queued = rows(&notice, &channels, &self.directory, None, None);
                     if !queued.is_empty()
@@ -386,6 +453,65 @@ impl AlertEvaluator {
                         self.nudge.notify_one();
                     }
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Silences an open alert because `cause`, an alert it depends on, is open; the
+    /// notifications of it no sender holds yet are suppressed. Returns the alert as stored
+    /// now, or None when it was in no state to be silenced so.
+    async fn silence_for_dependency(
+        &self,
+        alert: &Alert,
+        cause: &Alert,
+        now: Timestamp,
+    ) -> Result<Option<Alert>, StoreError> {
+        let why = dependency_reason(cause);
+        let Some((silenced, withdrawn)) = self
+            .store
+            .silence_alert_for_dependency(&alert.alert_id, &why, now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.count_suppressed(&withdrawn);
+        self.announce("silenced", Some(&silenced));
+        tracing::info!(
+            rule = %silenced.rule_id,
+            "alert {} silenced: {} in {} {why}",
+            silenced.alert_id,
+            silenced.workflow_name,
+            silenced.environment
+        );
+        Ok(Some(silenced))
+    }
+
+    /// Silences the open alerts of `env` whose rule depends on `rule`, now that `cause`,
+    /// an alert of `rule`, opened.
+    async fn silence_dependents(
+        &self,
+        rule: &AlertRule,
+        env: &str,
+        cause: &Alert,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let depends = |name: &str| {
+            self.config
+                .alerts
+                .rule(name)
+                .is_some_and(|r| r.depends_on.contains(&rule.name))
+        };
+        if !self.config.alerts.rules.iter().any(|r| depends(&r.name)) {
+            return Ok(());
+        }
+        for alert in self.store.open_alerts().await? {
+            if alert.environment == env
+                && matches!(alert.status, AlertStatus::Active | AlertStatus::Escalated)
+                && alert.acknowledged_at.is_none()
+                && depends(&alert.rule_id)
+            {
+                self.silence_for_dependency(&alert, cause, now).await?;
             }
         }
         Ok(())
@@ -432,33 +558,7 @@ impl AlertEvaluator {
                 let Some(alert) = self.store.open_alert(&fingerprint).await? else {
                     return Ok(());
                 };
-                // Only an alert someone was told about gets a recovery message.
-                let queued =
-                    if alert.last_notified_at.is_some() && alert.status != AlertStatus::Silenced {
-                        let resolved = Alert {
-                            status: AlertStatus::Resolved,
-                            ..alert.clone()
-                        };
-                        let notice = notice(
-                            NotificationType::Recovery,
-                            rule,
-                            &resolved,
-                            detail,
-                            &self.config,
-                        );
-                        let channels = channels_for(rule, NotificationType::Recovery, &self.config);
-                        let suppressed = self.suppression(rule, workflow, env, now);
-                        let run = detail.map(|d| d.execution.run_id.as_str());
-                        rows(
-                            &notice,
-                            &channels,
-                            &self.directory,
-                            run,
-                            suppressed.as_deref(),
-                        )
-                    } else {
-                        Vec::new()
-                    };
+                let queued = self.recovery(rule, &alert, detail, None, now).await?;
                 let resolved = self
                     .store
                     .resolve_alert(&alert.alert_id, AUTO_RESOLVER, now, &queued)
@@ -478,7 +578,13 @@ impl AlertEvaluator {
                 Ok(())
             }
             Verdict::Fire(reason) => {
-                let dependency = self.blocking_dependency(rule, env).await?;
+                let cause = if rule.depends_on.is_empty() {
+                    None
+                } else {
+                    let open = self.store.open_alerts().await?;
+                    dependency_in(&open, rule, env).cloned()
+                };
+                let dependency = cause.as_ref().map(dependency_reason);
                 let mut metadata = serde_json::Map::new();
                 if let Some(d) = detail {
                     metadata.insert("runId".into(), d.execution.run_id.clone().into());
@@ -514,10 +620,10 @@ impl AlertEvaluator {
                     updated_at: now,
                 };
                 let change = self.store.trigger_alert(&candidate).await?;
-                let alert = change.alert();
                 let opened = matches!(change, AlertChange::Opened(_));
+                let mut alert = change.alert().clone();
                 if opened {
-                    self.announce("opened", Some(alert));
+                    self.announce("opened", Some(&alert));
                     tracing::warn!(
                         rule = %rule.name,
                         severity = %alert.severity,
@@ -525,13 +631,28 @@ impl AlertEvaluator {
                         alert.alert_id,
                         alert.message
                     );
+                    self.silence_dependents(rule, env, &alert, now).await?;
+                } else if let Some(cause) = &cause {
+                    // Its dependency opened after it.
+                    if let Some(silenced) = self.silence_for_dependency(&alert, cause, now).await? {
+                        alert = silenced;
+                    }
+                } else if alert.status == AlertStatus::Silenced
+                    && silenced_until(&alert).is_none_or(|until| until <= now)
+                {
+                    // It fires again with no dependency open: its dependency's silence (or
+                    // one set by hand that is over) ends.
+                    if let Some(back) = self.store.unsilence_alert(&alert.alert_id, now).await? {
+                        self.announce("unsilenced", Some(&back));
+                        alert = back;
+                    }
                 }
                 let suppressed = dependency.or_else(|| self.suppression(rule, workflow, env, now));
                 match suppressed {
                     // Recorded, not sent: the log says why.
                     Some(why) if opened => {
                         let notice =
-                            notice(NotificationType::Alert, rule, alert, detail, &self.config);
+                            notice(NotificationType::Alert, rule, &alert, detail, &self.config);
                         let channels = channels_for(rule, NotificationType::Alert, &self.config);
                         let run = detail.map(|d| d.execution.run_id.as_str());
                         let queued = rows(&notice, &channels, &self.directory, run, Some(&why));
@@ -546,13 +667,71 @@ impl AlertEvaluator {
                         AlertStatus::Active | AlertStatus::Escalated
                     ) && alert.last_notified_at.is_none() =>
                     {
-                        self.first_notification(rule, alert, detail, now).await?;
+                        self.first_notification(rule, &alert, detail, now).await?;
                     }
                     None => {}
                 }
                 Ok(())
             }
         }
+    }
+
+    /// The recovery notifications of an alert that is being resolved (by `by`, when by
+    /// hand): one for every channel that was sent one of its notifications, the
+    /// escalation's included; none when nobody was told it fired. A silence set by hand,
+    /// a silence of the configuration or a maintenance window has them logged SUPPRESSED
+    /// with the reason; a dependency's silence does not hold them back.
+    async fn recovery(
+        &self,
+        rule: &AlertRule,
+        alert: &Alert,
+        detail: Option<&ExecutionDetail>,
+        by: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Vec<NotificationLog>, StoreError> {
+        let mut channels = self.store.alert_recipients(&alert.alert_id).await?;
+        if channels.is_empty() {
+            if alert.last_notified_at.is_none() {
+                return Ok(Vec::new());
+            }
+            // Told, but its notifications were pruned: whom its rule sends to.
+            channels = channels_for(rule, NotificationType::Alert, &self.config);
+            if alert.escalated_at.is_some() {
+                for c in channels_for(rule, NotificationType::Escalation, &self.config) {
+                    if !channels.contains(&c) {
+                        channels.push(c);
+                    }
+                }
+            }
+        }
+        let mut resolved = Alert {
+            status: AlertStatus::Resolved,
+            ..alert.clone()
+        };
+        if let Some(by) = by {
+            resolved.message = format!("{} (resolved by {by})", alert.message);
+        }
+        let notice = notice(
+            NotificationType::Recovery,
+            rule,
+            &resolved,
+            detail,
+            &self.config,
+        );
+        let suppressed = match silenced_until(alert) {
+            Some(until) if alert.status == AlertStatus::Silenced && until > now => {
+                Some(silence_note_of(alert, until))
+            }
+            _ => self.suppression(rule, &alert.workflow_name, &alert.environment, now),
+        };
+        let run = detail.map(|d| d.execution.run_id.as_str());
+        Ok(rows(
+            &notice,
+            &channels,
+            &self.directory,
+            run,
+            suppressed.as_deref(),
+        ))
     }
 
     /// Resolves an open alert by hand (`wfmon alerts resolve`, the API), queuing the
@@ -568,31 +747,8 @@ impl AlertEvaluator {
         };
         let now = Timestamp::now();
         let queued = match self.config.alerts.rule(&alert.rule_id) {
-            Some(rule)
-                if alert.last_notified_at.is_some() && alert.status != AlertStatus::Silenced =>
-            {
-                let mut resolved = Alert {
-                    status: AlertStatus::Resolved,
-                    ..alert.clone()
-                };
-                resolved.message = format!("{} (resolved by {by})", alert.message);
-                let notice = notice(
-                    NotificationType::Recovery,
-                    rule,
-                    &resolved,
-                    None,
-                    &self.config,
-                );
-                let channels = channels_for(rule, NotificationType::Recovery, &self.config);
-                let suppressed =
-                    self.suppression(rule, &alert.workflow_name, &alert.environment, now);
-                rows(
-                    &notice,
-                    &channels,
-                    &self.directory,
-                    None,
-                    suppressed.as_deref(),
-                )
+            Some(rule) if alert.status.is_open() => {
+                self.recovery(rule, &alert, None, Some(by), now).await?
             }
             _ => Vec::new(),
         };
@@ -603,27 +759,6 @@ impl AlertEvaluator {
             self.nudge.notify_one();
         }
         Ok(resolved)
-    }
-
-    /// A rule this one depends on that has an open alert in the same environment.
-    async fn blocking_dependency(
-        &self,
-        rule: &AlertRule,
-        env: &str,
-    ) -> Result<Option<String>, StoreError> {
-        if rule.depends_on.is_empty() {
-            return Ok(None);
-        }
-        let open = self.store.open_alerts().await?;
-        Ok(open
-            .iter()
-            .find(|a| a.environment == env && rule.depends_on.contains(&a.rule_id))
-            .map(|a| {
-                format!(
-                    "depends on rule {}, whose alert {} ({} in {}) is open",
-                    a.rule_id, a.alert_id, a.workflow_name, a.environment
-                )
-            }))
     }
 
     /// Why notifications of this alert are suppressed now, if they are: a silence or a
@@ -651,7 +786,6 @@ impl AlertEvaluator {
     }
 }
 
-/// The identity of an alert: rule, workflow and environment.
 /// Whether another attempt of the same run follows this one: the run's verdict is its last
 /// attempt's.
 fn is_retried(execution: &WorkflowExecution) -> bool {
@@ -663,8 +797,52 @@ fn is_retried(execution: &WorkflowExecution) -> bool {
         .unwrap_or(false)
 }
 
+/// The identity of an alert: rule, workflow and environment.
 pub fn fingerprint(rule: &str, workflow: &str, env: &str) -> String {
     format!("{rule}/{workflow}/{env}")
+}
+
+/// An alert among `open` of a rule `rule` depends on, in environment `env`.
+fn dependency_in<'a>(open: &'a [Alert], rule: &AlertRule, env: &str) -> Option<&'a Alert> {
+    open.iter()
+        .find(|a| a.environment == env && rule.depends_on.contains(&a.rule_id))
+}
+
+/// Why an alert is silenced while `cause`, an alert it depends on, is open.
+fn dependency_reason(cause: &Alert) -> String {
+    format!(
+        "depends on rule {}, whose alert {} ({} in {}) is open",
+        cause.rule_id, cause.alert_id, cause.workflow_name, cause.environment
+    )
+}
+
+/// When a silence set by hand ends, if one holds the alert.
+fn silenced_until(alert: &Alert) -> Option<Timestamp> {
+    alert
+        .metadata
+        .as_ref()
+        .and_then(|m| m.0.get("silencedUntil"))
+        .and_then(|v| v.as_str())
+        .and_then(|t| Timestamp::parse(t).ok())
+}
+
+/// The reason of the silence set by hand, until `until`, that holds the alert.
+fn silence_note_of(alert: &Alert, until: Timestamp) -> String {
+    let text = |key: &str| {
+        alert
+            .metadata
+            .as_ref()
+            .and_then(|m| m.0.get(key))
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    silence_note(&text("silencedBy"), until, &text("silenceReason"))
+}
+
+/// The reason logged with the notifications a silence set by hand suppresses.
+pub(crate) fn silence_note(by: &str, until: Timestamp, reason: &str) -> String {
+    format!("silenced by {by} until {until}: {reason}")
 }
 
 fn severity_of(status: HealthStatus) -> u8 {

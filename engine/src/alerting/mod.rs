@@ -9,7 +9,7 @@ mod notices;
 pub mod rules;
 pub mod service;
 
-pub use actions::{ActionOutcome, AlertAction};
+pub use actions::{ActionOutcome, AlertAction, MAX_SILENCE_DAYS};
 pub(crate) use config::{Known, RawAlerts, validate as validate_alerts};
 pub use evaluator::{AUTO_RESOLVER, AlertEvaluator, REMOVED_RESOLVER, Verdict, fingerprint};
 pub use rules::{Aggregate, AlertRule, AlertsConfig, Condition, MaintenanceWindow, Silence};

@@ -1,5 +1,6 @@
 //! The daemon's alerting: one task evaluates the rules on every recorded execution (from
-//! the event bus) and on a timer; another delivers the notification outbox. Both work from
+//! the event bus; the executions announced by the time it starts are evaluated together)
+//! and on a timer; another delivers the notification outbox. Both work from
 //! the database, so neither ever holds up the runner, and both pick up where they were
 //! after a restart. The reporter (`reports::Reporter`) runs beside them when the
 //! configuration has `reports:`: its notifications go through the same outbox.
@@ -107,10 +108,29 @@ async fn evaluate(
             _ = stop.changed() => {}
             event = events.recv() => match event {
                 Ok(Event::ExecutionRecorded { execution }) => {
-                    if let Err(e) = evaluator.on_execution(&execution).await {
+                    // The runs recorded by now are judged together, dependencies first.
+                    let mut executions = vec![*execution];
+                    loop {
+                        match events.try_recv() {
+                            Ok(Event::ExecutionRecorded { execution }) => {
+                                executions.push(*execution);
+                            }
+                            Ok(_) => {}
+                            Err(broadcast::error::TryRecvError::Lagged(missed)) => {
+                                tracing::warn!(
+                                    "alerting fell behind and skipped {missed} event(s); the \
+                                     next run of each workflow is judged on its full history"
+                                );
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                    if let Err(e) = evaluator.on_executions(&executions).await {
+                        let runs: Vec<&str> =
+                            executions.iter().map(|e| e.run_id.as_str()).collect();
                         tracing::warn!(
-                            "alert rules not applied to run {}: {e}",
-                            execution.run_id
+                            "alert rules not applied to run(s) {}: {e}",
+                            runs.join(", ")
                         );
                     }
                 }

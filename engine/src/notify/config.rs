@@ -10,6 +10,7 @@ use wfmon_model::AlertSeverity;
 
 use super::{console, discord, email, pagerduty, slack, teams, webhook};
 use crate::config::Checker;
+use crate::runner::redact::{Redactor, is_credential_header};
 
 /// The section as written.
 #[derive(Debug, Default, Deserialize)]
@@ -338,6 +339,131 @@ pub(crate) fn http_url(c: &mut Checker, value: &Spanned<String>, path: &str) -> 
     }
 }
 
+impl ChannelConfig {
+    /// What this channel's errors must never show: every part of its URL that can carry a
+    /// credential (see `url_secrets`), its routing key, signing secret, SMTP password and
+    /// credential headers.
+    pub(crate) fn redactor(&self) -> Redactor {
+        let mut r = Redactor::default();
+        let add_url = |r: &mut Redactor, url: &str| {
+            for part in url_secrets(url) {
+                r.add(&part);
+            }
+        };
+        match self {
+            ChannelConfig::Slack(c) => add_url(&mut r, &c.webhook_url),
+            ChannelConfig::Discord(c) => add_url(&mut r, &c.webhook_url),
+            ChannelConfig::Teams(c) => add_url(&mut r, &c.webhook_url),
+            ChannelConfig::Webhook(c) => {
+                add_url(&mut r, &c.url);
+                if let Some(secret) = &c.secret {
+                    r.add(secret);
+                }
+                for (name, value) in &c.headers {
+                    if is_credential_header(name) {
+                        r.add_credential(value);
+                    }
+                }
+            }
+            // The user name is an address more often than a secret: errors naming a
+            // recipient stay readable.
+            ChannelConfig::Email(c) => {
+                if let Some(password) = &c.password {
+                    r.add(password);
+                }
+            }
+            ChannelConfig::PagerDuty(c) => {
+                r.add(&c.routing_key);
+                add_url(&mut r, &c.url);
+            }
+            ChannelConfig::Console(_) => {}
+        }
+        r
+    }
+}
+
+/// The parts of a channel URL that can carry a credential, as the URL parser writes them and
+/// percent-decoded: the user name and password; the path whole, each of its endings from a
+/// `/` (a receiver behind a proxy that strips a prefix echoes only the end) and each segment
+/// that is not a plain word; the query whole, with the path, and each of its values. Chat
+/// services put their tokens in the path (`/services/T…/B…/token`, `/api/webhooks/id/token`)
+/// or the query (`sig=…`), and receivers quote the path back in their errors ("Cannot POST
+/// /hook/…"). A segment of lower-case letters, `-` and `_`, shorter than 16 characters
+/// (`services`, `webhooks`, `triggers`), reads as a word and is hidden only as part of the
+/// path, so that the receiver's own words stay readable. Values shorter than the redactor's
+/// minimum are left out there.
+pub(crate) fn url_secrets(url: &str) -> Vec<String> {
+    let mut out = vec![url.to_owned()];
+    let Ok(parsed) = reqwest::Url::parse(url) else {
+        return out;
+    };
+    let mut push = |value: &str| {
+        for form in [value.to_owned(), percent_decoded(value)] {
+            if !form.is_empty() && !out.contains(&form) {
+                out.push(form);
+            }
+        }
+    };
+    push(parsed.username());
+    if let Some(password) = parsed.password() {
+        push(password);
+    }
+    let path = parsed.path();
+    if path != "/" {
+        push(path);
+        push(path.trim_start_matches('/'));
+        for (at, _) in path.match_indices('/').skip(1) {
+            push(&path[at..]);
+        }
+        for segment in path.split('/').filter(|s| !is_word(s)) {
+            push(segment);
+        }
+    }
+    if let Some(query) = parsed.query() {
+        push(query);
+        push(&format!("{path}?{query}"));
+        for pair in query.split('&') {
+            if let Some((_, value)) = pair.split_once('=') {
+                push(value);
+            }
+        }
+        for (_, value) in parsed.query_pairs() {
+            push(&value);
+        }
+    }
+    out
+}
+
+/// A path segment that reads as a word rather than a token.
+fn is_word(segment: &str) -> bool {
+    segment.len() < 16
+        && segment
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'-' || b == b'_')
+}
+
+/// `%XX` escapes decoded (an invalid escape is kept as written; invalid UTF-8 replaced).
+fn percent_decoded(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && let Some(byte) = text
+                .get(i + 1..i + 3)
+                .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        {
+            out.push(byte);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A URL reduced to scheme, host and port, for logs and stored descriptions.
 pub fn redacted_url(url: &str) -> String {
     match reqwest::Url::parse(url) {
@@ -346,5 +472,60 @@ pub fn redacted_url(url: &str) -> String {
             format!("{}://{}{port}/…", u.scheme(), u.host_str().unwrap_or("?"))
         }
         Err(_) => "(invalid URL)".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn url_secrets_are_the_parts_that_can_hold_a_token() {
+        let parts = url_secrets(
+            "https://user:pa%20ss@hooks.example.com/services/T0AB/hooks/tok%C3%BCen?api-version=1&sig=S1G%2Bx",
+        );
+        for expected in [
+            "user",
+            "pa%20ss",
+            "pa ss",
+            "/services/T0AB/hooks/tok%C3%BCen",
+            "/services/T0AB/hooks/toküen",
+            "services/T0AB/hooks/tok%C3%BCen",
+            "/T0AB/hooks/tok%C3%BCen",
+            "/hooks/tok%C3%BCen",
+            "/tok%C3%BCen",
+            "T0AB",
+            "tok%C3%BCen",
+            "toküen",
+            "api-version=1&sig=S1G%2Bx",
+            "/services/T0AB/hooks/tok%C3%BCen?api-version=1&sig=S1G%2Bx",
+            "S1G%2Bx",
+            "S1G+x",
+        ] {
+            assert!(
+                parts.iter().any(|p| p == expected),
+                "{expected} not in {parts:?}"
+            );
+        }
+        // Plain words alone stay readable; they are hidden as part of the path.
+        for word in ["services", "hooks"] {
+            assert!(!parts.iter().any(|p| p == word), "{word} in {parts:?}");
+        }
+        let r = Redactor::new(&parts);
+        assert_eq!(
+            r.redact("Cannot POST /services/T0AB/hooks/toküen: no such hooks for T0AB"),
+            "Cannot POST ***: no such hooks for ***"
+        );
+        // A URL without a path or a query has nothing more to hide than itself.
+        assert_eq!(
+            url_secrets("https://hooks.example.com/"),
+            ["https://hooks.example.com/"]
+        );
+    }
+
+    #[test]
+    fn percent_decoding_keeps_what_is_not_an_escape() {
+        assert_eq!(percent_decoded("a%20b%zz%4"), "a b%zz%4");
+        assert_eq!(percent_decoded("%C3%BC%+1"), "ü%+1");
     }
 }

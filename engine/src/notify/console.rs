@@ -17,6 +17,11 @@ pub struct ConsoleConfig;
 /// Writes notices to the log.
 pub struct Console;
 
+/// The notice as the console channel logs it: its text on one line, lines joined by ` | `.
+pub fn line(notice: &Notice) -> String {
+    notice.text().trim_end().replace('\n', " | ")
+}
+
 impl Channel for Console {
     fn kind(&self) -> NotificationChannel {
         NotificationChannel::Console
@@ -32,7 +37,7 @@ impl Channel for Console {
         _keys: &'a DeliveryKeys,
     ) -> BoxFuture<'a, Result<(), SendError>> {
         Box::pin(async move {
-            let text = notice.text().trim_end().replace('\n', " | ");
+            let text = line(notice);
             match notice.severity {
                 AlertSeverity::Critical | AlertSeverity::Warning => {
                     tracing::warn!(target: "wfmon::notify", kind = %notice.kind, "{text}")

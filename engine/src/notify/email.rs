@@ -1,5 +1,6 @@
-//! Email over SMTP (STARTTLS, implicit TLS, or plain for a relay on the same host): a
-//! multipart/alternative message with a text part and an HTML part in which every value is
+//! Email over SMTP (STARTTLS, implicit TLS, or plain text for a relay: with a password only
+//! on this host, since SMTP sends the login as readable base64): a multipart/alternative
+//! message with a text part and an HTML part in which every value is
 //! escaped (for a report, a compact page: headline figures, worst workflows and most
 //! failing steps as tables, and a link to the report). The Message-ID is derived from the notification, so a repeated delivery carries
 //! the same one. The server's certificate is checked against the system's roots, plus those
@@ -46,7 +47,8 @@ pub enum SmtpTls {
     StartTls,
     /// TLS from the first byte; port 465 by default.
     Tls,
-    /// No encryption (a relay on the same host or network); port 25 by default.
+    /// No encryption (a relay on the same host or a trusted network); port 25 by default.
+    /// Validation refuses it with a password unless the server is on this host.
     None,
 }
 
@@ -153,6 +155,25 @@ pub(crate) fn validate<T>(
             "a password needs a username",
         );
     }
+    // Without TLS, SMTP AUTH sends the user name and password as base64, readable by anyone
+    // on the way: only a server on this host may have them in clear.
+    if tls == SmtpTls::None
+        && raw.password.is_some()
+        && let (Some(written), Some(host)) = (&raw.tls, &host)
+        && !is_loopback(host)
+    {
+        // The host as written: an expanded `${VAR}` is kept secret.
+        let host = raw.host.as_ref().map_or("", |h| h.value.as_str());
+        c.issue_at(
+            written,
+            &format!("{path}.tls"),
+            format!(
+                "`none` would send the password in clear text to {host}: write `tls: starttls` \
+                 or `tls: tls`, or leave out username and password (without TLS, credentials \
+                 go only to a server on this host: localhost, 127.0.0.1 or ::1)"
+            ),
+        );
+    }
     if c.issue_count() != before {
         return None;
     }
@@ -166,6 +187,19 @@ pub(crate) fn validate<T>(
         from: from?,
         to,
     })
+}
+
+/// Whether `host` names this machine: `localhost` or a loopback address.
+fn is_loopback(host: &str) -> bool {
+    let host = host.trim().trim_end_matches('.');
+    let bare = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// Sends email.

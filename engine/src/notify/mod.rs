@@ -31,6 +31,8 @@ pub use digest::ReportDigest;
 pub use notice::Notice;
 use wfmon_model::NotificationChannel;
 
+use crate::runner::redact::Redactor;
+
 /// A boxed future, so that `Channel` can be used as a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
@@ -93,16 +95,67 @@ pub trait Channel: Send + Sync {
     ) -> BoxFuture<'a, Result<(), SendError>>;
 }
 
-/// Makes the sender of a configured channel. `timeout` bounds one attempt.
+impl SendError {
+    /// The same failure with `redactor`'s values hidden from its reason.
+    fn redacted(self, redactor: &Redactor) -> SendError {
+        match self {
+            SendError::Retry { reason, after } => SendError::Retry {
+                reason: redactor.redact(&reason),
+                after,
+            },
+            SendError::Permanent { reason } => SendError::Permanent {
+                reason: redactor.redact(&reason),
+            },
+        }
+    }
+}
+
+/// Makes the sender of a configured channel. `timeout` bounds one attempt. Its errors never
+/// show the channel's secrets: whatever the receiver answers (many quote the URL's path back,
+/// "Cannot POST /hook/…"), the parts of the URL that can hold a token, its keys and its
+/// credentials are hidden in every form before anyone logs, stores or prints the reason.
 pub fn build_channel(config: &ChannelConfig, timeout: Duration) -> Arc<dyn Channel> {
     let client = http::client(timeout);
-    match config {
-        ChannelConfig::Slack(c) => Arc::new(slack::Slack::new(c.clone(), client)),
-        ChannelConfig::Discord(c) => Arc::new(discord::Discord::new(c.clone(), client)),
-        ChannelConfig::Teams(c) => Arc::new(teams::Teams::new(c.clone(), client)),
-        ChannelConfig::Webhook(c) => Arc::new(webhook::Webhook::new(c.clone(), client)),
-        ChannelConfig::Email(c) => Arc::new(email::Email::new(c.clone(), timeout)),
-        ChannelConfig::PagerDuty(c) => Arc::new(pagerduty::PagerDuty::new(c.clone(), client)),
-        ChannelConfig::Console(_) => Arc::new(console::Console),
+    let inner: Box<dyn Channel> = match config {
+        ChannelConfig::Slack(c) => Box::new(slack::Slack::new(c.clone(), client)),
+        ChannelConfig::Discord(c) => Box::new(discord::Discord::new(c.clone(), client)),
+        ChannelConfig::Teams(c) => Box::new(teams::Teams::new(c.clone(), client)),
+        ChannelConfig::Webhook(c) => Box::new(webhook::Webhook::new(c.clone(), client)),
+        ChannelConfig::Email(c) => Box::new(email::Email::new(c.clone(), timeout)),
+        ChannelConfig::PagerDuty(c) => Box::new(pagerduty::PagerDuty::new(c.clone(), client)),
+        ChannelConfig::Console(_) => Box::new(console::Console),
+    };
+    Arc::new(Redacted {
+        inner,
+        redactor: config.redactor(),
+    })
+}
+
+/// A channel whose failures are told without its secrets.
+struct Redacted {
+    inner: Box<dyn Channel>,
+    redactor: Redactor,
+}
+
+impl Channel for Redacted {
+    fn kind(&self) -> NotificationChannel {
+        self.inner.kind()
+    }
+
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+
+    fn send<'a>(
+        &'a self,
+        notice: &'a Notice,
+        keys: &'a DeliveryKeys,
+    ) -> BoxFuture<'a, Result<(), SendError>> {
+        Box::pin(async move {
+            self.inner
+                .send(notice, keys)
+                .await
+                .map_err(|e| e.redacted(&self.redactor))
+        })
     }
 }

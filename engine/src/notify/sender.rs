@@ -5,17 +5,32 @@
 //! its circuit opened (`breaker`): its notifications wait without being attempted, then
 //! one trial goes. It never blocks the runner: it works on its own task, from the database.
 //!
+//! Channels are independent. Each has its own lane: one attempt at a time, oldest
+//! notification first (so a receiver gets an alert before its recovery, and a rate-limited
+//! webhook is not flooded), while the lanes of other channels go on. The sender claims more
+//! work whenever it looks at the outbox, not when every attempt of a batch has ended, so a
+//! receiver that never answers holds up only its own notifications, each for at most the
+//! delivery timeout. A lane holds a few claimed notifications (`LANE`); beyond that, and for
+//! a notification that could no longer be attempted within its claim, the row goes back to
+//! the outbox, not attempted, to be claimed again later (its failed attempts and last error
+//! kept). Lanes are per sender: two instances may each deliver to one channel at a time.
+//!
 //! Delivery is at least once. A notification is recorded SENT after the receiver accepted
 //! it; if the process dies between the two, the claim expires and the notification is sent
 //! again. Receivers that deduplicate see the same key both times: PagerDuty's `dedup_key`
 //! (the alert), the webhook's `Idempotency-Key` header and an email's Message-ID (the
 //! notification). Slack, Discord and Teams have no such key and may show it twice.
+//!
+//! `retry_count` on a row counts its failed attempts: 0 for a notification delivered at the
+//! first attempt, 2 for one delivered at the third, 8 for one given up after 8 attempts, 1
+//! for one refused at once (a 4xx).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Notify, watch};
+use tokio::task::{Id, JoinSet};
 use wfmon_model::{NotificationLog, Timestamp};
 use wfmon_store::{DeliveryOutcome, Store};
 
@@ -26,6 +41,15 @@ use crate::telemetry::{NotificationOutcome, StoreOperation, Telemetry};
 
 /// Notifications claimed at once.
 const BATCH: u32 = 16;
+
+/// Claimed notifications one channel holds at a time, the one being attempted included.
+const LANE: usize = 8;
+
+/// Time kept, after an attempt's timeout, to record its outcome within the claim.
+const RECORD_MARGIN: Duration = Duration::from_secs(2);
+
+/// Shortest wait before a notification that found its channel's lane full is claimed again.
+const MIN_REQUEUE: Duration = Duration::from_millis(100);
 
 /// Longest sleep between two looks at the outbox (other instances and commands add rows).
 const POLL: Duration = Duration::from_secs(1);
@@ -42,9 +66,42 @@ pub struct OutboxSender {
     telemetry: Arc<Telemetry>,
 }
 
+/// One channel's claimed notifications, oldest first, attempted one at a time.
+#[derive(Default)]
+struct Lane {
+    waiting: VecDeque<NotificationLog>,
+    /// When the attempt in flight started.
+    busy_since: Option<Instant>,
+    /// How long the last attempt took.
+    last: Duration,
+}
+
+impl Lane {
+    fn held(&self) -> usize {
+        self.waiting.len() + usize::from(self.busy_since.is_some())
+    }
+
+    /// How long the lane takes to work through a full load, judged by its last attempt and
+    /// the one in flight: the wait before a notification that found it full comes back.
+    fn requeue_after(&self, timeout: Duration) -> Duration {
+        let current = self.busy_since.map_or(Duration::ZERO, |t| t.elapsed());
+        let pace = self.last.max(current);
+        (pace * LANE as u32).clamp(MIN_REQUEUE, timeout.max(MIN_REQUEUE))
+    }
+}
+
+/// The channel lanes and the attempts in flight.
+#[derive(Default)]
+struct Lanes {
+    lanes: HashMap<String, Lane>,
+    in_flight: JoinSet<()>,
+    channel_of: HashMap<Id, String>,
+}
+
 impl OutboxSender {
     /// A sender for `channels`, claiming as `owner`; `nudge` wakes it when rows are queued;
-    /// `secrets` are removed from every error it records or logs.
+    /// `secrets` are removed from every error it records or logs (each channel also hides
+    /// its own URL, keys and credentials from its errors: see `build_channel`).
     pub fn new(
         store: Store,
         channels: BTreeMap<String, Arc<dyn Channel>>,
@@ -77,10 +134,15 @@ impl OutboxSender {
         self.settings.timeout * 2 + Duration::from_secs(5)
     }
 
-    /// Delivers until `stop` turns true; then releases what it holds.
+    /// Delivers until `stop` turns true; then lets the attempts in flight end (each bounded
+    /// by the timeout) and releases what it holds.
     pub async fn run(self: Arc<Self>, mut stop: watch::Receiver<bool>) {
         let mut offline = false;
+        let mut lanes = Lanes::default();
         while !*stop.borrow() {
+            while let Some(done) = lanes.in_flight.try_join_next_with_id() {
+                lanes.finished(done);
+            }
             let now = Timestamp::now();
             let until = now.plus(chrono::TimeDelta::from_std(self.lease()).unwrap_or_default());
             let claimed = match self
@@ -104,13 +166,12 @@ impl OutboxSender {
                     Vec::new()
                 }
             };
-            if !claimed.is_empty() {
-                let mut tasks = tokio::task::JoinSet::new();
-                for row in claimed {
-                    let me = self.clone();
-                    tasks.spawn(async move { me.deliver(row).await });
-                }
-                while tasks.join_next().await.is_some() {}
+            let more = claimed.len() == BATCH as usize;
+            for row in claimed {
+                self.take(&mut lanes, row).await;
+            }
+            self.start(&mut lanes).await;
+            if more {
                 continue;
             }
             let wait = match self.store.next_notification_due(now).await {
@@ -119,14 +180,96 @@ impl OutboxSender {
                 ),
                 _ => POLL,
             };
+            let in_flight = !lanes.in_flight.is_empty();
             tokio::select! {
+                Some(done) = lanes.in_flight.join_next_with_id(), if in_flight => {
+                    lanes.finished(done);
+                }
                 _ = tokio::time::sleep(wait) => {}
                 _ = self.nudge.notified() => {}
                 _ = stop.changed() => {}
             }
         }
+        while let Some(done) = lanes.in_flight.join_next_with_id().await {
+            lanes.finished(done);
+        }
         if let Err(e) = self.store.release_notification_claims(&self.owner).await {
             tracing::warn!("cannot release notification claims: {e}");
+        }
+    }
+
+    /// Puts a claimed notification in its channel's lane, or, when the lane is full, back
+    /// in the outbox for when the lane will have worked through its load.
+    async fn take(&self, lanes: &mut Lanes, row: NotificationLog) {
+        let name = row.channel_name.clone().unwrap_or_default();
+        let lane = lanes.lanes.entry(name.clone()).or_default();
+        if lane.held() < LANE {
+            lane.waiting.push_back(row);
+            return;
+        }
+        let after = lane.requeue_after(self.settings.timeout);
+        self.requeue(&row, held_back(&name), later(after)).await;
+    }
+
+    /// Starts the oldest waiting notification of every idle lane, on its own task; one that
+    /// could no longer be attempted and recorded within its claim goes back to the outbox,
+    /// due at once, to be claimed afresh.
+    async fn start(self: &Arc<Self>, lanes: &mut Lanes) {
+        let needed = self.settings.timeout + RECORD_MARGIN;
+        let mut starts = Vec::new();
+        let mut expired = Vec::new();
+        for (name, lane) in &mut lanes.lanes {
+            if lane.busy_since.is_some() {
+                continue;
+            }
+            while let Some(row) = lane.waiting.pop_front() {
+                let left = row.claimed_until.map_or(0, |until| {
+                    until.unix_millis() - Timestamp::now().unix_millis()
+                });
+                if u128::try_from(left).unwrap_or(0) < needed.as_millis() {
+                    expired.push((name.clone(), row));
+                    continue;
+                }
+                lane.busy_since = Some(Instant::now());
+                starts.push((name.clone(), row));
+                break;
+            }
+        }
+        for (name, row) in starts {
+            let me = self.clone();
+            let handle = lanes.in_flight.spawn(async move {
+                me.deliver(row).await;
+            });
+            lanes.channel_of.insert(handle.id(), name);
+        }
+        for (name, row) in expired {
+            self.requeue(&row, held_back(&name), Timestamp::now()).await;
+        }
+    }
+
+    /// Gives a claimed notification back to the outbox, not attempted, due at `at`. Its
+    /// last error, if it has one, stays: it is still the last delivery error.
+    async fn requeue(&self, row: &NotificationLog, reason: String, at: Timestamp) {
+        tracing::debug!(
+            channel = row.channel_name.as_deref().unwrap_or("?"),
+            "notification {} waits until {at}: {reason}",
+            row.log_id
+        );
+        let outcome = DeliveryOutcome::Postponed {
+            reason: row.error_message.clone().unwrap_or(reason),
+            next_attempt_at: at,
+        };
+        if let Err(e) = self
+            .store
+            .complete_notification(&row.log_id, &self.owner, &outcome, Timestamp::now())
+            .await
+        {
+            self.telemetry.store_error(StoreOperation::Outbox);
+            tracing::warn!(
+                "notification {}: cannot put it back in the outbox (it waits for its claim \
+                 to expire): {e}",
+                row.log_id
+            );
         }
     }
 
@@ -289,6 +432,32 @@ impl OutboxSender {
     fn redact(&self, text: &str) -> String {
         self.redactor.redact(text)
     }
+}
+
+impl Lanes {
+    /// An attempt ended (or its task failed): its lane may start the next one.
+    fn finished(&mut self, done: Result<(Id, ()), tokio::task::JoinError>) {
+        let id = match &done {
+            Ok((id, ())) => *id,
+            Err(e) => {
+                tracing::error!("a notification delivery task failed: {e}");
+                e.id()
+            }
+        };
+        if let Some(lane) = self
+            .channel_of
+            .remove(&id)
+            .and_then(|name| self.lanes.get_mut(&name))
+            && let Some(since) = lane.busy_since.take()
+        {
+            lane.last = since.elapsed();
+        }
+    }
+}
+
+/// Why a notification went back to the outbox without an attempt.
+fn held_back(channel: &str) -> String {
+    format!("held back while channel `{channel}` delivered earlier notifications")
 }
 
 fn later(wait: Duration) -> Timestamp {

@@ -302,6 +302,83 @@ async fn failures_are_classified_with_the_reason_and_without_the_url() {
     }
 }
 
+/// Receivers quote the URL back in their errors ("Cannot POST /hook/…"): whatever part of
+/// the channel's URL can hold a token is hidden from the reason, as sent, decoded and alone,
+/// when the URL is written in the file and when it comes from `${VAR}`; the reason stays
+/// readable.
+#[tokio::test]
+async fn a_receiver_that_quotes_the_url_back_does_not_put_its_token_in_the_reason() {
+    let rx = HttpReceiver::start().await;
+    // SAFETY: only this test reads the variable, and it is set before the configuration is.
+    unsafe {
+        std::env::set_var(
+            "WFMON_TEST_ECHO_URL",
+            rx.url("/hook/echo/ENVSECRET42?key=QU3RYSECRET"),
+        )
+    };
+    let cases: Vec<(String, &[&str])> = vec![
+        (
+            format!(
+                "webhook: {{url: \"{}\"}}",
+                rx.url("/hook/echo/T000/B000/XOXSECRETliteral")
+            ),
+            &["T000", "B000", "XOXSECRETliteral"],
+        ),
+        (
+            "webhook: {url: \"${WFMON_TEST_ECHO_URL}\"}".to_owned(),
+            &["ENVSECRET42", "QU3RYSECRET"],
+        ),
+        (
+            format!(
+                "slack: {{webhook_url: \"{}\"}}",
+                rx.url("/services/TA1B2C3/BD4E5F6/tok%20en%C3%BCnicode")
+            ),
+            &["TA1B2C3", "BD4E5F6", "tok%20en", "tok en", "ünicode"],
+        ),
+        (
+            format!(
+                "discord: {{webhook_url: \"{}\"}}",
+                rx.url("/api/webhooks/1234567890/abcdefghijklmnopqrstuvwxyz")
+            ),
+            &["1234567890", "abcdefghijklmnopqrstuvwxyz"],
+        ),
+        (
+            format!(
+                "teams: {{webhook_url: \"{}\"}}",
+                rx.url("/workflows/0a1b2c3d/triggers/manual/paths/invoke?api-version=1&sig=S1GNATURE%2Bx")
+            ),
+            &["0a1b2c3d", "S1GNATURE"],
+        ),
+        (
+            format!(
+                "pagerduty: {{routing_key: R0UTINGKEY, url: \"{}\"}}",
+                rx.url("/v2/enqueue/PDT0KEN")
+            ),
+            &["PDT0KEN"],
+        ),
+    ];
+    let n = notice(NotificationType::Alert);
+    for (body, secrets) in cases {
+        let c = channel(&body, Duration::from_secs(5))();
+        rx.answer(&[Answer::Echo(404)]);
+        let reason = match c.send(&n, &keys()).await {
+            Err(SendError::Permanent { reason }) => reason,
+            other => panic!("{body}: {other:?}"),
+        };
+        assert!(
+            reason.starts_with("HTTP 404: Cannot POST ***"),
+            "{body}: {reason}"
+        );
+        for secret in secrets {
+            assert!(!reason.contains(secret), "{body}: {secret} in {reason}");
+        }
+    }
+    // What the receiver got is what was configured: only the reason is redacted.
+    let got = rx.received();
+    assert_eq!(got[0].path, "/hook/echo/T000/B000/XOXSECRETliteral");
+    assert_eq!(got[1].path, "/hook/echo/ENVSECRET42");
+}
+
 #[tokio::test]
 async fn email_has_both_parts_escaped_html_and_a_stable_message_id() {
     let smtp = SmtpReceiver::start().await;
@@ -495,5 +572,42 @@ fn a_ca_file_that_cannot_be_read_or_holds_no_certificate_is_a_config_error() {
             "{err}"
         );
         assert!(err.contains(expected), "{err}");
+    }
+}
+
+/// `tls: none` sends everything in clear: with a password only to a server on this host;
+/// anywhere else the configuration is refused, naming the key.
+#[test]
+fn a_password_without_tls_is_refused_unless_the_server_is_on_this_host() {
+    let mail = |host: &str, login: &str| {
+        format!(
+            "notifications:\n  channels:\n    c:\n      email: {{host: \"{host}\", tls: none{login}, from: a@example.com, to: [b@example.com]}}\n"
+        )
+    };
+    let login = ", username: ops, password: \"s3cret-pass\"";
+    for host in ["smtp.example.com", "10.0.0.5", "::ffff:8.8.8.8"] {
+        let err = Config::parse(&mail(host, login), Path::new("wfmon.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "notifications.channels.c.email.tls: `none` would send the password in clear text"
+            ),
+            "{host}: {err}"
+        );
+        assert!(!err.contains("s3cret-pass"), "{err}");
+        // Without credentials a plain relay is fine.
+        Config::parse(&mail(host, ""), Path::new("wfmon.yaml")).unwrap();
+    }
+    for host in [
+        "localhost",
+        "127.0.0.1",
+        "127.0.0.53",
+        "::1",
+        "[::1]",
+        "LOCALHOST.",
+    ] {
+        Config::parse(&mail(host, login), Path::new("wfmon.yaml"))
+            .unwrap_or_else(|e| panic!("{host}: {e}"));
     }
 }

@@ -3,5 +3,6 @@
 //! and the evaluator with the outbox sender on a real database.
 
 mod channels;
+mod outbox;
 mod receivers;
 mod scenarios;

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use axum::extract::State;
@@ -20,6 +20,12 @@ pub enum Answer {
     TooMany(u64),
     /// Never answer.
     Hang,
+    /// This status with a body quoting the request's URL back, as Express ("Cannot POST
+    /// /path"), proxies and error pages do: the path and query as received, the path
+    /// percent-decoded, and its last segment alone.
+    Echo(u16),
+    /// 200 after this many milliseconds.
+    Slow(u64),
 }
 
 /// One request the receiver got.
@@ -28,6 +34,9 @@ pub struct Received {
     pub path: String,
     pub headers: HeaderMap,
     pub body: Bytes,
+    /// When it arrived and when its answer was ready.
+    pub arrived: Instant,
+    pub answered: Arc<Mutex<Option<Instant>>>,
 }
 
 impl Received {
@@ -101,13 +110,16 @@ async fn record(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let answered = Arc::new(Mutex::new(None));
     shared.received.lock().unwrap().push(Received {
         path: uri.path().to_owned(),
         headers,
         body,
+        arrived: Instant::now(),
+        answered: answered.clone(),
     });
     let answer = shared.answers.lock().unwrap().pop_front();
-    match answer {
+    let response = match answer {
         None => StatusCode::OK.into_response(),
         Some(Answer::Status(code)) => StatusCode::from_u16(code).unwrap().into_response(),
         Some(Answer::TooMany(seconds)) => (
@@ -120,7 +132,44 @@ async fn record(
             tokio::time::sleep(Duration::from_secs(3600)).await;
             StatusCode::OK.into_response()
         }
+        Some(Answer::Echo(code)) => {
+            let path = uri.path();
+            let target = uri.path_and_query().map_or(path, |p| p.as_str());
+            let decoded = percent_decoded(path);
+            let last = decoded.rsplit('/').next().unwrap_or_default().to_owned();
+            (
+                StatusCode::from_u16(code).unwrap(),
+                format!("Cannot POST {target} (path {decoded}, hook {last})"),
+            )
+                .into_response()
+        }
+        Some(Answer::Slow(ms)) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            StatusCode::OK.into_response()
+        }
+    };
+    *answered.lock().unwrap() = Some(Instant::now());
+    response
+}
+
+/// `%XX` escapes decoded.
+fn percent_decoded(text: &str) -> String {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match text.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16)) {
+            Some(Ok(b)) if bytes[i] == b'%' => {
+                out.push(b);
+                i += 3;
+            }
+            _ => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
     }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// One message the SMTP server accepted.

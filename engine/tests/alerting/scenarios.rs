@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::{Notify, watch};
-use wfmon_engine::alerting::{AUTO_RESOLVER, AlertEvaluator, AlertingService};
+use wfmon_engine::alerting::{
+    AUTO_RESOLVER, ActionOutcome, AlertAction, AlertEvaluator, AlertingService,
+};
 use wfmon_engine::config::Config;
 use wfmon_engine::events::{Event, EventBus};
 use wfmon_engine::notify::sender::OutboxSender;
@@ -703,4 +705,478 @@ async fn runs_the_results_writer_commits_reach_alerting() {
     assert_eq!(got[0].json()["type"], "ALERT");
     service.stop().await;
     task.abort();
+}
+
+/// `Timestamp::now()` plus `minutes`.
+fn in_minutes(minutes: i64) -> Timestamp {
+    Timestamp::now().plus(chrono::TimeDelta::minutes(minutes))
+}
+
+/// The types of the messages the receiver got at `path`, in order.
+fn got_at(r: &Rig, path: &str) -> Vec<String> {
+    r.rx.received()
+        .iter()
+        .filter(|g| g.path == path)
+        .map(|g| g.json()["type"].as_str().unwrap_or("?").to_owned())
+        .collect()
+}
+
+async fn act(r: &Rig, alert_id: &str, action: AlertAction) -> Alert {
+    match r.evaluator.act(alert_id, "alice", &action).await.unwrap() {
+        ActionOutcome::Changed(alert) => alert,
+        other => panic!("{action:?} on {alert_id}: {other:?}"),
+    }
+}
+
+const PAGED_RULE: &str = r#"
+alerts:
+  rules:
+    - name: login-failing
+      workflows: [user-login]
+      when: {consecutive_failures: 1}
+      channels: [hook]
+      escalate_after: 10m
+      escalate_to: [pager]
+      remind_every: 30m
+"#;
+
+#[tokio::test]
+async fn an_acknowledged_alert_stays_acknowledged_when_its_silence_ends() {
+    silence_ends_in_the_status_it_had(rig(PAGED_RULE).await).await;
+}
+
+#[tokio::test]
+async fn a_silence_ends_in_the_status_it_had_on_postgres() {
+    if let Some(r) = rig_on_postgres(PAGED_RULE).await {
+        silence_ends_in_the_status_it_had(r).await;
+    }
+}
+
+async fn silence_ends_in_the_status_it_had(r: Rig) {
+    let fp = "login-failing/user-login/production";
+    r.run("user-login", "production", false).await;
+    r.deliver().await;
+    r.evaluator.tick(in_minutes(11)).await.unwrap();
+    let alert = r.alert(fp).await.unwrap();
+    assert_eq!(alert.status, AlertStatus::Escalated);
+    r.deliver().await;
+    r.rx.wait_for(2).await;
+    assert_eq!(got_at(&r, "/pager"), ["ESCALATION"]);
+
+    let acked = act(&r, &alert.alert_id, AlertAction::Acknowledge).await;
+    assert_eq!(acked.status, AlertStatus::Acknowledged);
+    let silenced = act(
+        &r,
+        &alert.alert_id,
+        AlertAction::Silence {
+            until: in_minutes(60),
+            reason: "deploying".into(),
+        },
+    )
+    .await;
+    assert_eq!(silenced.status, AlertStatus::Silenced);
+    r.evaluator.tick(in_minutes(30)).await.unwrap();
+    assert_eq!(r.alert(fp).await.unwrap().status, AlertStatus::Silenced);
+
+    // The silence ends: acknowledged again, and neither reminded nor escalated, ever.
+    for minutes in [61, 120, 240] {
+        r.evaluator.tick(in_minutes(minutes)).await.unwrap();
+        let now = r.alert(fp).await.unwrap();
+        assert_eq!(now.status, AlertStatus::Acknowledged, "at +{minutes}m");
+        assert_eq!(now.acknowledged_by.as_deref(), Some("alice"));
+        assert_eq!(now.escalated_at, alert.escalated_at);
+    }
+    assert!(r.deliver().await.is_empty(), "{:?}", r.logs().await);
+    assert_eq!(r.rx.received().len(), 2);
+
+    // Unacknowledged, in staging: back to ACTIVE when its silence ends, and since nobody
+    // acknowledged it in time, escalated then.
+    let fp = "login-failing/user-login/staging";
+    r.run("user-login", "staging", false).await;
+    r.deliver().await;
+    let open = r.alert(fp).await.unwrap();
+    act(
+        &r,
+        &open.alert_id,
+        AlertAction::Silence {
+            until: in_minutes(60),
+            reason: "deploying".into(),
+        },
+    )
+    .await;
+    r.evaluator.tick(in_minutes(11)).await.unwrap();
+    assert_eq!(r.alert(fp).await.unwrap().status, AlertStatus::Silenced);
+    r.evaluator.tick(in_minutes(61)).await.unwrap();
+    let back = r.alert(fp).await.unwrap();
+    assert_eq!(back.status, AlertStatus::Escalated);
+    assert_eq!(back.acknowledged_by, None);
+    r.deliver().await;
+    r.rx.wait_for(4).await;
+    assert_eq!(got_at(&r, "/pager"), ["ESCALATION", "ESCALATION"]);
+
+    // A record an earlier version left ACTIVE after its acknowledgement is acknowledged.
+    let legacy = Alert {
+        acknowledged_at: Some(Timestamp::now()),
+        acknowledged_by: Some("bob".into()),
+        last_notified_at: Some(Timestamp::now()),
+        ..back.clone()
+    };
+    r.store
+        .resolve_alert(&back.alert_id, "test", Timestamp::now(), &[])
+        .await
+        .unwrap();
+    let legacy = Alert {
+        id: new_id("alr"),
+        alert_id: new_id("alert"),
+        status: AlertStatus::Active,
+        escalated_at: None,
+        resolved_at: None,
+        resolved_by: None,
+        ..legacy
+    };
+    r.store.insert(std::slice::from_ref(&legacy)).await.unwrap();
+    r.evaluator.tick(in_minutes(120)).await.unwrap();
+    let repaired = r.alert(fp).await.unwrap();
+    assert_eq!(repaired.alert_id, legacy.alert_id);
+    assert_eq!(repaired.status, AlertStatus::Acknowledged);
+    assert!(r.deliver().await.is_empty(), "{:?}", r.logs().await);
+}
+
+const DEPENDENT_RULES: &str = r#"
+alerts:
+  rules:
+    - name: api-down
+      workflows: [api-health]
+      severity: critical
+      when: {consecutive_failures: 1}
+      channels: [pager]
+    - name: login-failing
+      workflows: [user-login]
+      when: {consecutive_failures: 1}
+      channels: [hook]
+      remind_every: 30m
+      escalate_after: 10m
+      depends_on: [api-down]
+"#;
+
+#[tokio::test]
+async fn a_dependency_that_opens_after_its_dependent_silences_it() {
+    dependency_opens_second(rig(DEPENDENT_RULES).await).await;
+}
+
+#[tokio::test]
+async fn a_dependency_that_opens_second_silences_on_postgres() {
+    if let Some(r) = rig_on_postgres(DEPENDENT_RULES).await {
+        dependency_opens_second(r).await;
+    }
+}
+
+async fn dependency_opens_second(r: Rig) {
+    let login_fp = "login-failing/user-login/production";
+    r.run("user-login", "production", false).await;
+    assert_eq!(
+        r.alert(login_fp).await.unwrap().status,
+        AlertStatus::Active,
+        "nothing it depends on is open yet"
+    );
+    // Its dependency opens before its notification went out.
+    r.run("api-health", "production", false).await;
+    let api = r.alert("api-down/api-health/production").await.unwrap();
+    let login = r.alert(login_fp).await.unwrap();
+    assert_eq!(login.status, AlertStatus::Silenced);
+    let why = login.metadata.as_ref().unwrap().0["silencedReason"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(why.contains(&api.alert_id), "{why}");
+    assert_eq!(r.deliver().await, [DeliveryOutcome::Sent]);
+    r.rx.wait_for(1).await;
+    let logs = r.logs().await;
+    let login_rows: Vec<&NotificationLog> = logs
+        .iter()
+        .filter(|l| l.alert_id.as_deref() == Some(login.alert_id.as_str()))
+        .collect();
+    assert_eq!(login_rows.len(), 1, "{logs:?}");
+    assert_eq!(login_rows[0].status, NotificationStatus::Suppressed);
+    assert_eq!(login_rows[0].error_message.as_deref(), Some(why.as_str()));
+
+    // While the dependency is open: no reminder, no escalation.
+    r.evaluator.tick(in_minutes(45)).await.unwrap();
+    r.run("user-login", "production", false).await;
+    assert!(r.deliver().await.is_empty());
+    assert_eq!(
+        r.alert(login_fp).await.unwrap().status,
+        AlertStatus::Silenced
+    );
+    assert_eq!(got_at(&r, "/pager"), ["ALERT"]);
+    assert!(got_at(&r, "/hook").is_empty());
+
+    // The dependency recovers; the dependent fires again: it is told now, once.
+    r.run("api-health", "production", true).await;
+    r.evaluator.tick(Timestamp::now()).await.unwrap();
+    assert_eq!(
+        r.alert(login_fp).await.unwrap().status,
+        AlertStatus::Silenced
+    );
+    r.run("user-login", "production", false).await;
+    let login = r.alert(login_fp).await.unwrap();
+    assert_eq!(login.status, AlertStatus::Active);
+    assert!(login.metadata.unwrap().0.get("silencedReason").is_none());
+    r.run("user-login", "production", false).await;
+    r.deliver().await;
+    r.rx.wait_for(3).await;
+    assert_eq!(got_at(&r, "/pager"), ["ALERT", "RECOVERY"]);
+    assert_eq!(got_at(&r, "/hook"), ["ALERT"]);
+    r.run("user-login", "production", true).await;
+    r.deliver().await;
+    r.rx.wait_for(4).await;
+    assert_eq!(got_at(&r, "/hook"), ["ALERT", "RECOVERY"]);
+}
+
+#[tokio::test]
+async fn runs_evaluated_together_apply_dependencies_first_whatever_their_order() {
+    let r = rig(DEPENDENT_RULES).await;
+    let login = record("user-login", "production", false);
+    let api = record("api-health", "production", false);
+    r.store
+        .record_executions(&[login.clone(), api.clone()])
+        .await
+        .unwrap();
+    let (events, seen) = {
+        let events = EventBus::new();
+        let seen = events.subscribe();
+        (events, seen)
+    };
+    let evaluator = AlertEvaluator::new(r.store.clone(), r.config.clone(), Arc::new(Notify::new()))
+        .with_events(events);
+    evaluator
+        .on_executions(&[login.execution, api.execution])
+        .await
+        .unwrap();
+    let login = r
+        .alert("login-failing/user-login/production")
+        .await
+        .unwrap();
+    assert_eq!(login.status, AlertStatus::Silenced);
+    // It opened SILENCED: never ACTIVE, not even for a moment.
+    let mut seen = seen;
+    let mut changes = Vec::new();
+    while let Ok(event) = seen.try_recv() {
+        if let Event::AlertChanged { change, alert } = event
+            && alert.alert_id == login.alert_id
+        {
+            changes.push((change, alert.status));
+        }
+    }
+    assert_eq!(changes, [("opened", AlertStatus::Silenced)]);
+    r.deliver().await;
+    r.rx.wait_for(1).await;
+    assert_eq!(got_at(&r, "/pager"), ["ALERT"]);
+    assert!(got_at(&r, "/hook").is_empty());
+}
+
+#[tokio::test]
+async fn the_service_silences_a_dependent_reported_before_its_dependency() {
+    let r = rig(DEPENDENT_RULES).await;
+    let events = EventBus::new();
+    let service = AlertingService::start(r.store.clone(), r.config.clone(), &events, "svc".into());
+    let login = record("user-login", "production", false);
+    let api = record("api-health", "production", false);
+    r.store
+        .record_executions(&[login.clone(), api.clone()])
+        .await
+        .unwrap();
+    // One batch of the results writer: the dependent first.
+    for record in [login, api] {
+        events.publish(Event::ExecutionRecorded {
+            execution: Box::new(record.execution),
+        });
+    }
+    let got = r.rx.wait_for(1).await;
+    assert_eq!(got[0].path, "/pager");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    service.stop().await;
+    assert_eq!(r.rx.received().len(), 1, "{:?}", r.rx.received());
+    assert_eq!(
+        r.alert("login-failing/user-login/production")
+            .await
+            .unwrap()
+            .status,
+        AlertStatus::Silenced
+    );
+}
+
+#[tokio::test]
+async fn the_timer_silences_an_alert_whose_dependency_opened_elsewhere() {
+    let r = rig(DEPENDENT_RULES).await;
+    let login_fp = "login-failing/user-login/production";
+    r.run("user-login", "production", false).await;
+    r.deliver().await;
+    r.rx.wait_for(1).await;
+    // Another instance opens the dependency's alert (and notifies it).
+    let now = Timestamp::now();
+    let api = Alert {
+        id: new_id("alr"),
+        alert_id: new_id("alert"),
+        rule_id: "api-down".into(),
+        workflow_name: "api-health".into(),
+        environment: "production".into(),
+        severity: AlertSeverity::Critical,
+        status: AlertStatus::Active,
+        fingerprint: "api-down/api-health/production".into(),
+        message: "the last 1 run(s) failed in a row".into(),
+        triggered_at: now,
+        last_triggered_at: now,
+        occurrences: 1,
+        acknowledged_at: None,
+        acknowledged_by: None,
+        resolved_at: None,
+        resolved_by: None,
+        escalated_at: None,
+        last_notified_at: Some(now),
+        metadata: None,
+        created_at: now,
+        updated_at: now,
+    };
+    r.store.trigger_alert(&api).await.unwrap();
+    r.evaluator.tick(in_minutes(45)).await.unwrap();
+    let login = r.alert(login_fp).await.unwrap();
+    assert_eq!(
+        login.status,
+        AlertStatus::Silenced,
+        "no escalation, no reminder"
+    );
+    assert!(login.escalated_at.is_none());
+    // The first notification went out before: it stays on record as told.
+    assert!(login.last_notified_at.is_some());
+    let kinds: Vec<NotificationType> = r
+        .logs()
+        .await
+        .iter()
+        .filter(|l| l.alert_id.as_deref() == Some(login.alert_id.as_str()))
+        .map(|l| l.notification_type)
+        .collect();
+    assert_eq!(kinds, [NotificationType::Alert]);
+    // Whoever was told it fired hears it resolved: a dependency's silence does not hold
+    // the recovery back.
+    r.run("user-login", "production", true).await;
+    assert_eq!(r.deliver().await, [DeliveryOutcome::Sent]);
+    r.rx.wait_for(2).await;
+    assert_eq!(got_at(&r, "/hook"), ["ALERT", "RECOVERY"]);
+}
+
+#[tokio::test]
+async fn whoever_was_sent_the_escalation_hears_the_recovery() {
+    escalation_recipients_hear_the_recovery(rig(PAGED_RULE).await).await;
+}
+
+#[tokio::test]
+async fn whoever_was_sent_the_escalation_hears_the_recovery_on_postgres() {
+    if let Some(r) = rig_on_postgres(PAGED_RULE).await {
+        escalation_recipients_hear_the_recovery(r).await;
+    }
+}
+
+async fn escalation_recipients_hear_the_recovery(r: Rig) {
+    // Resolved by itself.
+    r.run("user-login", "production", false).await;
+    r.evaluator.tick(in_minutes(11)).await.unwrap();
+    r.deliver().await;
+    r.rx.wait_for(2).await;
+    r.run("user-login", "production", true).await;
+    r.deliver().await;
+    r.rx.wait_for(4).await;
+    assert_eq!(got_at(&r, "/hook"), ["ALERT", "RECOVERY"]);
+    assert_eq!(got_at(&r, "/pager"), ["ESCALATION", "RECOVERY"]);
+
+    // Resolved by hand.
+    r.run("user-login", "staging", false).await;
+    r.evaluator.tick(in_minutes(11)).await.unwrap();
+    r.deliver().await;
+    r.rx.wait_for(6).await;
+    let open = r.alert("login-failing/user-login/staging").await.unwrap();
+    act(&r, &open.alert_id, AlertAction::Resolve).await;
+    r.deliver().await;
+    r.rx.wait_for(8).await;
+    assert_eq!(
+        got_at(&r, "/hook"),
+        ["ALERT", "RECOVERY", "ALERT", "RECOVERY"]
+    );
+    assert_eq!(
+        got_at(&r, "/pager"),
+        ["ESCALATION", "RECOVERY", "ESCALATION", "RECOVERY"]
+    );
+    let recovery =
+        r.rx.received()
+            .into_iter()
+            .rfind(|g| g.path == "/pager")
+            .unwrap();
+    assert!(
+        recovery.json()["summary"]
+            .as_str()
+            .unwrap()
+            .contains("resolved by alice"),
+        "{:?}",
+        recovery.json()
+    );
+
+    // Told, then silenced by hand: the recovery is logged, suppressed with the silence.
+    r.run("user-login", "production", false).await;
+    r.deliver().await;
+    r.rx.wait_for(9).await;
+    let open = r
+        .alert("login-failing/user-login/production")
+        .await
+        .unwrap();
+    act(
+        &r,
+        &open.alert_id,
+        AlertAction::Silence {
+            until: in_minutes(60),
+            reason: "deploying".into(),
+        },
+    )
+    .await;
+    r.run("user-login", "production", true).await;
+    assert!(r.deliver().await.is_empty());
+    let recovery = r
+        .logs()
+        .await
+        .into_iter()
+        .rfind(|l| l.alert_id.as_deref() == Some(open.alert_id.as_str()))
+        .unwrap();
+    assert_eq!(recovery.notification_type, NotificationType::Recovery);
+    assert_eq!(recovery.status, NotificationStatus::Suppressed);
+    let why = recovery.error_message.unwrap();
+    assert!(
+        why.contains("silenced by alice until") && why.ends_with(": deploying"),
+        "{why}"
+    );
+
+    // An alert nobody was told of gets no recovery: its only notification suppressed.
+    r.run("user-login", "production", false).await;
+    let open = r
+        .alert("login-failing/user-login/production")
+        .await
+        .unwrap();
+    act(
+        &r,
+        &open.alert_id,
+        AlertAction::Silence {
+            until: in_minutes(60),
+            reason: "deploying".into(),
+        },
+    )
+    .await;
+    r.run("user-login", "production", true).await;
+    assert!(r.deliver().await.is_empty());
+    assert_eq!(r.rx.received().len(), 9);
+    assert!(
+        !r.logs()
+            .await
+            .iter()
+            .any(|l| l.alert_id.as_deref() == Some(open.alert_id.as_str())
+                && l.notification_type == NotificationType::Recovery),
+        "no recovery at all"
+    );
 }

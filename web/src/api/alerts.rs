@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::json;
-use wfmon_engine::alerting::{ActionOutcome, AlertAction};
+use wfmon_engine::alerting::{ActionOutcome, AlertAction, MAX_SILENCE_DAYS};
 use wfmon_model::{Alert, Timestamp};
 
 use crate::auth::{Principal, Via};
@@ -21,8 +21,6 @@ const DEFAULT_ACTOR: &str = "api";
 const MAX_BY: usize = 100;
 /// Longest `reason`.
 const MAX_REASON: usize = 500;
-/// Longest silence.
-const MAX_SILENCE_DAYS: i64 = 365;
 
 /// The body of `POST /api/alerts/{id}/acknowledge` and `.../resolve` (may be empty).
 #[derive(Debug, Default, Deserialize)]

@@ -1,5 +1,7 @@
 //! `/alerts`: alerts with filters (status, workflow, environment), each with the actions its
 //! state allows: acknowledge, resolve, and silence for a while with a reason.
+//! `/alerts/{alertId}`: one alert, with the same actions and the notifications sent about it
+//! (where reminders, escalations and recoveries link to).
 
 use axum::extract::State;
 use axum::response::Response;
@@ -11,8 +13,11 @@ use super::html::{Html, url_part};
 use super::{Page, Section, alert_badge, render, time};
 use crate::auth::Principal;
 use crate::error::ApiError;
-use crate::extract::Params;
+use crate::extract::{Params, PathParam};
 use crate::state::AppState;
+
+/// Notifications listed on an alert's page.
+const NOTIFICATIONS: u32 = 100;
 
 /// Alerts listed.
 const LIMIT: u32 = 200;
@@ -70,6 +75,66 @@ async fn build(state: &AppState, params: &Params) -> Result<Page, ApiError> {
     }
     Ok(Page {
         title: "Alerts".to_owned(),
+        section: Section::Alerts,
+        main: h.into_string(),
+        open_alerts: Some(open_alerts),
+    })
+}
+
+/// `GET /alerts/{alertId}`
+pub async fn detail(
+    State(state): State<AppState>,
+    viewer: Principal,
+    PathParam(id): PathParam,
+    params: Params,
+) -> Response {
+    let page = build_detail(&state, &id, &params).await;
+    render(&state, &viewer, page)
+}
+
+async fn build_detail(state: &AppState, id: &str, params: &Params) -> Result<Page, ApiError> {
+    params.only(&[])?;
+    let (alert, notifications, open_alerts) = tokio::try_join!(
+        state.store().get::<Alert>(id),
+        state
+            .store()
+            .recent_notifications(None, Some(id), NOTIFICATIONS),
+        state.store().open_alert_count(),
+    )?;
+    let a = alert.ok_or_else(|| ApiError::not_found("alert", id))?;
+    let redact = |text: &str| state.redact(text);
+    let mut h = Html::new(&redact);
+    h.put(
+        "<nav class=\"crumbs\" aria-label=\"Breadcrumb\"><a href=\"/alerts\">Alerts</a> › {}</nav><h1>{} <span class=\"muted\">in {}</span></h1><ul class=\"alerts\">",
+        &[&a.alert_id, &a.workflow_name, &a.environment],
+    );
+    item(&mut h, &a);
+    h.raw("</ul><section aria-labelledby=\"an-h\"><h2 id=\"an-h\">Notifications</h2>");
+    if notifications.is_empty() {
+        h.raw("<p class=\"muted\">No notifications about this alert.</p>");
+    } else {
+        h.raw("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">Channel</th><th scope=\"col\">Type</th><th scope=\"col\">Status</th><th scope=\"col\">To</th><th scope=\"col\">At</th><th scope=\"col\">Error</th></tr></thead><tbody>");
+        for n in &notifications {
+            h.put(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
+                &[
+                    &n.channel_name.as_deref().unwrap_or(n.channel.as_str()),
+                    &n.notification_type,
+                    &n.status,
+                    &n.recipient.as_deref().unwrap_or(""),
+                ],
+            );
+            time(&mut h, Some(n.sent_at));
+            h.put(
+                "</td><td>{}</td></tr>",
+                &[&n.error_message.as_deref().unwrap_or("")],
+            );
+        }
+        h.raw("</tbody></table></div>");
+    }
+    h.raw("</section>");
+    Ok(Page {
+        title: format!("Alert: {} in {}", a.workflow_name, a.environment),
         section: Section::Alerts,
         main: h.into_string(),
         open_alerts: Some(open_alerts),

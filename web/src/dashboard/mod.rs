@@ -1,5 +1,6 @@
 //! The dashboard: server-rendered pages over the same store reads as the API (`/`, a
-//! workflow, an execution, alerts, reports), one stylesheet and one script of our own, and
+//! workflow, an execution, alerts and one alert, reports), one stylesheet and one script of
+//! our own, and
 //! charts drawn here as SVG. No third-party code and nothing fetched from elsewhere: the
 //! pages carry a strict content policy (own script and styles only).
 //!
@@ -43,6 +44,7 @@ pub fn routes() -> Router<AppState> {
         .route("/workflows/{name}", get(workflow::page))
         .route("/executions/{runId}", get(execution::page))
         .route("/alerts", get(alerts::page))
+        .route("/alerts/{alertId}", get(alerts::detail))
         .route("/reports", get(reports::list))
         .route("/reports/{reportId}", get(reports::detail))
         .route("/assets/dash.js", get(script))

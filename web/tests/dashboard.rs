@@ -13,6 +13,7 @@ on_both_backends!(
     hostile_text_is_escaped_and_secrets_are_replaced,
     bad_input_gets_an_error_page_naming_what,
     every_link_in_an_alerts_notifications_opens_a_page,
+    an_alert_offers_only_the_actions_its_state_allows,
 );
 
 const POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'";
@@ -381,5 +382,28 @@ alerts:
         NotificationType::Recovery,
     ] {
         assert!(kinds.contains(&kind), "no {kind} among {kinds:?}");
+    }
+}
+
+async fn an_alert_offers_only_the_actions_its_state_allows(api: TestApi) {
+    // Silenced and not acknowledged: acknowledge, resolve. Silenced after an acknowledgement:
+    // resolve only (acknowledging it again would be refused).
+    let open = alert("quick", AlertStatus::Silenced);
+    let mut acknowledged = alert("slow", AlertStatus::Silenced);
+    acknowledged.acknowledged_by = Some("alice".into());
+    acknowledged.acknowledged_at = Some(Timestamp::now());
+    api.store
+        .insert(&[open.clone(), acknowledged.clone()])
+        .await
+        .unwrap();
+    for (a, offers_ack) in [(&open, true), (&acknowledged, false)] {
+        let (status, body, _) = page(&api, &format!("/alerts/{}", a.alert_id)).await;
+        assert_eq!(status, 200, "{body}");
+        let ack = format!("/api/alerts/{}/acknowledge", a.alert_id);
+        assert_eq!(body.contains(&ack), offers_ack, "{body}");
+        assert!(
+            body.contains(&format!("/api/alerts/{}/resolve", a.alert_id)),
+            "{body}"
+        );
     }
 }

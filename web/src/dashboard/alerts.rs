@@ -270,7 +270,8 @@ fn actions(h: &mut Html<'_>, a: &Alert) {
     let id = url_part(&a.alert_id);
     let label = format!("{} in {}", a.workflow_name, a.environment);
     h.raw("<div class=\"actions\">");
-    if allowed(&AlertAction::Acknowledge) {
+    // A silenced alert may already be acknowledged: acknowledging it again is refused.
+    if allowed(&AlertAction::Acknowledge) && a.acknowledged_by.is_none() {
         h.put(
             "<button type=\"button\" class=\"act primary\" data-url=\"/api/alerts/{}/acknowledge\" data-done=\"Alert acknowledged\">Acknowledge<span class=\"sr\"> {}</span></button>",
             &[&id, &label],

@@ -10,7 +10,7 @@ use wfmon_model::{Alert, AlertStatus, Timestamp};
 use wfmon_store::AlertFilter;
 
 use super::html::{Html, url_part};
-use super::{Page, Section, alert_badge, render, time};
+use super::{Page, Section, alert_badge, notifications_section, render, time};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{Params, PathParam};
@@ -109,30 +109,13 @@ async fn build_detail(state: &AppState, id: &str, params: &Params) -> Result<Pag
         &[&a.alert_id, &a.workflow_name, &a.environment],
     );
     item(&mut h, &a);
-    h.raw("</ul><section aria-labelledby=\"an-h\"><h2 id=\"an-h\">Notifications</h2>");
-    if notifications.is_empty() {
-        h.raw("<p class=\"muted\">No notifications about this alert.</p>");
-    } else {
-        h.raw("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">Channel</th><th scope=\"col\">Type</th><th scope=\"col\">Status</th><th scope=\"col\">To</th><th scope=\"col\">At</th><th scope=\"col\">Error</th></tr></thead><tbody>");
-        for n in &notifications {
-            h.put(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
-                &[
-                    &n.channel_name.as_deref().unwrap_or(n.channel.as_str()),
-                    &n.notification_type,
-                    &n.status,
-                    &n.recipient.as_deref().unwrap_or(""),
-                ],
-            );
-            time(&mut h, Some(n.sent_at));
-            h.put(
-                "</td><td>{}</td></tr>",
-                &[&n.error_message.as_deref().unwrap_or("")],
-            );
-        }
-        h.raw("</tbody></table></div>");
-    }
-    h.raw("</section>");
+    h.raw("</ul>");
+    notifications_section(
+        &mut h,
+        &notifications,
+        "an-h",
+        "No notifications about this alert.",
+    );
     Ok(Page {
         title: format!("Alert: {} in {}", a.workflow_name, a.environment),
         section: Section::Alerts,

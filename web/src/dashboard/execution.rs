@@ -8,7 +8,7 @@ use wfmon_model::{StepStatus, WorkflowExecution};
 
 use super::charts::{millis, timing_bar};
 use super::html::{Html, url_part};
-use super::{Page, Section, health_badge, render, status_badge, time};
+use super::{Page, Section, health_badge, notifications_section, render, status_badge, time};
 use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::extract::{Params, PathParam};
@@ -179,30 +179,12 @@ async fn build(state: &AppState, run_id: &str, params: &Params) -> Result<Page, 
     }
     h.raw("</section>");
 
-    h.raw("<section aria-labelledby=\"nt-h\"><h2 id=\"nt-h\">Notifications</h2>");
-    if detail.notifications.is_empty() {
-        h.raw("<p class=\"muted\">No notifications about this run.</p>");
-    } else {
-        h.raw("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">Channel</th><th scope=\"col\">Type</th><th scope=\"col\">Status</th><th scope=\"col\">To</th><th scope=\"col\">At</th><th scope=\"col\">Error</th></tr></thead><tbody>");
-        for n in &detail.notifications {
-            h.put(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
-                &[
-                    &n.channel_name.as_deref().unwrap_or(n.channel.as_str()),
-                    &n.notification_type,
-                    &n.status,
-                    &n.recipient.as_deref().unwrap_or(""),
-                ],
-            );
-            time(&mut h, Some(n.sent_at));
-            h.put(
-                "</td><td>{}</td></tr>",
-                &[&n.error_message.as_deref().unwrap_or("")],
-            );
-        }
-        h.raw("</tbody></table></div>");
-    }
-    h.raw("</section>");
+    notifications_section(
+        &mut h,
+        &detail.notifications,
+        "nt-h",
+        "No notifications about this run.",
+    );
     if let Some(report) = &detail.report {
         h.put(
             "<p>Part of report <a href=\"/reports/{}\">{}</a>.</p>",

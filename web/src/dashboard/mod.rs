@@ -22,7 +22,7 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use wfmon_model::{AlertStatus, ExecutionStatus, HealthStatus, Timestamp};
+use wfmon_model::{AlertStatus, ExecutionStatus, HealthStatus, NotificationLog, Timestamp};
 
 use crate::auth::{Principal, Via};
 use crate::error::ApiError;
@@ -282,6 +282,38 @@ pub fn health_badge(h: &mut Html<'_>, status: HealthStatus) {
         "<span class=\"badge b-{}\">{}</span>",
         &[&class, &status.as_str()],
     );
+}
+
+/// A Notifications section: the rows as a table (channel, type, status, recipient, time,
+/// error), or `none` when there are none. Shared by the execution and alert pages.
+pub fn notifications_section(h: &mut Html<'_>, rows: &[NotificationLog], id: &str, none: &str) {
+    h.put(
+        "<section aria-labelledby=\"{}\"><h2 id=\"{}\">Notifications</h2>",
+        &[&id, &id],
+    );
+    if rows.is_empty() {
+        h.put("<p class=\"muted\">{}</p>", &[&none]);
+    } else {
+        h.raw("<div class=\"scroll\"><table><thead><tr><th scope=\"col\">Channel</th><th scope=\"col\">Type</th><th scope=\"col\">Status</th><th scope=\"col\">To</th><th scope=\"col\">At</th><th scope=\"col\">Error</th></tr></thead><tbody>");
+        for n in rows {
+            h.put(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>",
+                &[
+                    &n.channel_name.as_deref().unwrap_or(n.channel.as_str()),
+                    &n.notification_type,
+                    &n.status,
+                    &n.recipient.as_deref().unwrap_or(""),
+                ],
+            );
+            time(h, Some(n.sent_at));
+            h.put(
+                "</td><td>{}</td></tr>",
+                &[&n.error_message.as_deref().unwrap_or("")],
+            );
+        }
+        h.raw("</tbody></table></div>");
+    }
+    h.raw("</section>");
 }
 
 /// A time for people, in a `<time>` element.
